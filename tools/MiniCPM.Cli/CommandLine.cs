@@ -1,0 +1,24 @@
+namespace MiniCPM.Cli;
+
+/// <summary>Dispatches `minicpm &lt;command&gt; …` to the command classes.</summary>
+public static class CommandLine
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            output.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        error.WriteLine($"minicpm: unknown command '{args[0]}'");
+        error.WriteLine(Usage);
+        return 2;
+    }
+
+    public const string Usage = """
+        usage: minicpm <command> [options]
+
+        commands:
+          info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
+        """;
+}
