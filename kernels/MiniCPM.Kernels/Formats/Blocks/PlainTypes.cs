@@ -20,10 +20,26 @@ internal static class PlainTypes
                     for (int i = 0; i < y.Length; i++) y[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(4 * i)..]);
                 break;
             case TensorType.F16:
-                for (int i = 0; i < y.Length; i++) y[i] = Fp16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]));
+                if (BitConverter.IsLittleEndian)
+                {
+                    ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(source);
+                    for (int i = 0; i < y.Length; i++) y[i] = (float)halves[i];
+                }
+                else
+                {
+                    for (int i = 0; i < y.Length; i++) y[i] = Fp16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]));
+                }
                 break;
             case TensorType.BF16:
-                for (int i = 0; i < y.Length; i++) y[i] = Bf16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]));
+                if (BitConverter.IsLittleEndian)
+                {
+                    ReadOnlySpan<ushort> words = MemoryMarshal.Cast<byte, ushort>(source);
+                    for (int i = 0; i < y.Length; i++) y[i] = Bf16.ToFloat(words[i]);
+                }
+                else
+                {
+                    for (int i = 0; i < y.Length; i++) y[i] = Bf16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]));
+                }
                 break;
             case TensorType.F64:
                 for (int i = 0; i < y.Length; i++) y[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(source[(8 * i)..]);
