@@ -1,0 +1,43 @@
+using System.Buffers.Binary;
+
+namespace MiniCPM.Kernels.Formats.Blocks;
+
+/// <summary>
+/// Q8_1, 36 bytes: <c>d</c> (f16), <c>s</c> (f16, = d·Σq, used only by dot products), 32 × int8 quants; y = q·d.
+/// ggml has no dequantize_row_q8_1 (it is an activation-side type); this is the obvious inverse of its quantizer.
+/// </summary>
+internal struct Q8_1Block : IBlockQuantizer
+{
+    public static int Elements => 32;
+    public static int Bytes => 36;
+
+    public static void Dequantize(ReadOnlySpan<byte> block, Span<float> y)
+    {
+        float d = Fp16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(block));
+        ReadOnlySpan<byte> qs = block.Slice(4, 32);
+        for (int j = 0; j < 32; j++)
+            y[j] = (sbyte)qs[j] * d;
+    }
+
+    /// <summary>ggml's <c>quantize_row_q8_1_ref</c>: as Q8_0, plus s = f16(Σq · d) with the float32 d.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
+    {
+        float amax = 0f;
+        for (int j = 0; j < 32; j++)
+            amax = CConversions.Max(amax, MathF.Abs(x[j]));
+
+        float d = amax / 127f;
+        float id = d != 0f ? 1f / d : 0f;
+        BinaryPrimitives.WriteUInt16LittleEndian(block, Fp16.FromFloat(d));
+
+        Span<byte> qs = block.Slice(4, 32);
+        int sum = 0;
+        for (int j = 0; j < 32; j++)
+        {
+            sbyte q = (sbyte)CConversions.RoundHalfAwayFromZero(x[j] * id);
+            qs[j] = (byte)q;
+            sum += q;
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(block[2..], Fp16.FromFloat(sum * d));
+    }
+}
