@@ -21,7 +21,8 @@ internal static class SafetensorsTestFiles
         return file;
     }
 
-    public static byte[] Raw(string headerJson, int dataBytes) => Raw(headerJson, new byte[dataBytes]);
+    public static byte[] Raw(string headerJson, int dataBytes, ulong? declaredLength = null) =>
+        Raw(headerJson, new byte[dataBytes], declaredLength);
 }
 
 /// <summary>A fresh folder under the system temp folder, deleted on dispose.</summary>
