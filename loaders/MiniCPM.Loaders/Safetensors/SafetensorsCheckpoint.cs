@@ -1,0 +1,30 @@
+namespace MiniCPM.Loaders.Safetensors;
+
+/// <summary>Opens the safetensors weights of a model folder, whichever of the usual layouts it has.</summary>
+public static class SafetensorsCheckpoint
+{
+    /// <summary>
+    /// A folder with <c>model.safetensors.index.json</c> opens as a sharded checkpoint; otherwise its
+    /// <c>*.safetensors</c> files (top level only) are opened: one file as itself, several as one set whose tensor names
+    /// must not repeat. A folder without any is a <see cref="ModelFormatException"/>.
+    /// </summary>
+    public static ITensorFile OpenFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new ModelFormatException(folder, "folder not found");
+
+        string index = Path.Combine(folder, ShardedSafetensors.IndexFileName);
+        if (File.Exists(index)) return ShardedSafetensors.Open(index);
+
+        var files = Directory.GetFiles(folder, "*.safetensors", SearchOption.TopDirectoryOnly)
+            .Select(Path.GetFileName)
+            .Where(name => name!.EndsWith(".safetensors", StringComparison.Ordinal)) // the pattern also matches longer extensions on Windows
+            .Select(name => name!)
+            .ToArray();
+        return files.Length switch
+        {
+            0 => throw new ModelFormatException(folder, $"no {ShardedSafetensors.IndexFileName} and no *.safetensors file in the folder"),
+            1 => SafetensorsFile.Open(Path.Combine(folder, files[0])),
+            _ => ShardedSafetensors.OpenFiles(folder, files),
+        };
+    }
+}
