@@ -4,7 +4,8 @@ namespace MiniCPM.Loaders.Safetensors;
 public static class SafetensorsCheckpoint
 {
     /// <summary>
-    /// A folder with <c>model.safetensors.index.json</c> opens as a sharded checkpoint; otherwise its
+    /// A folder with <c>model.safetensors.index.json</c> opens as a sharded checkpoint; one with
+    /// <c>model.safetensors</c> (HF's unsharded name) opens that file alone, whatever else lies beside it; otherwise its
     /// <c>*.safetensors</c> files (top level only) are opened: one file as itself, several as one set whose tensor names
     /// must not repeat. A folder without any is a <see cref="ModelFormatException"/>.
     /// </summary>
@@ -14,6 +15,8 @@ public static class SafetensorsCheckpoint
 
         string index = Path.Combine(folder, ShardedSafetensors.IndexFileName);
         if (File.Exists(index)) return ShardedSafetensors.Open(index);
+        string single = Path.Combine(folder, "model.safetensors");
+        if (File.Exists(single)) return SafetensorsFile.Open(single);
 
         var files = Directory.GetFiles(folder, "*.safetensors", SearchOption.TopDirectoryOnly)
             .Select(Path.GetFileName)

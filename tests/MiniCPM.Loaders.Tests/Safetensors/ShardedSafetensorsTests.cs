@@ -176,4 +176,14 @@ public class ShardedSafetensorsTests
         WriteFile(folder.File("three.safetensors"), ("x", 3));
         BadFolder(folder.Path, "tensor 'x'", "also present");
     }
+
+    [Fact]
+    public void Folder_with_model_safetensors_opens_it_alone()
+    {
+        using var folder = new TempFolder();
+        WriteFile(folder.File("model.safetensors"), ("x", 1));
+        WriteFile(folder.File("expected.safetensors"), ("y", 2));
+        using var opened = SafetensorsCheckpoint.OpenFolder(folder.Path);
+        Assert.Equal(["x"], opened.Tensors.Select(t => t.Name));
+    }
 }
