@@ -33,7 +33,9 @@ public sealed partial class GgufValue
     {
         GgufValueType.String => Quote((string)_payload!),
         GgufValueType.Bool => _bits != 0 ? "true" : "false",
-        GgufValueType.Float32 or GgufValueType.Float64 => AsDouble().ToString("R", CultureInfo.InvariantCulture),
+        // Each float at its own precision: an f32 1e-6 prints as 1E-06, not as its widened double.
+        GgufValueType.Float32 => BitConverter.UInt32BitsToSingle((uint)_bits).ToString("R", CultureInfo.InvariantCulture),
+        GgufValueType.Float64 => BitConverter.UInt64BitsToDouble(_bits).ToString("R", CultureInfo.InvariantCulture),
         GgufValueType.UInt64 => _bits.ToString(CultureInfo.InvariantCulture),
         _ => ((long)_bits).ToString(CultureInfo.InvariantCulture),
     };
