@@ -141,8 +141,8 @@ internal static class GgufHeaderReader
             if (rowElements % type.BlockElements() != 0)
                 throw cursor.Error($"row length ne0 = {rowElements} is not a multiple of the {type} block size {type.BlockElements()}", name, at);
             var shape = ne.Reverse().ToArray(); // outermost first
-            long byteLength = type.TensorBytes(shape)
-                ?? throw cursor.Error($"byte size of shape [{string.Join(", ", shape)}] of {type} overflows 64 bits", name, at);
+            long byteLength = type.TensorBytes(shape) is { } size and >= 0 ? size
+                : throw cursor.Error($"byte size of shape [{string.Join(", ", shape)}] of {type} overflows 64 bits", name, at);
 
             long offsetAt = cursor.Position;
             ulong offset = cursor.ReadU64("data offset", name);
