@@ -76,6 +76,12 @@ internal static class GgufHeaderReader
         return version;
     }
 
+    /// <summary>
+    /// Lists grow as entries are actually parsed rather than trusting a count up front: a count that merely fits
+    /// the file's size could still ask for gigabytes of list before the first entry proves real.
+    /// </summary>
+    internal static int InitialCapacity(int count) => Math.Min(count, 4096);
+
     private static void CheckCount(GgufCursor cursor, ulong count, int smallestEntry, string what, long offset)
     {
         if (count > (ulong)(cursor.Remaining / smallestEntry))
@@ -84,8 +90,8 @@ internal static class GgufHeaderReader
 
     private static List<KeyValuePair<string, GgufValue>> ReadMetadata(GgufCursor cursor, int count, out List<long> keyOffsets)
     {
-        var metadata = new List<KeyValuePair<string, GgufValue>>(count);
-        keyOffsets = new List<long>(count);
+        var metadata = new List<KeyValuePair<string, GgufValue>>(InitialCapacity(count));
+        keyOffsets = new List<long>(InitialCapacity(count));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < count; i++)
         {
@@ -118,7 +124,7 @@ internal static class GgufHeaderReader
 
     private static List<TableEntry> ReadTensorTable(GgufCursor cursor, int count, long alignment)
     {
-        var entries = new List<TableEntry>(count);
+        var entries = new List<TableEntry>(InitialCapacity(count));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < count; i++)
         {

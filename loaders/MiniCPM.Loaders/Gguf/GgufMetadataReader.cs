@@ -90,17 +90,19 @@ internal static class GgufMetadataReader
         return elements;
     }
 
+    // Strings and nested arrays are variable-size, so their count is only an upper bound until each element is
+    // read: collect them in a list that grows with what the file really holds.
     private static string[] ReadStrings(GgufCursor cursor, int count, string key)
     {
-        var elements = new string[count];
-        for (int i = 0; i < count; i++) elements[i] = cursor.ReadString($"metadata key '{key}' (string #{i})");
-        return elements;
+        var elements = new List<string>(GgufHeaderReader.InitialCapacity(count));
+        for (int i = 0; i < count; i++) elements.Add(cursor.ReadString($"metadata key '{key}' (string #{i})"));
+        return [.. elements];
     }
 
     private static GgufValue[] ReadNested(GgufCursor cursor, int count, string key, int depth)
     {
-        var elements = new GgufValue[count];
-        for (int i = 0; i < count; i++) elements[i] = ReadArray(cursor, key, depth + 1);
-        return elements;
+        var elements = new List<GgufValue>(GgufHeaderReader.InitialCapacity(count));
+        for (int i = 0; i < count; i++) elements.Add(ReadArray(cursor, key, depth + 1));
+        return [.. elements];
     }
 }
