@@ -46,14 +46,17 @@ public static class TensorTypeInfo
 
     /// <summary>
     /// Bytes of a row of <paramref name="elements"/> elements, or null when the row length is not a whole number of
-    /// blocks. Callers that read files turn null into a format error naming the tensor.
+    /// blocks or the size overflows a 64-bit count. Callers that read files turn null into a format error naming the tensor.
     /// </summary>
     public static long? RowBytes(this TensorType type, long elements)
     {
         if (elements < 0) return null;
         int blockElements = type.BlockElements();
         if (elements % blockElements != 0) return null;
-        return elements / blockElements * type.BlockBytes();
+        long blocks = elements / blockElements;
+        // A hostile row length (e.g. 2^61 F32 elements) must not wrap around to a negative size.
+        if (blocks > long.MaxValue / type.BlockBytes()) return null;
+        return blocks * type.BlockBytes();
     }
 
     /// <summary>
