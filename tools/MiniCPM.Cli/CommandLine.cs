@@ -10,6 +10,11 @@ public static class CommandLine
             output.WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        var rest = args[1..];
+        switch (args[0])
+        {
+            case "info": return InfoCommand.Run(rest, output, error);
+        }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
         return 2;
