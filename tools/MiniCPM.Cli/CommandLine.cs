@@ -14,6 +14,7 @@ public static class CommandLine
         switch (args[0])
         {
             case "info": return InfoCommand.Run(rest, output, error);
+            case "convert": return ConvertCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -25,5 +26,7 @@ public static class CommandLine
 
         commands:
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
+          convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
+                                  write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint
         """;
 }

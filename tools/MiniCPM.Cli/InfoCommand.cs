@@ -78,9 +78,9 @@ internal static class InfoCommand
     {
         output.WriteLine($"model:        {FamilyName(config.Family)}");
         if (config.Llm is { } l)
-            output.WriteLine($"  llm:        hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}, head_dim {l.HeadDim}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, rope θ {l.RopeTheta:G}, rms eps {l.RmsNormEps:G}, context {l.MaxPositions}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
+            output.WriteLine($"  llm:        hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}, head_dim {l.HeadDim}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, rope θ {(float)l.RopeTheta:G}, rms eps {(float)l.RmsNormEps:G}, context {l.MaxPositions}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
         if (config.Vision is { } v)
-            output.WriteLine($"  vision:     SigLIP hidden {v.HiddenSize}, layers {v.LayersUsed} of {v.Layers}, heads {v.Heads}, ffn {v.IntermediateSize}, patch {v.PatchSize}, positions {v.PositionGridSide}×{v.PositionGridSide}, {v.Activation}, ln eps {v.LayerNormEps:G}");
+            output.WriteLine($"  vision:     SigLIP hidden {v.HiddenSize}, layers {v.LayersUsed} of {v.Layers}, heads {v.Heads}, ffn {v.IntermediateSize}, patch {v.PatchSize}, positions {v.PositionGridSide}×{v.PositionGridSide}, {v.Activation}, ln eps {(float)v.LayerNormEps:G}");
         if (config.Resampler is { } r)
             output.WriteLine($"  resampler:  {r.Queries} queries, {r.KvDim} → {r.EmbedDim}, {r.Heads} heads × {r.HeadDim}");
         if (config.Slicing is { } s)
