@@ -148,7 +148,9 @@ public sealed class Qwen2Tokenizer
 
     /// <summary>
     /// A tokenizer with extra special tokens on top (e.g. MiniCPM-V's &lt;image&gt; on a plain Qwen2 vocabulary).
-    /// Tokens that already exist keep their id; new ones get the next free ids in the order given.
+    /// New texts get the next free ids in the order given. As in Hugging Face's <c>add_special_tokens</c>, a text
+    /// that is already a regular BPE token keeps its id but becomes special (matched whole before BPE); an existing
+    /// added token is left as it is.
     /// </summary>
     public Qwen2Tokenizer WithSpecialTokens(IEnumerable<string> contents)
     {
@@ -157,8 +159,9 @@ public sealed class Qwen2Tokenizer
         foreach (var content in contents)
         {
             ArgumentException.ThrowIfNullOrEmpty(content);
-            if (TokenToId(content) is not null || added.Any(t => t.Content == content)) continue;
-            added.Add(new AddedToken(next++, content, IsSpecial: true));
+            if (added.Any(t => t.Content == content)) continue;
+            var id = _vocab.TryGetValue(content, out var regularId) ? regularId : next++;
+            added.Add(new AddedToken(id, content, IsSpecial: true));
         }
         return new Qwen2Tokenizer(this, added);
     }
