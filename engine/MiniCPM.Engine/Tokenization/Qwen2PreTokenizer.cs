@@ -10,8 +10,9 @@ namespace MiniCPM.Engine.Tokenization;
 /// <remarks>
 /// Why not a .NET <c>Regex</c> with the same pattern: .NET regexes see UTF-16 code units, so a letter or digit outside
 /// the BMP (𝐀, 𐌰, 𝟎, CJK extension B) is two surrogates of category Cs and falls into the "other" class, which changes
-/// the split (e.g. "a𝟎𝟏" gives "a","𝟎𝟏" instead of "a","𝟎","𝟏"). This scanner works on code points and
-/// follows the pattern's alternatives in order, with the same greedy/backtracking outcome.
+/// the split (e.g. "a𝟎𝟏" gives "a","𝟎𝟏" instead of "a","𝟎","𝟏") and sometimes the ids ("𐌰.a!": 151247 13 64 0
+/// instead of Hugging Face's 151247 5849 0). This scanner works on code points and follows the pattern's alternatives
+/// in order, with the same greedy/backtracking outcome.
 /// </remarks>
 public sealed class Qwen2PreTokenizer : PreTokenizer
 {

@@ -9,7 +9,7 @@ namespace MiniCPM.Engine.Tokenization;
 /// added tokens are cut out of the raw text first; each stretch of plain text is NFC-normalized, split by
 /// <see cref="Qwen2PreTokenizer"/>, mapped to <see cref="ByteLevelAlphabet"/> and merged by BPE (Microsoft.ML.Tokenizers'
 /// <see cref="BpeTokenizer"/>, which reproduces Hugging Face's merge order). No BOS/EOS is added.
-/// Instances are immutable and safe to share between threads.
+/// Instances are immutable after construction (thread safety rests on BpeTokenizer's cache; not verified here).
 /// </summary>
 public sealed class Qwen2Tokenizer
 {

@@ -16,6 +16,12 @@ public sealed class ReferenceEdgeCaseTests(Qwen2TokenizerFixture fixture)
         { "abc\U00010330\U00010331 x", [13683, 151247, 124594, 109, 856] },
         { "\U00010330\n\nb", [151247, 271, 65] },
         { "Ωmega\U0001D6C0 ok", [144572, 42510, 125419, 222, 5394] },
+        // …and here the ids differ too: Microsoft.ML.Tokenizers' RegexPreTokenizer with the same pattern gives
+        // 151247 13 64 0 / 81250 253 236 1782 287 / 172 63219 222 13 64 0 / 64 146527 147822 13 64.
+        { "\U00010330.a!", [151247, 5849, 0] },
+        { " \U0001D7CEtheing", [220, 56252, 253, 236, 1782, 287] },
+        { "\U00020000.a!", [172, 63219, 222, 5849, 0] },
+        { "a\U0001D400\U0001D401.a", [64, 146527, 147822, 5849] },
         // NFC: composed/decomposed/singleton (Angstrom sign) all become U+00E9 / U+00C5.
         { "e\u0301t\u00e9 A\u030a \u212b", [38783, 79252, 79252] },
         // NFC: Hangul jamo compose algorithmically.
