@@ -13,6 +13,7 @@ internal sealed class LlamaCppModel : IDisposable
 {
     private static readonly Lazy<bool> NativeLoaded = new(() =>
     {
+        LlamaCppLog.Install();
         // The first native call resolves and loads libllama; LLamaSharp asks that it be this one.
         NativeApi.llama_empty_call();
         return true;
@@ -43,7 +44,15 @@ internal sealed class LlamaCppModel : IDisposable
             TypeV = GGMLType.GGML_TYPE_F32,
             FlashAttention = false,
         };
-        return new LlamaCppModel(parameters, LLamaWeights.LoadFromFile(parameters));
+        LlamaCppLog.Clear();
+        try
+        {
+            return new LlamaCppModel(parameters, LLamaWeights.LoadFromFile(parameters));
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"llama.cpp did not load {path}: {e.Message}\n--- llama.cpp log ---\n{LlamaCppLog.Tail()}", e);
+        }
     }
 
     /// <summary>

@@ -71,6 +71,10 @@ internal sealed class Qwen2Weights
     public Qwen2Weights Select(Func<NamedTensor, float[]> map) =>
         new(Config, VocabSize, Tensors.Select(t => t with { Values = map(t) }).ToList());
 
+    /// <summary>The same model with tensor <paramref name="name"/> replaced by <paramref name="edit"/> of it, or dropped where that gives null.</summary>
+    public Qwen2Weights Edit(string name, Func<NamedTensor, NamedTensor?> edit) =>
+        new(Config, VocabSize, Tensors.Select(t => t.Name == name ? edit(t) : t).OfType<NamedTensor>().ToList());
+
     private static float[] Uniform(Random random, int count, double halfWidth)
     {
         var values = new float[count];
