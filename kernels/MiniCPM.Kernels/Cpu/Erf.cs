@@ -5,10 +5,11 @@ namespace MiniCPM.Kernels.Cpu;
 /// <para>
 /// erfc(z) for z ≥ 0 is evaluated as a Taylor polynomial around the nearest point of a grid (step 1/16 on [0, 10]):
 /// erfc(c + h) = Σ_k erfc⁽ᵏ⁾(c)·hᵏ/k!, where erfc⁽ᵏ⁾(c) = −(2/√π)·(−1)^(k−1)·H_(k−1)(c)·e^(−c²) with H the
-/// (physicists') Hermite polynomials. The grid values erfc(c) themselves come once, at start-up, from slower series
-/// that converge for every c: e^(−c²)·Σ (2c²)ⁿ/(2n+1)!! (no cancellation) for c ≤ 3, and the continued fraction
-/// erfc(c) = e^(−c²)/√π · 1/(c + ½/(c + 1/(c + 3⁄2/(c + …)))) beyond. Relative accuracy holds in the far tail, which
-/// GELU needs for large negative inputs.
+/// (physicists') Hermite polynomials. The grid values erfc(c) themselves come once, at start-up, from slower forms:
+/// for c &lt; 1, 1 − (2/√π)·c·e^(−c²)·Σ (2c²)ⁿ/(2n+1)!! (a series of positive terms; the subtraction costs less than
+/// a digit there); from c = 1 on, the continued fraction erfc(c) = e^(−c²)/√π · 1/(c + ½/(c + 1/(c + 3⁄2/(c + …))))
+/// taken 2000 levels deep (converged to the last bit). Relative accuracy holds in the far tail, which GELU needs for
+/// large negative inputs.
 /// </para>
 /// </summary>
 public static class Erf
@@ -74,7 +75,7 @@ public static class Erf
             for (int n = 1; n + 1 < Terms; n++) hermite[n + 1] = 2 * c * hermite[n] - 2 * n * hermite[n - 1];
 
             int baseIndex = p * Terms;
-            coefficients[baseIndex] = c <= 3 ? SeriesComplement(c) : ContinuedFraction(c, 4000);
+            coefficients[baseIndex] = c < 1 ? SeriesComplement(c) : ContinuedFraction(c, 2000);
             double factorial = 1;
             for (int k = 1; k < Terms; k++)
             {
@@ -86,7 +87,7 @@ public static class Erf
         return coefficients;
     }
 
-    /// <summary>erfc(c) = 1 − (2/√π)·c·e^(−c²)·Σ (2c²)ⁿ/(2n+1)!! — every term positive.</summary>
+    /// <summary>erfc(c) = 1 − (2/√π)·c·e^(−c²)·Σ (2c²)ⁿ/(2n+1)!! — every term of the sum positive.</summary>
     private static double SeriesComplement(double c)
     {
         double twoC2 = 2 * c * c, term = 1, sum = 1;
