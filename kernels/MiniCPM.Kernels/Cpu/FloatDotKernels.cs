@@ -7,12 +7,26 @@ namespace MiniCPM.Kernels.Cpu;
 /// Dot products of float-dtype weight rows with float32 activations, in three shapes: one row · one vector (the
 /// general case), four rows · one vector (matrix-vector: each activation load serves four rows), and two rows · four
 /// vectors (prefill: each widened weight chunk serves four tokens). All accumulate in float32 lanes, 16 wide.
+/// The two bandwidth-bound shapes use the fast widening and redo a row exactly in the rare case it needs it.
 /// </summary>
 internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWeights
 {
     private const int Lanes = 16;
 
     public static float Dot(byte* w, float* x, int cols)
+    {
+        var rare = Vector512<uint>.Zero;
+        float fast = Dot(w, x, cols, ref rare, exact: false);
+        return TWeights.SawRare(rare) ? Dot(w, x, cols, ref rare, exact: true) : fast;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load16(byte* w, nint i, ref Vector512<uint> rare, bool exact) =>
+        exact ? TWeights.Load16(w, i) : TWeights.Load16Fast(w, i, ref rare);
+
+    // Inlined into both call sites so `exact` is a constant there and the branch in Load16 disappears.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(byte* w, float* x, int cols, ref Vector512<uint> rare, bool exact)
     {
         // Four independent accumulators keep four FMA chains in flight.
         var acc0 = Vector512<float>.Zero;
@@ -22,13 +36,13 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
         nint i = 0;
         for (; i <= cols - 4 * Lanes; i += 4 * Lanes)
         {
-            acc0 = Vector512.FusedMultiplyAdd(TWeights.Load16(w, i), Vector512.Load(x + i), acc0);
-            acc1 = Vector512.FusedMultiplyAdd(TWeights.Load16(w, i + Lanes), Vector512.Load(x + i + Lanes), acc1);
-            acc2 = Vector512.FusedMultiplyAdd(TWeights.Load16(w, i + 2 * Lanes), Vector512.Load(x + i + 2 * Lanes), acc2);
-            acc3 = Vector512.FusedMultiplyAdd(TWeights.Load16(w, i + 3 * Lanes), Vector512.Load(x + i + 3 * Lanes), acc3);
+            acc0 = Vector512.FusedMultiplyAdd(Load16(w, i, ref rare, exact), Vector512.Load(x + i), acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Load16(w, i + Lanes, ref rare, exact), Vector512.Load(x + i + Lanes), acc1);
+            acc2 = Vector512.FusedMultiplyAdd(Load16(w, i + 2 * Lanes, ref rare, exact), Vector512.Load(x + i + 2 * Lanes), acc2);
+            acc3 = Vector512.FusedMultiplyAdd(Load16(w, i + 3 * Lanes, ref rare, exact), Vector512.Load(x + i + 3 * Lanes), acc3);
         }
         for (; i <= cols - Lanes; i += Lanes)
-            acc0 = Vector512.FusedMultiplyAdd(TWeights.Load16(w, i), Vector512.Load(x + i), acc0);
+            acc0 = Vector512.FusedMultiplyAdd(Load16(w, i, ref rare, exact), Vector512.Load(x + i), acc0);
 
         float sum = Vector512.Sum((acc0 + acc1) + (acc2 + acc3));
         for (; i < cols; i++) sum = MathF.FusedMultiplyAdd(TWeights.Load1(w, i), x[i], sum);
@@ -37,6 +51,14 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
 
     /// <summary>y[r] = row r · x for the four rows starting at <paramref name="w"/>.</summary>
     public static void Dot4Rows(byte* w, long rowStride, float* x, int cols, float* y)
+    {
+        var rare = Vector512<uint>.Zero;
+        Dot4Rows(w, rowStride, x, cols, y, ref rare, exact: false);
+        if (TWeights.SawRare(rare)) Dot4Rows(w, rowStride, x, cols, y, ref rare, exact: true);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4Rows(byte* w, long rowStride, float* x, int cols, float* y, ref Vector512<uint> rare, bool exact)
     {
         byte* w0 = w, w1 = w + rowStride, w2 = w + 2 * rowStride, w3 = w + 3 * rowStride;
         var acc0 = Vector512<float>.Zero;
@@ -47,10 +69,10 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
         for (; i <= cols - Lanes; i += Lanes)
         {
             Vector512<float> xv = Vector512.Load(x + i);
-            acc0 = Vector512.FusedMultiplyAdd(TWeights.Load16(w0, i), xv, acc0);
-            acc1 = Vector512.FusedMultiplyAdd(TWeights.Load16(w1, i), xv, acc1);
-            acc2 = Vector512.FusedMultiplyAdd(TWeights.Load16(w2, i), xv, acc2);
-            acc3 = Vector512.FusedMultiplyAdd(TWeights.Load16(w3, i), xv, acc3);
+            acc0 = Vector512.FusedMultiplyAdd(Load16(w0, i, ref rare, exact), xv, acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Load16(w1, i, ref rare, exact), xv, acc1);
+            acc2 = Vector512.FusedMultiplyAdd(Load16(w2, i, ref rare, exact), xv, acc2);
+            acc3 = Vector512.FusedMultiplyAdd(Load16(w3, i, ref rare, exact), xv, acc3);
         }
         float s0 = Vector512.Sum(acc0), s1 = Vector512.Sum(acc1), s2 = Vector512.Sum(acc2), s3 = Vector512.Sum(acc3);
         for (; i < cols; i++)

@@ -110,3 +110,29 @@ public sealed unsafe class MatMulTests : IDisposable
         }
     }
 }
+
+public sealed unsafe class F16SpecialValueTests
+{
+    /// <summary>Infinity and NaN weights take the exact path: the product is what IEEE arithmetic gives.</summary>
+    [Theory]
+    [InlineData(8)]   // rows handled four at a time
+    [InlineData(3)]   // rows handled one at a time
+    public void InfinityAndNaNWeightsPropagate(int rows)
+    {
+        const int cols = 40;
+        var random = new Random(rows);
+        var w = new TestWeights(Formats.TensorType.F16, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, cols);
+        for (int c = 0; c < cols; c++) x[c] = Math.Abs(x[c]) + 0.1f;
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(0 * w.RowStride) + 2 * 5, 2), Half.PositiveInfinity);
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(1 * w.RowStride) + 2 * 33, 2), Half.NegativeInfinity);
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(2 * w.RowStride) + 2 * 17, 2), Half.NaN);
+        var y = new float[rows];
+        fixed (byte* data = w.Bytes)
+            MatMul.MatVec(new WeightMatrix(Formats.TensorType.F16, data, rows, cols, w.RowStride), x, y);
+        Assert.Equal(float.PositiveInfinity, y[0]);
+        Assert.Equal(float.NegativeInfinity, y[1]);
+        Assert.True(float.IsNaN(y[2]));
+        for (int r = 3; r < rows; r++) Assert.True(float.IsFinite(y[r]));
+    }
+}
