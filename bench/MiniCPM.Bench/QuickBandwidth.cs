@@ -46,8 +46,9 @@ internal static class QuickBandwidth
 
     private static double Median(int repeats, Action action)
     {
-        action(); // warm up: JIT, page faults
-        action();
+        // Warm up (JIT tiering, page faults): at least 20 calls and 300 ms.
+        long warmUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3 / 10;
+        for (int i = 0; i < 20 || Stopwatch.GetTimestamp() < warmUntil; i++) action();
         var times = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {

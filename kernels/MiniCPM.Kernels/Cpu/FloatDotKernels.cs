@@ -13,6 +13,8 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
 {
     private const int Lanes = 16;
 
+    // AggressiveOptimization: compiled fully optimised on first call, so the first tokens do not run Tier-0 SIMD code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(byte* w, float* x, int cols)
     {
         var rare = Vector512<uint>.Zero;
@@ -50,6 +52,7 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
     }
 
     /// <summary>y[r] = row r · x for the four rows starting at <paramref name="w"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4Rows(byte* w, long rowStride, float* x, int cols, float* y)
     {
         var rare = Vector512<uint>.Zero;
@@ -92,6 +95,7 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
     /// <summary>
     /// y[t·yStride + r] = row r · x_t for two weight rows (r = 0, 1) and four activation rows x_t = x + t·xStride.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot2Rows4Tokens(byte* w, long rowStride, float* x, long xStride, int cols, float* y, long yStride)
     {
         byte* w0 = w, w1 = w + rowStride;
