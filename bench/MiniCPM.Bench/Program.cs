@@ -4,5 +4,14 @@ namespace MiniCPM.Bench;
 
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>`bandwidth [repeats]`: quick Stopwatch table; anything else goes to BenchmarkDotNet's switcher.</summary>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "bandwidth")
+        {
+            QuickBandwidth.Run(args);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Bench;
+
+/// <summary>Native, 64-byte-aligned buffers of weights with a realistic spread (N(0, 0.02), like trained LLM weights).</summary>
+internal sealed unsafe class NativeWeights : IDisposable
+{
+    public NativeWeights(TensorType type, int rows, int cols, int seed = 1)
+    {
+        long bytes = (long)type.RowBytes(cols)!.Value * rows;
+        Data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        Matrix = WeightMatrix.Contiguous(type, Data, rows, cols);
+        var random = new Random(seed);
+        long count = (long)rows * cols;
+        for (long i = 0; i < count; i++)
+        {
+            float value = (float)(0.02 * Gaussian(random));
+            switch (type)
+            {
+                case TensorType.F32: ((float*)Data)[i] = value; break;
+                case TensorType.F16: ((Half*)Data)[i] = (Half)value; break;
+                case TensorType.BF16: ((ushort*)Data)[i] = (ushort)(BitConverter.SingleToUInt32Bits(value) >> 16); break;
+                default: throw new NotSupportedException(type.ToString());
+            }
+        }
+    }
+
+    public byte* Data { get; private set; }
+    public WeightMatrix Matrix { get; }
+
+    public static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    public void Dispose()
+    {
+        if (Data != null) NativeMemory.AlignedFree(Data);
+        Data = null;
+    }
+}
+
+/// <summary>The matrix shapes of the issue, as [out, in] (rows × cols): Qwen2-0.5B's MLP and Qwen2-7B's up/gate.</summary>
+internal static class Shapes
+{
+    public static readonly string[] All = ["896x4864", "4864x896", "3584x18944"];
+
+    public static (int Rows, int Cols) Parse(string shape)
+    {
+        string[] parts = shape.Split('x');
+        return (int.Parse(parts[0]), int.Parse(parts[1]));
+    }
+}

@@ -1,0 +1,45 @@
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Kernels.Cpu;
+
+/// <summary>
+/// The per-dtype entry points the matrix kernels dispatch to. <see cref="Dot"/> is all a weight type must provide;
+/// the two multi-row shapes are optional fast paths (null means "loop over <see cref="Dot"/>"). A new weight type —
+/// a quantized block format, say — adds its row-dot function and one line in <see cref="For"/>.
+/// </summary>
+internal readonly unsafe struct RowKernels
+{
+    /// <summary>(weight row, activations, cols) → row · activations.</summary>
+    public readonly delegate*<byte*, float*, int, float> Dot;
+
+    /// <summary>(first row, row stride, activations, cols, y[4]): four consecutive rows · one vector.</summary>
+    public readonly delegate*<byte*, long, float*, int, float*, void> Dot4Rows;
+
+    /// <summary>(first row, row stride, x, x stride, cols, y, y stride): two rows · four activation vectors.</summary>
+    public readonly delegate*<byte*, long, float*, long, int, float*, long, void> Dot2Rows4Tokens;
+
+    public RowKernels(
+        delegate*<byte*, float*, int, float> dot,
+        delegate*<byte*, long, float*, int, float*, void> dot4Rows = null,
+        delegate*<byte*, long, float*, long, int, float*, long, void> dot2Rows4Tokens = null)
+    {
+        Dot = dot;
+        Dot4Rows = dot4Rows;
+        Dot2Rows4Tokens = dot2Rows4Tokens;
+    }
+
+    public static RowKernels For(TensorType type) => type switch
+    {
+        TensorType.F32 => FloatKernels<F32Weights>(),
+        TensorType.F16 => FloatKernels<F16Weights>(),
+        TensorType.BF16 => FloatKernels<BF16Weights>(),
+        _ => throw new NotSupportedException($"matrix products with {type} weights are not implemented on the CPU backend"),
+    };
+
+    public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16;
+
+    private static RowKernels FloatKernels<TWeights>() where TWeights : IFloatWeights => new(
+        &FloatDotKernels<TWeights>.Dot,
+        &FloatDotKernels<TWeights>.Dot4Rows,
+        &FloatDotKernels<TWeights>.Dot2Rows4Tokens);
+}
