@@ -121,7 +121,7 @@ public sealed unsafe class F16SpecialValueTests
     {
         const int cols = 40;
         var random = new Random(rows);
-        var w = new TestWeights(Formats.TensorType.F16, rows, cols, random);
+        var w = new TestWeights(TensorType.F16, rows, cols, random);
         float[] x = TestWeights.RandomVector(random, cols);
         for (int c = 0; c < cols; c++) x[c] = Math.Abs(x[c]) + 0.1f;
         BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(0 * w.RowStride) + 2 * 5, 2), Half.PositiveInfinity);
@@ -129,7 +129,7 @@ public sealed unsafe class F16SpecialValueTests
         BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(2 * w.RowStride) + 2 * 17, 2), Half.NaN);
         var y = new float[rows];
         fixed (byte* data = w.Bytes)
-            MatMul.MatVec(new WeightMatrix(Formats.TensorType.F16, data, rows, cols, w.RowStride), x, y);
+            MatMul.MatVec(new WeightMatrix(TensorType.F16, data, rows, cols, w.RowStride), x, y);
         Assert.Equal(float.PositiveInfinity, y[0]);
         Assert.Equal(float.NegativeInfinity, y[1]);
         Assert.True(float.IsNaN(y[2]));
