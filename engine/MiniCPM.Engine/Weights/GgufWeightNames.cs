@@ -10,29 +10,29 @@ namespace MiniCPM.Engine.Weights;
 /// </summary>
 public static class GgufWeightNames
 {
-    private static readonly (Regex Pattern, string Target)[] Rules =
+    private static readonly NameRules Rules = new(
     [
-        (new(@"^token_embd\.weight$"), "llm.token_embd.weight"),
-        (new(@"^output_norm\.weight$"), "llm.output_norm.weight"),
-        (new(@"^output\.weight$"), "llm.output.weight"),
-        (new(@"^blk\.(\d+)\.(attn_norm|ffn_norm|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$"), "llm.blk.$1.$2.weight"),
-        (new(@"^blk\.(\d+)\.(attn_q|attn_k|attn_v)\.(weight|bias)$"), "llm.blk.$1.$2.$3"),
+        (@"^token_embd\.weight$", "llm.token_embd.weight"),
+        (@"^output_norm\.weight$", "llm.output_norm.weight"),
+        (@"^output\.weight$", "llm.output.weight"),
+        (@"^blk\.(\d+)\.(attn_norm|ffn_norm|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$", "llm.blk.$1.$2.weight"),
+        (@"^blk\.(\d+)\.(attn_q|attn_k|attn_v)\.(weight|bias)$", "llm.blk.$1.$2.$3"),
 
-        (new(@"^v\.patch_embd\.(weight|bias)$"), "vision.patch_embd.$1"),
-        (new(@"^v\.position_embd\.weight$"), "vision.position_embd.weight"),
-        (new(@"^v\.blk\.(\d+)\.(ln1|ln2|attn_q|attn_k|attn_v|attn_out)\.(weight|bias)$"), "vision.blk.$1.$2.$3"),
-        (new(@"^v\.post_ln\.(weight|bias)$"), "vision.post_ln.$1"),
+        (@"^v\.patch_embd\.(weight|bias)$", "vision.patch_embd.$1"),
+        (@"^v\.position_embd\.weight$", "vision.position_embd.weight"),
+        (@"^v\.blk\.(\d+)\.(ln1|ln2|attn_q|attn_k|attn_v|attn_out)\.(weight|bias)$", "vision.blk.$1.$2.$3"),
+        (@"^v\.post_ln\.(weight|bias)$", "vision.post_ln.$1"),
 
-        (new(@"^resampler\.query$"), "resampler.query"),
-        (new(@"^resampler\.kv\.weight$"), "resampler.kv.weight"),
-        (new(@"^resampler\.attn\.(q|k|v)\.(weight|bias)$"), "resampler.attn_$1.$2"),
-        (new(@"^resampler\.attn\.out\.(weight|bias)$"), "resampler.attn_out.$1"),
-        (new(@"^resampler\.(ln_q|ln_kv|ln_post)\.(weight|bias)$"), "resampler.$1.$2"),
+        (@"^resampler\.query$", "resampler.query"),
+        (@"^resampler\.kv\.weight$", "resampler.kv.weight"),
+        (@"^resampler\.attn\.(q|k|v)\.(weight|bias)$", "resampler.attn_$1.$2"),
+        (@"^resampler\.attn\.out\.(weight|bias)$", "resampler.attn_out.$1"),
+        (@"^resampler\.(ln_q|ln_kv|ln_post)\.(weight|bias)$", "resampler.$1.$2"),
         // Stored as the [out, in] matrix already (the converter transposed HF's right-multiplied parameter).
-        (new(@"^resampler\.proj\.weight$"), "resampler.proj.weight"),
+        (@"^resampler\.proj\.weight$", "resampler.proj.weight"),
         // A generated sin-cos table; the engine computes its own, but keeps the tensor addressable.
-        (new(@"^resampler\.pos_embed_k$"), "resampler.pos_embed_k"),
-    ];
+        (@"^resampler\.pos_embed_k$", "resampler.pos_embed_k"),
+    ]);
 
     private static readonly Regex VisionFfn = new(@"^v\.blk\.(\d+)\.ffn_(up|down)\.(weight|bias)$");
 
@@ -57,15 +57,7 @@ public static class GgufWeightNames
         return map;
     }
 
-    public static string? Translate(string ggufName)
-    {
-        foreach (var (pattern, target) in Rules)
-        {
-            var match = pattern.Match(ggufName);
-            if (match.Success) return match.Result(target);
-        }
-        return null;
-    }
+    public static string? Translate(string ggufName) => Rules.Translate(ggufName);
 
     /// <summary>
     /// Decides from the shape which FFN matrix a vision tensor really is: the one that reads the hidden width is the

@@ -9,51 +9,51 @@ namespace MiniCPM.Engine.Weights;
 /// </summary>
 public static class HfWeightNames
 {
-    private static readonly (Regex Pattern, string Target)[] Rules =
+    private static readonly NameRules Rules = new(
     [
         // Qwen2 decoder ("llm." in MiniCPM, absent in a plain Qwen2 folder).
-        (new(@"^(?:llm\.)?model\.embed_tokens\.weight$"), "llm.token_embd.weight"),
-        (new(@"^(?:llm\.)?model\.norm\.weight$"), "llm.output_norm.weight"),
-        (new(@"^(?:llm\.)?lm_head\.weight$"), "llm.output.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.input_layernorm\.weight$"), "llm.blk.$1.attn_norm.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$"), "llm.blk.$1.attn_q.$2"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$"), "llm.blk.$1.attn_k.$2"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$"), "llm.blk.$1.attn_v.$2"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.o_proj\.weight$"), "llm.blk.$1.attn_output.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.post_attention_layernorm\.weight$"), "llm.blk.$1.ffn_norm.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.gate_proj\.weight$"), "llm.blk.$1.ffn_gate.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.up_proj\.weight$"), "llm.blk.$1.ffn_up.weight"),
-        (new(@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.down_proj\.weight$"), "llm.blk.$1.ffn_down.weight"),
+        (@"^(?:llm\.)?model\.embed_tokens\.weight$", "llm.token_embd.weight"),
+        (@"^(?:llm\.)?model\.norm\.weight$", "llm.output_norm.weight"),
+        (@"^(?:llm\.)?lm_head\.weight$", "llm.output.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.input_layernorm\.weight$", "llm.blk.$1.attn_norm.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$", "llm.blk.$1.attn_q.$2"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$", "llm.blk.$1.attn_k.$2"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$", "llm.blk.$1.attn_v.$2"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.self_attn\.o_proj\.weight$", "llm.blk.$1.attn_output.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.post_attention_layernorm\.weight$", "llm.blk.$1.ffn_norm.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.gate_proj\.weight$", "llm.blk.$1.ffn_gate.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.up_proj\.weight$", "llm.blk.$1.ffn_up.weight"),
+        (@"^(?:llm\.)?model\.layers\.(\d+)\.mlp\.down_proj\.weight$", "llm.blk.$1.ffn_down.weight"),
 
         // SigLIP NaViT vision tower.
-        (new(@"^vpm\.embeddings\.patch_embedding\.(weight|bias)$"), "vision.patch_embd.$1"),
-        (new(@"^vpm\.embeddings\.position_embedding\.weight$"), "vision.position_embd.weight"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.layer_norm1\.(weight|bias)$"), "vision.blk.$1.ln1.$2"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.layer_norm2\.(weight|bias)$"), "vision.blk.$1.ln2.$2"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$"), "vision.blk.$1.attn_$2.$3"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$"), "vision.blk.$1.attn_out.$2"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.mlp\.fc1\.(weight|bias)$"), "vision.blk.$1.ffn_up.$2"),
-        (new(@"^vpm\.encoder\.layers\.(\d+)\.mlp\.fc2\.(weight|bias)$"), "vision.blk.$1.ffn_down.$2"),
-        (new(@"^vpm\.post_layernorm\.(weight|bias)$"), "vision.post_ln.$1"),
+        (@"^vpm\.embeddings\.patch_embedding\.(weight|bias)$", "vision.patch_embd.$1"),
+        (@"^vpm\.embeddings\.position_embedding\.weight$", "vision.position_embd.weight"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.layer_norm1\.(weight|bias)$", "vision.blk.$1.ln1.$2"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.layer_norm2\.(weight|bias)$", "vision.blk.$1.ln2.$2"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$", "vision.blk.$1.attn_$2.$3"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$", "vision.blk.$1.attn_out.$2"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.mlp\.fc1\.(weight|bias)$", "vision.blk.$1.ffn_up.$2"),
+        (@"^vpm\.encoder\.layers\.(\d+)\.mlp\.fc2\.(weight|bias)$", "vision.blk.$1.ffn_down.$2"),
+        (@"^vpm\.post_layernorm\.(weight|bias)$", "vision.post_ln.$1"),
 
         // Resampler (in_proj and proj are handled in Map: they need a split and a transpose).
-        (new(@"^resampler\.query$"), "resampler.query"),
-        (new(@"^resampler\.kv_proj\.weight$"), "resampler.kv.weight"),
-        (new(@"^resampler\.attn\.out_proj\.(weight|bias)$"), "resampler.attn_out.$1"),
-        (new(@"^resampler\.(ln_q|ln_kv|ln_post)\.(weight|bias)$"), "resampler.$1.$2"),
+        (@"^resampler\.query$", "resampler.query"),
+        (@"^resampler\.kv_proj\.weight$", "resampler.kv.weight"),
+        (@"^resampler\.attn\.out_proj\.(weight|bias)$", "resampler.attn_out.$1"),
+        (@"^resampler\.(ln_q|ln_kv|ln_post)\.(weight|bias)$", "resampler.$1.$2"),
 
         // Whisper encoder and audio projection (MiniCPM-o).
-        (new(@"^apm\.(conv1|conv2)\.(weight|bias)$"), "audio.$1.$2"),
-        (new(@"^apm\.embed_positions\.weight$"), "audio.position_embd.weight"),
-        (new(@"^apm\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$"), "audio.blk.$1.attn_$2.$3"),
-        (new(@"^apm\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$"), "audio.blk.$1.attn_out.$2"),
-        (new(@"^apm\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)$"), "audio.blk.$1.ln1.$2"),
-        (new(@"^apm\.layers\.(\d+)\.final_layer_norm\.(weight|bias)$"), "audio.blk.$1.ln2.$2"),
-        (new(@"^apm\.layers\.(\d+)\.fc1\.(weight|bias)$"), "audio.blk.$1.ffn_up.$2"),
-        (new(@"^apm\.layers\.(\d+)\.fc2\.(weight|bias)$"), "audio.blk.$1.ffn_down.$2"),
-        (new(@"^apm\.layer_norm\.(weight|bias)$"), "audio.post_ln.$1"),
-        (new(@"^audio_projection_layer\.(linear1|linear2)\.(weight|bias)$"), "audio_proj.$1.$2"),
-    ];
+        (@"^apm\.(conv1|conv2)\.(weight|bias)$", "audio.$1.$2"),
+        (@"^apm\.embed_positions\.weight$", "audio.position_embd.weight"),
+        (@"^apm\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$", "audio.blk.$1.attn_$2.$3"),
+        (@"^apm\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$", "audio.blk.$1.attn_out.$2"),
+        (@"^apm\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)$", "audio.blk.$1.ln1.$2"),
+        (@"^apm\.layers\.(\d+)\.final_layer_norm\.(weight|bias)$", "audio.blk.$1.ln2.$2"),
+        (@"^apm\.layers\.(\d+)\.fc1\.(weight|bias)$", "audio.blk.$1.ffn_up.$2"),
+        (@"^apm\.layers\.(\d+)\.fc2\.(weight|bias)$", "audio.blk.$1.ffn_down.$2"),
+        (@"^apm\.layer_norm\.(weight|bias)$", "audio.post_ln.$1"),
+        (@"^audio_projection_layer\.(linear1|linear2)\.(weight|bias)$", "audio_proj.$1.$2"),
+    ]);
 
     /// <summary>Maps every tensor of an HF checkpoint; unknown names are kept in <see cref="WeightMap.Unmapped"/>.</summary>
     public static WeightMap Map(ITensorFile file)
@@ -86,15 +86,7 @@ public static class HfWeightNames
     }
 
     /// <summary>The internal name of an HF tensor name handled by the plain rules, or null.</summary>
-    public static string? Translate(string hfName)
-    {
-        foreach (var (pattern, target) in Rules)
-        {
-            var match = pattern.Match(hfName);
-            if (match.Success) return match.Result(target);
-        }
-        return null;
-    }
+    public static string? Translate(string hfName) => Rules.Translate(hfName);
 
     /// <summary>nn.MultiheadAttention packs Wq, Wk, Wv as consecutive row blocks of in_proj.</summary>
     private static void AddInProjSplit(WeightMap map, string sourcePath, TensorInfo tensor)

@@ -11,33 +11,14 @@ internal struct Q8_1Block : IBlockQuantizer
     public static int Elements => 32;
     public static int Bytes => 36;
 
-    public static void Dequantize(ReadOnlySpan<byte> block, Span<float> y)
-    {
-        float d = Fp16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(block));
-        ReadOnlySpan<byte> qs = block.Slice(4, 32);
-        for (int j = 0; j < 32; j++)
-            y[j] = (sbyte)qs[j] * d;
-    }
+    public static void Dequantize(ReadOnlySpan<byte> block, Span<float> y) =>
+        Int8Quants.Dequantize(block.Slice(4, 32), Fp16.ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(block)), y);
 
     /// <summary>ggml's <c>quantize_row_q8_1_ref</c>: as Q8_0, plus s = f16(Σq · d) with the float32 d.</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
     {
-        float amax = 0f;
-        for (int j = 0; j < 32; j++)
-            amax = CConversions.Max(amax, MathF.Abs(x[j]));
-
-        float d = amax / 127f;
-        float id = d != 0f ? 1f / d : 0f;
+        var (d, sum) = Int8Quants.Quantize(x, block.Slice(4, 32));
         BinaryPrimitives.WriteUInt16LittleEndian(block, Fp16.FromFloat(d));
-
-        Span<byte> qs = block.Slice(4, 32);
-        int sum = 0;
-        for (int j = 0; j < 32; j++)
-        {
-            sbyte q = (sbyte)CConversions.RoundHalfAwayFromZero(x[j] * id);
-            qs[j] = (byte)q;
-            sum += q;
-        }
         BinaryPrimitives.WriteUInt16LittleEndian(block[2..], Fp16.FromFloat(sum * d));
     }
 }
