@@ -9,7 +9,7 @@ namespace MiniCPM.Engine.Tokenization;
 /// <remarks>
 /// Why our own: the project builds with InvariantGlobalization, and in that mode <see cref="string.Normalize()"/>
 /// silently returns non-ASCII text unchanged, so Qwen2's NFC normalizer would be skipped without any error.
-/// The tables (NfcTables.Data.cs) are generated from the Unicode Character Database by make_nfc_tables.py;
+/// The tables (NfcTables.Data.cs) are generated from the Unicode Character Database by tools/unicode/make_nfc_tables.py;
 /// Hangul syllables are (de)composed algorithmically as the standard prescribes.
 /// </remarks>
 internal static partial class UnicodeNfc

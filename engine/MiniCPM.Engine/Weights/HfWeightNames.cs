@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using MiniCPM.Loaders;
 
 namespace MiniCPM.Engine.Weights;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates NfcTables.Data.cs from the Unicode Character Database (Debian package `unicode-data`,
-/usr/share/unicode). Run: python3 make_nfc_tables.py [UCD folder] > NfcTables.Data.cs
+/usr/share/unicode). Run: python3 tools/unicode/make_nfc_tables.py [UCD folder] > engine/MiniCPM.Engine/Tokenization/NfcTables.Data.cs
 
 The output holds exactly what canonical composition (NFC) needs, Hangul excepted (that part is algorithmic):
   c FIRST LAST CCC     canonical combining class of a range (non-zero classes only)
