@@ -42,8 +42,8 @@ internal static class TokenizeCommand
 
         try
         {
+            var inputs = text is not null ? [text] : ReadInputs(inPath!); // bad input fails before the tokenizer loads
             var tokenizer = ModelTokenizer.Load(model);
-            var inputs = text is not null ? [text] : ReadInputs(inPath!);
             // Tokenize everything first, so a bad line leaves no half-written output file.
             var lines = inputs.Select(t => FormatLine(t, tokenizer.Encode(t, allowSpecial: parseSpecial))).ToList();
             if (outPath is null)
