@@ -7,7 +7,8 @@ namespace MiniCPM.Engine.Synthetic;
 /// <list type="bullet">
 /// <item>V ≥ 151646 (the 7B shapes): the real ids: BPE tokens 0–151642, &lt;|endoftext|&gt; 151643, &lt;|im_start|&gt;
 /// 151644, &lt;|im_end|&gt; 151645; then MiniCPM-V 2.6's added tokens (&lt;image&gt;, &lt;/image&gt;, &lt;ref&gt;, …, in an
-/// order chosen here; real ids are read from the tokenizer, never assumed), then unused padding ids.</item>
+/// order chosen here; real ids are read from the tokenizer, never assumed) and reserved tokens up to id 151665, then
+/// unused padding ids. Every token text is distinct.</item>
 /// <item>V &lt; 151646 (tiny, 0.5b-shape): the first V − 3 BPE tokens, the merges whose parts and result are among them,
 /// and the three ChatML specials remapped to V − 3, V − 2, V − 1. Because Qwen2's merge i creates token 256 + i, this
 /// is the BPE of the real vocabulary stopped at a merge rank: text still round-trips through the byte tokens, and a
@@ -21,11 +22,15 @@ internal sealed class SyntheticVocabulary
 
     private const int RealSpecialsEnd = EmbeddedQwen2Tokenizer.RegularTokens + 3; // 151646
 
-    /// <summary>MiniCPM-V 2.6's added token texts (the reference lists these 15; the rest of its 20 are reserved).</summary>
+    /// <summary>
+    /// MiniCPM-V 2.6's added token texts that are new to Qwen2's vocabulary; the rest of its 20 added ids are reserved
+    /// here. Its &lt;unk&gt; is left out: Qwen2 already has it as BPE token 128244, and a token text may appear only once
+    /// (llama.cpp asserts it), so it stays that regular token.
+    /// </summary>
     private static readonly string[] MiniCpmVAddedTokens =
     [
         "<image>", "</image>", "<ref>", "</ref>", "<box>", "</box>", "<quad>", "</quad>",
-        "<point>", "</point>", "<slice>", "</slice>", "<image_id>", "</image_id>", "<unk>",
+        "<point>", "</point>", "<slice>", "</slice>", "<image_id>", "</image_id>",
     ];
 
     private SyntheticVocabulary(int size, int regular, string[] tokens, int[] types, string[] merges)

@@ -94,13 +94,32 @@ public sealed class SyntheticVocabularyTests(Qwen2TokenizerFixture reference, Sy
             for (int id = 0; id < 151643; id += 97) Assert.Equal(reference.FromJson.IdToToken(id), tok.IdToToken(id));
             // MiniCPM-V's image tokens exist, are special, and have embedding rows.
             foreach (var id in new[] { tok.Specials.ImageStart, tok.Specials.ImageEnd, tok.Specials.SliceStart, tok.Specials.SliceEnd,
-                                       tok.Specials.ImageIdStart, tok.Specials.ImageIdEnd, tok.Specials.Unknown })
+                                       tok.Specials.ImageIdStart, tok.Specials.ImageIdEnd })
             {
                 Assert.NotNull(id);
                 Assert.InRange(id!.Value, 151646, 151665);
                 Assert.True(tok.IsSpecial(id.Value));
             }
+            Assert.Equal(128244, tok.Specials.Unknown); // Qwen2's own "<unk>" BPE token
+            Assert.True(tok.IsSpecial(151665)); // the last reserved id
         }
+    }
+
+    [Theory]
+    [InlineData(259)]
+    [InlineData(4096)]
+    [InlineData(32000)]
+    [InlineData(151666)]
+    [InlineData(151936)] // Qwen2's padded embedding size: unused ids at the end
+    public void EveryTokenTextIsDistinctAndEveryIdHasAToken(int size)
+    {
+        var vocab = SyntheticVocabulary.Build(size);
+        Assert.Equal(size, vocab.Tokens.Length);
+        Assert.Equal(size, vocab.TokenTypes.Length);
+        Assert.All(vocab.Tokens, t => Assert.False(string.IsNullOrEmpty(t)));
+        // llama.cpp asserts one id per text when it loads the vocabulary.
+        Assert.Equal(size, vocab.Tokens.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(size > 151666 ? size - 151666 : 0, vocab.TokenTypes.Count(t => t == (int)GgufTokenType.Unused));
     }
 
     [Theory]
