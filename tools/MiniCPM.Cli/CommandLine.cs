@@ -15,6 +15,8 @@ public static class CommandLine
         {
             case "info": return InfoCommand.Run(rest, output, error);
             case "convert": return ConvertCommand.Run(rest, output, error);
+            case "make-model": return MakeModelCommand.Run(rest, output, error);
+            case "tokenize": return TokenizeCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -28,5 +30,9 @@ public static class CommandLine
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
           convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
                                   write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint
+          make-model --preset <tiny|qwen2-0.5b-shape|qwen2-7b-shape> --dtype f32|f16|bf16 --out <file.gguf|dir> [--seed S]
+                                  write a deterministic random-weight Qwen2 model (GGUF or HF folder)
+          tokenize --model <path> (--text T | --in F.jsonl) [--parse-special] [--out F.jsonl]
+                                  token ids as JSON lines {"text":…,"ids":[…]}
         """;
 }

@@ -20,43 +20,10 @@ public static class GgufExport
     {
         var llm = source.Config.Llm ?? throw new InvalidOperationException("the checkpoint has no language model");
         RequireWeightType(weightType);
-        var writer = new GgufWriter();
-        const string a = "qwen2";
-        writer.AddMetadata("general.architecture", GgufValue.FromString(a));
-        writer.AddMetadata("general.name", GgufValue.FromString(Path.GetFileName(Path.TrimEndingDirectorySeparator(source.SourcePath))));
-        writer.AddMetadata($"{a}.block_count", GgufValue.FromUInt32((uint)llm.Layers));
-        writer.AddMetadata($"{a}.context_length", GgufValue.FromUInt32((uint)llm.MaxPositions));
-        writer.AddMetadata($"{a}.embedding_length", GgufValue.FromUInt32((uint)llm.HiddenSize));
-        writer.AddMetadata($"{a}.feed_forward_length", GgufValue.FromUInt32((uint)llm.IntermediateSize));
-        writer.AddMetadata($"{a}.attention.head_count", GgufValue.FromUInt32((uint)llm.Heads));
-        writer.AddMetadata($"{a}.attention.head_count_kv", GgufValue.FromUInt32((uint)llm.KvHeads));
-        writer.AddMetadata($"{a}.rope.freq_base", GgufValue.FromFloat32((float)llm.RopeTheta));
-        writer.AddMetadata($"{a}.attention.layer_norm_rms_epsilon", GgufValue.FromFloat32((float)llm.RmsNormEps));
-        writer.AddMetadata("general.file_type", GgufValue.FromUInt32(FileType(weightType)));
-        writer.AddMetadata("general.quantization_version", GgufValue.FromUInt32(2));
-        if (llm.BosTokenId is { } bos) writer.AddMetadata("tokenizer.ggml.bos_token_id", GgufValue.FromUInt32((uint)bos));
-        if (llm.EosTokenId is { } eos) writer.AddMetadata("tokenizer.ggml.eos_token_id", GgufValue.FromUInt32((uint)eos));
-
-        var encoder = new GgufTensorEncoder(writer, source.Tensors);
-        var w = source.Weights;
-        string file = source.SourcePath;
-        encoder.Add("token_embd.weight", w.Require(WeightNames.TokenEmbedding, file), weightType);
-        for (int i = 0; i < llm.Layers; i++)
-        {
-            encoder.Add($"blk.{i}.attn_norm.weight", w.Require(WeightNames.Llm(i, "attn_norm.weight"), file), TensorType.F32);
-            foreach (var part in new[] { "attn_q", "attn_k", "attn_v" })
-            {
-                encoder.Add($"blk.{i}.{part}.weight", w.Require(WeightNames.Llm(i, $"{part}.weight"), file), weightType);
-                encoder.Add($"blk.{i}.{part}.bias", w.Require(WeightNames.Llm(i, $"{part}.bias"), file), TensorType.F32);
-            }
-            encoder.Add($"blk.{i}.attn_output.weight", w.Require(WeightNames.Llm(i, "attn_output.weight"), file), weightType);
-            encoder.Add($"blk.{i}.ffn_norm.weight", w.Require(WeightNames.Llm(i, "ffn_norm.weight"), file), TensorType.F32);
-            foreach (var part in new[] { "ffn_gate", "ffn_up", "ffn_down" })
-                encoder.Add($"blk.{i}.{part}.weight", w.Require(WeightNames.Llm(i, $"{part}.weight"), file), weightType);
-        }
-        encoder.Add("output_norm.weight", w.Require(WeightNames.OutputNorm, file), TensorType.F32);
-        if (!llm.TieWordEmbeddings) encoder.Add("output.weight", w.Require(WeightNames.Output, file), weightType);
-        writer.WriteTo(path);
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(source.SourcePath));
+        Qwen2Gguf.Write(path, llm, name, weightType,
+            engineName => GgufTensorEncoder.Rows(source.Tensors, source.Weights.Require(engineName, source.SourcePath)),
+            tokenizerMetadata: []);
     }
 
     /// <summary>

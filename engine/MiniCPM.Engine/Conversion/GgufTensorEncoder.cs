@@ -6,39 +6,25 @@ using MiniCPM.Loaders.Gguf;
 namespace MiniCPM.Engine.Conversion;
 
 /// <summary>
-/// Adds engine weights to a <see cref="GgufWriter"/> re-encoded to a target type, streaming a few rows at a time so a
-/// 7B checkpoint converts in bounded memory.
+/// Adds tensors to a <see cref="GgufWriter"/> re-encoded to a target type, streaming a chunk of rows at a time so a
+/// 7B model converts (or is generated) in bounded memory.
 /// </summary>
-internal sealed class GgufTensorEncoder(GgufWriter writer, ITensorFile source)
+internal sealed class GgufTensorEncoder(GgufWriter writer, ITensorFile? source = null)
 {
-    private const long ChunkElements = 1 << 20;
-
-    /// <summary>Adds <paramref name="weight"/> as <paramref name="ggufName"/> in <paramref name="type"/>.</summary>
+    /// <summary>Adds the checkpoint weight <paramref name="weight"/> as <paramref name="ggufName"/> in <paramref name="type"/>.</summary>
     public void Add(string ggufName, WeightSource weight, TensorType type)
     {
-        if (weight.Transposed)
-        {
-            AddFloats(ggufName, weight.Shape, WeightReader.ReadAll(source, weight), type);
-            return;
-        }
-        long rowElements = WeightReader.RowElements(weight);
-        long rowBytesOut = type.RowBytes(rowElements)
-            ?? throw new ModelFormatException(source.SourcePath, $"rows of {rowElements} elements cannot be stored as {type} (block size {type.BlockElements()})", weight.Tensor.Name);
-        int rowsPerChunk = (int)Math.Max(1, ChunkElements / Math.Max(rowElements, 1));
-        writer.AddTensor(ggufName, type, weight.Shape, stream =>
-        {
-            var floats = new float[rowsPerChunk * rowElements];
-            var encoded = new byte[rowsPerChunk * rowBytesOut];
-            for (long row = 0; row < weight.RowCount; row += rowsPerChunk)
-            {
-                int rows = (int)Math.Min(rowsPerChunk, weight.RowCount - row);
-                var values = floats.AsSpan(0, (int)(rows * rowElements));
-                WeightReader.ReadRows(source, weight, row, rows, values);
-                var bytes = encoded.AsSpan(0, (int)(rows * rowBytesOut));
-                BlockQuantizer.Quantize(type, values, bytes);
-                stream.Write(bytes);
-            }
-        });
+        var file = source ?? throw new InvalidOperationException("this encoder has no source checkpoint");
+        Add(ggufName, Rows(file, weight), type);
+    }
+
+    /// <summary>Adds a tensor produced row by row, encoded to <paramref name="type"/> while the file is written.</summary>
+    public void Add(string ggufName, FloatRows rows, TensorType type)
+    {
+        if (!BlockQuantizer.CanQuantize(type)) throw new NotSupportedException($"encoding to {type} is not supported");
+        if (rows.EncodedBytes(type) is null)
+            throw new ModelFormatException(source?.SourcePath ?? ggufName, $"rows of {rows.RowElements} elements cannot be stored as {type} (block size {type.BlockElements()})", ggufName);
+        writer.AddTensor(ggufName, type, rows.Shape, stream => rows.WriteEncoded(stream, type));
     }
 
     /// <summary>Adds values computed by the converter (splits, transposes, generated tables).</summary>
@@ -47,4 +33,9 @@ internal sealed class GgufTensorEncoder(GgufWriter writer, ITensorFile source)
         if (!BlockQuantizer.CanQuantize(type)) throw new NotSupportedException($"encoding to {type} is not supported");
         writer.AddTensorFromFloats(ggufName, type, shape, values);
     }
+
+    /// <summary>A checkpoint weight as rows in engine orientation; a transposed one is read whole first (only small ones are).</summary>
+    public static FloatRows Rows(ITensorFile file, WeightSource weight) => weight.Transposed
+        ? FloatRows.FromArray(weight.Shape, WeightReader.ReadAll(file, weight))
+        : new FloatRows(weight.Shape, (first, count, dst) => WeightReader.ReadRows(file, weight, first, count, dst));
 }

@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text.Json;
+using MiniCPM.Engine.Conversion;
+using MiniCPM.Engine.Weights;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Loaders.Safetensors;
+
+namespace MiniCPM.Engine.Synthetic;
+
+/// <summary>How a synthetic model is stored.</summary>
+public enum SyntheticModelFormat
+{
+    /// <summary>One llama.cpp `qwen2` GGUF file with the tokenizer in its metadata.</summary>
+    Gguf,
+    /// <summary>A MiniCPM-V-style HF folder: config.json, model.safetensors (`llm.` names), tokenizer.json + config.</summary>
+    HfFolder,
+}
+
+/// <summary>One tensor of a planned file: its name in that file, shape (outermost first), type and byte size.</summary>
+public sealed record PlannedTensor(string Name, long[] Shape, TensorType Type, long Bytes);
+
+/// <summary>
+/// Writes deterministic random-weight Qwen2 models in the real layout (see <see cref="SyntheticWeights"/> for the
+/// values, <see cref="SyntheticVocabulary"/> for the tokenizer). Weights are generated and encoded a chunk of rows at
+/// a time while the file is written, so even the 7B shape (about 15 GB in F16) needs only a few MB of memory.
+/// The same spec and seed give byte-identical files, and the same values in both formats.
+/// </summary>
+public static class SyntheticModel
+{
+    /// <summary>The types a synthetic model can be written in.</summary>
+    public static bool IsSupportedType(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16;
+
+    /// <summary>The tensors the file will hold, without writing anything (sizes of the big presets, dry runs).</summary>
+    public static IReadOnlyList<PlannedTensor> Plan(SyntheticModelSpec spec, TensorType type, SyntheticModelFormat format)
+    {
+        RequireType(type);
+        var list = SyntheticWeights.List(spec.Llm);
+        if (format == SyntheticModelFormat.HfFolder)
+            return list.Select(t => Planned(HfName(t.EngineName), t.Shape, type)).ToList();
+        var tensors = list.ToDictionary(t => t.EngineName);
+        return Qwen2Gguf.Tensors(spec.Llm)
+            .Select(t => Planned(t.GgufName, tensors[t.EngineName].Shape, t.IsMatrix ? type : TensorType.F32))
+            .ToList();
+    }
+
+    /// <summary>Writes <paramref name="spec"/> as a GGUF file (tokenizer included) at <paramref name="path"/>.</summary>
+    public static void WriteGguf(SyntheticModelSpec spec, string path, TensorType type, ulong seed = 0)
+    {
+        RequireType(type);
+        var tensors = SyntheticWeights.List(spec.Llm).ToDictionary(t => t.EngineName);
+        var vocab = SyntheticVocabulary.Build(spec.Llm.VocabSize);
+        Qwen2Gguf.Write(path, spec.Llm, spec.Name, type,
+            engineName => SyntheticWeights.Rows(tensors[engineName], seed),
+            SyntheticTokenizerFiles.GgufMetadata(vocab));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="spec"/> as a MiniCPM-V-style HF folder (text model only: config.json says
+    /// init_vision false). Every tensor, norms included, is stored in <paramref name="type"/>, as HF checkpoints do.
+    /// </summary>
+    public static void WriteHfFolder(SyntheticModelSpec spec, string folder, TensorType type, ulong seed = 0)
+    {
+        RequireType(type);
+        Directory.CreateDirectory(folder);
+        var vocab = SyntheticVocabulary.Build(spec.Llm.VocabSize);
+        WriteConfigJson(spec, type, seed, Path.Combine(folder, "config.json"));
+        SyntheticTokenizerFiles.WriteTokenizerJson(vocab, Path.Combine(folder, "tokenizer.json"));
+        SyntheticTokenizerFiles.WriteTokenizerConfig(vocab, Path.Combine(folder, "tokenizer_config.json"));
+
+        var writer = new SafetensorsWriter();
+        writer.AddMetadata("format", "pt");
+        foreach (var tensor in SyntheticWeights.List(spec.Llm))
+        {
+            var rows = SyntheticWeights.Rows(tensor, seed);
+            writer.AddTensor(HfName(tensor.EngineName), type, tensor.Shape, stream => rows.WriteEncoded(stream, type));
+        }
+        writer.Write(Path.Combine(folder, "model.safetensors"));
+    }
+
+    /// <summary>The MiniCPM-V checkpoint name of an engine weight (the inverse of <see cref="HfWeightNames"/>'s rules).</summary>
+    public static string HfName(string engineName)
+    {
+        if (engineName == WeightNames.TokenEmbedding) return "llm.model.embed_tokens.weight";
+        if (engineName == WeightNames.OutputNorm) return "llm.model.norm.weight";
+        if (engineName == WeightNames.Output) return "llm.lm_head.weight";
+        var parts = engineName.Split('.', 4); // llm, blk, i, rest
+        if (parts is not ["llm", "blk", var layer, var rest])
+            throw new ArgumentException($"'{engineName}' is not a language-model weight", nameof(engineName));
+        string module = rest switch
+        {
+            "attn_norm.weight" => "input_layernorm.weight",
+            "ffn_norm.weight" => "post_attention_layernorm.weight",
+            "attn_output.weight" => "self_attn.o_proj.weight",
+            _ when rest.StartsWith("attn_", StringComparison.Ordinal) => $"self_attn.{rest[5]}_proj{rest[6..]}", // attn_q.bias → self_attn.q_proj.bias
+            _ when rest.StartsWith("ffn_", StringComparison.Ordinal) => $"mlp.{rest[4..rest.IndexOf('.')]}_proj{rest[rest.IndexOf('.')..]}",
+            _ => throw new ArgumentException($"'{engineName}' is not a language-model weight", nameof(engineName)),
+        };
+        return $"llm.model.layers.{layer}.{module}";
+    }
+
+    private static PlannedTensor Planned(string name, long[] shape, TensorType type) =>
+        new(name, shape, type, type.TensorBytes(shape) ?? throw new InvalidOperationException($"{name} cannot be stored as {type}"));
+
+    private static void WriteConfigJson(SyntheticModelSpec spec, TensorType type, ulong seed, string path)
+    {
+        var llm = spec.Llm;
+        using var stream = File.Create(path);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartArray("architectures");
+        json.WriteStringValue("MiniCPMV");
+        json.WriteEndArray();
+        json.WriteString("model_type", "minicpmv");
+        json.WritePropertyName("version");
+        json.WriteRawValue("2.6"); // a number in MiniCPM-V 2.6's own config.json
+        json.WriteBoolean("init_vision", false);
+        json.WriteString("hidden_act", "silu");
+        json.WriteNumber("hidden_size", llm.HiddenSize);
+        json.WriteNumber("intermediate_size", llm.IntermediateSize);
+        json.WriteNumber("num_hidden_layers", llm.Layers);
+        json.WriteNumber("num_attention_heads", llm.Heads);
+        json.WriteNumber("num_key_value_heads", llm.KvHeads);
+        json.WriteNumber("vocab_size", llm.VocabSize);
+        json.WriteNumber("max_position_embeddings", llm.MaxPositions);
+        json.WriteNumber("rope_theta", llm.RopeTheta);
+        json.WriteNumber("rms_norm_eps", llm.RmsNormEps);
+        json.WriteBoolean("tie_word_embeddings", llm.TieWordEmbeddings);
+        if (llm.BosTokenId is { } bos) json.WriteNumber("bos_token_id", bos);
+        if (llm.EosTokenId is { } eos) json.WriteNumber("eos_token_id", eos);
+        json.WriteString("torch_dtype", type switch { TensorType.F32 => "float32", TensorType.F16 => "float16", _ => "bfloat16" });
+        json.WriteBoolean("use_sliding_window", false);
+        // Provenance: how to make the identical folder again.
+        json.WriteString("synthetic", string.Create(CultureInfo.InvariantCulture, $"minicpm make-model --preset {spec.Name} --seed {seed}"));
+        json.WriteEndObject();
+    }
+
+    private static void RequireType(TensorType type)
+    {
+        if (!IsSupportedType(type)) throw new NotSupportedException($"synthetic models are written in F32, F16 or BF16, not {type}");
+    }
+}

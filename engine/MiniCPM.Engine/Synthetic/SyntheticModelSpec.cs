@@ -1,0 +1,55 @@
+using MiniCPM.Engine.Configuration;
+
+namespace MiniCPM.Engine.Synthetic;
+
+/// <summary>
+/// The shape of a synthetic (random-weight) Qwen2 language model: a name and its <see cref="LlmConfig"/>, whose
+/// bos/eos ids point at the ChatML specials of the fitted vocabulary (see <see cref="Create"/>).
+/// </summary>
+public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
+{
+    /// <summary>The built-in presets, by name.</summary>
+    public static IReadOnlyList<SyntheticModelSpec> Presets { get; } =
+    [
+        // Small enough for tests and the demo (about 1 M parameters); untied lm_head like MiniCPM-V 2.6.
+        Create("tiny", hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 4096, tieEmbeddings: false),
+        // Qwen2-0.5B's decoder (tied lm_head as in Qwen2-0.5B) with a 32000-id vocabulary: the peer-benchmark model.
+        Create("qwen2-0.5b-shape", hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, tieEmbeddings: true),
+        // MiniCPM-V 2.6's language model (Qwen2-7B, untied lm_head, vocabulary 151666).
+        Create("qwen2-7b-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151666, tieEmbeddings: false),
+    ];
+
+    /// <summary>The preset called <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No preset has that name (the message lists them).</exception>
+    public static SyntheticModelSpec Preset(string name) =>
+        Presets.FirstOrDefault(p => p.Name == name)
+        ?? throw new ArgumentException($"unknown preset '{name}' (presets: {string.Join(", ", Presets.Select(p => p.Name))})", nameof(name));
+
+    /// <summary>
+    /// A spec with Qwen2's fixed settings (rope θ 1e6, RMS eps 1e-6, context 32768) and bos = &lt;|endoftext|&gt;,
+    /// eos = &lt;|im_end|&gt; at their ids in a vocabulary of <paramref name="vocab"/> (at least 259).
+    /// </summary>
+    public static SyntheticModelSpec Create(string name, int hidden, int layers, int heads, int kvHeads, int intermediate,
+        int vocab, bool tieEmbeddings)
+    {
+        var (endOfText, _, imEnd) = SyntheticVocabulary.SpecialIds(vocab);
+        var llm = new LlmConfig
+        {
+            HiddenSize = hidden,
+            Layers = layers,
+            Heads = heads,
+            KvHeads = kvHeads,
+            IntermediateSize = intermediate,
+            VocabSize = vocab,
+            MaxPositions = 32768,
+            RopeTheta = 1_000_000.0,
+            RmsNormEps = 1e-6,
+            TieWordEmbeddings = tieEmbeddings,
+            BosTokenId = endOfText,
+            EosTokenId = imEnd,
+        };
+        var problems = llm.Problems().ToList();
+        if (problems.Count > 0) throw new ArgumentException($"preset '{name}': " + string.Join("; ", problems));
+        return new SyntheticModelSpec(name, llm);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+using MiniCPM.Engine.Synthetic;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Cli;
+
+/// <summary>
+/// `minicpm make-model --preset NAME --dtype f32|f16|bf16 --out FILE.gguf|DIR [--seed S] [--dry-run]`: a deterministic
+/// random-weight Qwen2 model in the real layout, as a llama.cpp GGUF (a path ending in .gguf) or an HF folder.
+/// </summary>
+internal static class MakeModelCommand
+{
+    public static string Usage =>
+        "usage: minicpm make-model --preset <name> --dtype f32|f16|bf16 --out <file.gguf|dir> [--seed <n>] [--dry-run]\n" +
+        "  presets: " + string.Join(", ", SyntheticModelSpec.Presets.Select(p => p.Name));
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        string? preset = null, dtype = null, outPath = null;
+        ulong seed = 0;
+        bool dryRun = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--preset" when i + 1 < args.Length: preset = args[++i]; break;
+                case "--dtype" when i + 1 < args.Length: dtype = args[++i]; break;
+                case "--out" when i + 1 < args.Length: outPath = args[++i]; break;
+                case "--seed" when i + 1 < args.Length:
+                    if (!ulong.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out seed))
+                        return Fail(error, $"--seed must be a non-negative integer, not '{args[i]}'");
+                    break;
+                case "--dry-run": dryRun = true; break;
+                default: return Fail(error, $"unexpected argument '{args[i]}'");
+            }
+        }
+        if (preset is null || dtype is null || outPath is null) return Fail(error, "--preset, --dtype and --out are required");
+        if (SyntheticModelSpec.Presets.FirstOrDefault(p => p.Name == preset) is not { } spec)
+            return Fail(error, $"unknown preset '{preset}'");
+        TensorType? type = dtype.ToLowerInvariant() switch { "f32" => TensorType.F32, "f16" => TensorType.F16, "bf16" => TensorType.BF16, _ => null };
+        if (type is null) return Fail(error, $"unknown --dtype '{dtype}'");
+
+        var format = outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? SyntheticModelFormat.Gguf : SyntheticModelFormat.HfFolder;
+        var plan = SyntheticModel.Plan(spec, type.Value, format);
+        var l = spec.Llm;
+        output.WriteLine($"preset {spec.Name}: hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(format == SyntheticModelFormat.Gguf ? "GGUF" : "HF folder")}, {dtype.ToLowerInvariant()}, seed {seed}: {plan.Count} tensors, {plan.Sum(t => t.Elements())} parameters, {InfoCommand.FormatBytes(plan.Sum(t => t.Bytes))} of weights"));
+        if (dryRun) return 0;
+
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            if (format == SyntheticModelFormat.Gguf)
+            {
+                if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } folder) Directory.CreateDirectory(folder);
+                SyntheticModel.WriteGguf(spec, outPath, type.Value, seed);
+            }
+            else SyntheticModel.WriteHfFolder(spec, outPath, type.Value, seed);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} in {clock.Elapsed.TotalSeconds:0.0} s"));
+            return 0;
+        }
+        catch (IOException e)
+        {
+            return Fail(error, e.Message, exitCode: 1);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return Fail(error, e.Message, exitCode: 1);
+        }
+    }
+
+    private static long Elements(this PlannedTensor t) => t.Shape.Aggregate(1L, (a, b) => a * b);
+
+    private static int Fail(TextWriter error, string message, int exitCode = 2)
+    {
+        error.WriteLine($"minicpm make-model: {message}");
+        if (exitCode == 2) error.WriteLine(Usage);
+        return exitCode;
+    }
+}
