@@ -15,6 +15,8 @@ public static class CommandLine
         {
             case "info": return InfoCommand.Run(rest, output, error);
             case "convert": return ConvertCommand.Run(rest, output, error);
+            case "golden": return GoldenCommand.Run(rest, output, error);
+            case "logits": return LogitsCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -28,5 +30,9 @@ public static class CommandLine
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
           convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
                                   write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint
+          golden <case-dir> [--threads N]
+                                  run a golden case folder and compare every tensor with its tolerance
+          logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>]
+                                  float32 logits at every position as JSON
         """;
 }
