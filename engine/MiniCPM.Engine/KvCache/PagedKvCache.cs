@@ -219,14 +219,24 @@ public sealed unsafe class PagedKvCache : IDisposable
 
     public void Dispose()
     {
+        FreeArenas();
+        _sequences.Clear();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The arenas are native memory: a cache that was never disposed still returns it.</summary>
+    ~PagedKvCache() => FreeArenas();
+
+    private void FreeArenas()
+    {
         if (_disposed) return;
         _disposed = true;
-        for (int layer = 0; layer < Shape.Layers; layer++)
+        // A constructor that threw may leave the arrays null or partly filled; Free(null) is a no-op.
+        for (int layer = 0; layer < (_keys?.Length ?? 0); layer++)
         {
-            NativeMemory.Free(_keys[layer]);
+            NativeMemory.Free(_keys![layer]);
             NativeMemory.Free(_values[layer]);
         }
-        _sequences.Clear();
     }
 
     private sealed class SequenceBlocks

@@ -147,3 +147,30 @@ public class Qwen2ConsistencyTests : IDisposable
         Assert.Equal(Enumerable.Range(0, layers + 2).Select(s => (s, 5, 5 * width)), seen);
     }
 }
+
+/// <summary>Steady-state decoding reuses the model's scratch buffers: a decode step allocates nothing.</summary>
+public class Qwen2AllocationTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ADecodeStepAllocatesNothingOnTheCallingThread(int threads)
+    {
+        using var model = TinyQwen2.Load(threads: threads);
+        var sequence = model.CreateSequence();
+        TinyQwen2.Run(model, sequence, TinyQwen2.Prompt1);
+        var token = new int[1];
+        var request = new ForwardRequest { Sequence = sequence, Tokens = token, Logits = new float[model.VocabularySize] };
+        ForwardRequest[] batch = [request];
+        for (int warm = 0; warm < 3; warm++) { token[0] = warm; model.Forward(batch); }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int step = 0; step < 8; step++)
+        {
+            token[0] = 100 + step;
+            model.Forward(batch);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(TinyQwen2.Prompt1.Length + 11, model.SequenceLength(sequence));
+    }
+}

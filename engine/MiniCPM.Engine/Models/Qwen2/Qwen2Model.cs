@@ -19,6 +19,7 @@ namespace MiniCPM.Engine.Models.Qwen2;
 /// </code>
 /// Every forward pass runs all rows of all requests together: the linear layers are one matrix-matrix product over
 /// the batch (a matrix-vector product for a single decode row); only attention is per sequence.
+/// One caller at a time: the model's scratch buffers, cache and thread pool belong to one thread of control.
 /// </summary>
 public sealed class Qwen2Model : ILanguageModel
 {
@@ -31,6 +32,7 @@ public sealed class Qwen2Model : ILanguageModel
     private readonly float _eps;
     private readonly float _attentionScale;
     private SequenceAppend[] _appends = [];
+    private ForwardRequest[] _batch = []; // the requests, copied so the passes below iterate a span (no enumerators)
     private bool _disposed;
 
     /// <summary>Builds the decoder over an opened checkpoint, which must outlive the model.</summary>
@@ -93,16 +95,30 @@ public sealed class Qwen2Model : ILanguageModel
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(requests);
         if (requests.Count == 0) return;
+        if (_batch.Length < requests.Count) _batch = new ForwardRequest[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+            _batch[i] = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
+        try
+        {
+            Forward(_batch.AsSpan(0, requests.Count));
+        }
+        finally
+        {
+            Array.Clear(_batch); // do not keep the caller's requests (and their logits) alive
+        }
+    }
 
+    private void Forward(ReadOnlySpan<ForwardRequest> requests)
+    {
         // 1. Check everything and reserve cache blocks for the whole batch; nothing has changed if this throws.
         int rows = Validate(requests);
-        _cache.Reserve(_appends.AsSpan(0, requests.Count));
+        _cache.Reserve(_appends.AsSpan(0, requests.Length));
 
         // 2. Lay out the batch: positions and block tables of every row.
         var s = _scratch;
         s.EnsureRows(rows);
         int tableEntries = 0;
-        for (int i = 0; i < requests.Count; i++) tableEntries += _cache.BlockTable(requests[i].Sequence.Value).Length;
+        for (int i = 0; i < requests.Length; i++) tableEntries += _cache.BlockTable(requests[i].Sequence.Value).Length;
         s.EnsureBlockTables(tableEntries);
         int row = 0, tableStart = 0;
         foreach (var request in requests)
@@ -133,14 +149,14 @@ public sealed class Qwen2Model : ILanguageModel
     }
 
     /// <summary>Checks the batch and fills <see cref="_appends"/>; returns the number of rows.</summary>
-    private int Validate(IReadOnlyList<ForwardRequest> requests)
+    private int Validate(ReadOnlySpan<ForwardRequest> requests)
     {
-        if (_appends.Length < requests.Count) _appends = new SequenceAppend[requests.Count];
+        if (_appends.Length < requests.Length) _appends = new SequenceAppend[requests.Length];
         int hidden = Config.HiddenSize;
         long rows = 0;
-        for (int i = 0; i < requests.Count; i++)
+        for (int i = 0; i < requests.Length; i++)
         {
-            var request = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
+            var request = requests[i];
             int sequence = request.Sequence.Value;
             int length = _cache.Length(sequence); // throws UnknownSequenceException
             for (int j = 0; j < i; j++)
@@ -176,7 +192,7 @@ public sealed class Qwen2Model : ILanguageModel
     }
 
     /// <summary>h = E[ids], or the caller's rows where the request supplies embeddings.</summary>
-    private void Embed(IReadOnlyList<ForwardRequest> requests, int rows)
+    private void Embed(ReadOnlySpan<ForwardRequest> requests, int rows)
     {
         int hidden = Config.HiddenSize;
         var output = _scratch.Hidden.AsSpan(0, rows * hidden);
@@ -196,7 +212,7 @@ public sealed class Qwen2Model : ILanguageModel
         }
     }
 
-    private void DecoderLayer(int layer, IReadOnlyList<ForwardRequest> requests, int rows)
+    private void DecoderLayer(int layer, ReadOnlySpan<ForwardRequest> requests, int rows)
     {
         var w = _weights.Layers[layer];
         var s = _scratch;
@@ -228,7 +244,7 @@ public sealed class Qwen2Model : ILanguageModel
     }
 
     /// <summary>Stores this layer's new keys and values at the rows' positions (reserved by the cache beforehand).</summary>
-    private void WriteCache(int layer, IReadOnlyList<ForwardRequest> requests, int kvWidth)
+    private void WriteCache(int layer, ReadOnlySpan<ForwardRequest> requests, int kvWidth)
     {
         int row = 0;
         foreach (var request in requests)
@@ -273,7 +289,7 @@ public sealed class Qwen2Model : ILanguageModel
     }
 
     /// <summary>Final RMSNorm and lm_head for the rows that need logits (every row, or each request's last).</summary>
-    private void Logits(IReadOnlyList<ForwardRequest> requests, int rows)
+    private void Logits(ReadOnlySpan<ForwardRequest> requests, int rows)
     {
         int hidden = Config.HiddenSize, vocab = VocabularySize;
         var s = _scratch;
