@@ -100,7 +100,7 @@ public sealed class Qwen2Model : ILanguageModel
             _batch[i] = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
         try
         {
-            Forward(_batch.AsSpan(0, requests.Count));
+            RunBatch(_batch.AsSpan(0, requests.Count));
         }
         finally
         {
@@ -108,7 +108,7 @@ public sealed class Qwen2Model : ILanguageModel
         }
     }
 
-    private void Forward(ReadOnlySpan<ForwardRequest> requests)
+    private void RunBatch(ReadOnlySpan<ForwardRequest> requests)
     {
         // 1. Check everything and reserve cache blocks for the whole batch; nothing has changed if this throws.
         int rows = Validate(requests);
