@@ -17,6 +17,8 @@ public static class CommandLine
             case "convert": return ConvertCommand.Run(rest, output, error);
             case "make-model": return MakeModelCommand.Run(rest, output, error);
             case "tokenize": return TokenizeCommand.Run(rest, output, error);
+            case "golden": return GoldenCommand.Run(rest, output, error);
+            case "logits": return LogitsCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -34,5 +36,9 @@ public static class CommandLine
                                   write a deterministic random-weight Qwen2 model (GGUF or HF folder)
           tokenize --model <path> (--text T | --in F.jsonl) [--parse-special] [--out F.jsonl]
                                   token ids as JSON lines {"text":…,"ids":[…]}
+          golden <case-dir> [--threads N]
+                                  run a golden case folder and compare every tensor with its tolerance
+          logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>]
+                                  float32 logits at every position as JSON
         """;
 }

@@ -1,0 +1,82 @@
+using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Models.Qwen2;
+
+namespace MiniCPM.Engine.Golden;
+
+/// <summary>
+/// The `llm` case (golden README §1): logits of prompt 1 at every position; a greedy continuation (argmax, no EOS
+/// stop, as many tokens as expected) with the logits each token was chosen from; prompt 2 appended to prompt 1's
+/// cache (the generated tokens run on a fork, so they are not in that context); the per-layer residual stream.
+/// </summary>
+public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunner
+{
+    public string CaseType => "llm";
+
+    public void Run(GoldenCase goldenCase, GoldenOutputs outputs)
+    {
+        var manifest = goldenCase.Manifest;
+        int[] prompt = goldenCase.ReadInts("input_ids");
+        outputs.MarkInput("input_ids");
+        int generate = manifest.Find("generated_ids") is { } g ? checked((int)g.Shape[0]) : 0;
+        int[]? prompt2 = goldenCase.Has("input_ids_2") ? goldenCase.ReadInts("input_ids_2") : null;
+        if (prompt2 is not null) outputs.MarkInput("input_ids_2");
+
+        int needed = prompt.Length + Math.Max(generate, prompt2?.Length ?? 0) + 16;
+        using var model = Qwen2Model.Load(goldenCase.WeightsPath, new Qwen2Options
+        {
+            Threads = options.Threads,
+            KvCacheTokens = 2 * needed,
+        });
+        int vocab = model.VocabularySize;
+
+        // Prompt 1, recording the residual stream of every stage (embeddings, each layer, final norm).
+        var stages = new float[model.Config.Layers + 2][];
+        model.HiddenStates = (stage, rows, hiddenStates) => stages[stage] = hiddenStates.ToArray();
+        var sequence = model.CreateSequence();
+        var prefill = new ForwardRequest { Sequence = sequence, Tokens = prompt, AllLogits = true };
+        model.Forward([prefill]);
+        model.HiddenStates = null;
+        outputs.Add("logits", prefill.Logits.AsSpan(0, prompt.Length * vocab));
+        outputs.Add("debug_hidden_layers", stages.SelectMany(s => s).ToArray());
+
+        // Greedy continuation on a fork, so the original sequence still holds prompt 1 only.
+        if (generate > 0)
+        {
+            var branch = model.ForkSequence(sequence);
+            var ids = new int[generate];
+            var stepLogits = new float[generate * vocab];
+            var chosen = new float[generate];
+            var next = prefill.Logits.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray();
+            for (int t = 0; t < generate; t++)
+            {
+                next.CopyTo(stepLogits.AsSpan(t * vocab));
+                ids[t] = ArgMax(next);
+                chosen[t] = next[ids[t]];
+                if (t + 1 == generate) break;
+                model.Forward([new ForwardRequest { Sequence = branch, Tokens = new[] { ids[t] }, Logits = next }]);
+            }
+            model.FreeSequence(branch);
+            outputs.Add("generated_ids", ids);
+            outputs.Add("gen_step_logits", stepLogits);
+            outputs.Add("gen_chosen_logits", chosen);
+        }
+
+        // Prompt 2 continues prompt 1 from its cache.
+        if (prompt2 is not null)
+        {
+            var second = new ForwardRequest { Sequence = sequence, Tokens = prompt2, AllLogits = true };
+            model.Forward([second]);
+            outputs.Add("logits_2", second.Logits.AsSpan(0, prompt2.Length * vocab));
+        }
+        model.FreeSequence(sequence);
+    }
+
+    /// <summary>Index of the largest logit; the first one on ties (torch.argmax).</summary>
+    private static int ArgMax(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++)
+            if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,24 @@
+namespace MiniCPM.Engine.Models.Qwen2;
+
+/// <summary>How a <see cref="Qwen2Model"/> runs: CPU threads and the size of its paged KV cache.</summary>
+public sealed record Qwen2Options
+{
+    /// <summary>Threads for the kernels, the calling thread included (1 runs everything inline).</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>KV cache capacity in tokens over all sequences (rounded up to whole blocks). Ignored when <see cref="KvCacheBytes"/> is set.</summary>
+    public int KvCacheTokens { get; init; } = 4096;
+
+    /// <summary>KV cache capacity in bytes (whole blocks that fit); overrides <see cref="KvCacheTokens"/>.</summary>
+    public long? KvCacheBytes { get; init; }
+
+    /// <summary>Tokens per KV block.</summary>
+    public int KvBlockSize { get; init; } = 16;
+}
+
+/// <summary>
+/// Receives the residual stream of every batch row (request order, rows × hidden) at each stage of a forward pass:
+/// stage 0 the input embeddings, stage i the output of layer i (1-based), stage Layers + 1 the final RMSNorm.
+/// A debugging aid (golden checks of intermediate states); it costs a final norm over all rows when set.
+/// </summary>
+public delegate void HiddenStateObserver(int stage, int rows, ReadOnlySpan<float> hidden);

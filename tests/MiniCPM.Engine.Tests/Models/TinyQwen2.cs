@@ -1,0 +1,45 @@
+using MiniCPM.Engine.Golden;
+using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Models.Qwen2;
+
+namespace MiniCPM.Engine.Tests.Models;
+
+/// <summary>The golden `llm` case's tiny Qwen2 (vocab 2048, hidden 256, 2 layers, GQA 4/2) and its two prompts.</summary>
+internal static class TinyQwen2
+{
+    public static string WeightsPath => Path.Combine(TestData.GoldenCase("llm"), "model.safetensors");
+
+    public static Qwen2Model Load(int threads = 1, int kvTokens = 256) =>
+        Qwen2Model.Load(WeightsPath, new Qwen2Options { Threads = threads, KvCacheTokens = kvTokens });
+
+    public static int[] Prompt1 => Read("input_ids");
+    public static int[] Prompt2 => Read("input_ids_2");
+
+    private static int[] Read(string name)
+    {
+        using var golden = GoldenCase.Open(TestData.GoldenCase("llm"));
+        return golden.ReadInts(name);
+    }
+
+    /// <summary>Runs one request and returns its logits (every row when <paramref name="all"/>).</summary>
+    public static float[] Run(ILanguageModel model, SequenceId sequence, int[] tokens, bool all = true)
+    {
+        var request = new ForwardRequest { Sequence = sequence, Tokens = tokens, AllLogits = all };
+        model.Forward([request]);
+        return request.Logits!.AsSpan(0, (all ? tokens.Length : 1) * model.VocabularySize).ToArray();
+    }
+
+    /// <summary>Largest |a − b| relative to the largest |b| (logits are O(10), so this is the natural scale).</summary>
+    public static double RelativeDifference(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        Assert.Equal(b.Length, a.Length);
+        double maxDiff = 0, maxAbs = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs((double)a[i] - b[i]));
+            maxAbs = Math.Max(maxAbs, Math.Abs((double)b[i]));
+        }
+        Assert.True(maxAbs > 0);
+        return maxDiff / maxAbs;
+    }
+}
