@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MiniCPM.Engine;
 using MiniCPM.Engine.Errors;
+using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
 using MiniCPM.Engine.Tokenization;
@@ -12,8 +13,8 @@ namespace MiniCPM.Cli;
 
 /// <summary>
 /// `minicpm logits --model PATH (--tokens 1,2,3 | --prompt TEXT) [--out FILE] [--threads N]`: the float32 logits at
-/// every position as JSON {"tokens":[…],"logits":[[…],…]} (stdout, or FILE). --prompt needs a tokenizer.json beside
-/// the model (an HF folder).
+/// every position as JSON {"tokens":[…],"logits":[[…],…]} (stdout, or FILE). --prompt uses the model's tokenizer
+/// (GGUF metadata, or tokenizer.json in the HF folder).
 /// </summary>
 internal static class LogitsCommand
 {
@@ -64,7 +65,7 @@ internal static class LogitsCommand
             return 0;
         }
         catch (Exception e) when (e is ModelFormatException or TokenOutOfRangeException or ContextOverflowException
-                                      or KvCacheExhaustedException or UnsupportedWeightTypeException or FormatException or IOException)
+                                      or KvCacheExhaustedException or UnsupportedWeightTypeException or TokenizerNotFoundException or FormatException or IOException)
         {
             error.WriteLine($"minicpm logits: {e.Message}");
             return 1;
@@ -78,14 +79,8 @@ internal static class LogitsCommand
                 : throw new FormatException($"--tokens: '{t}' is not an integer token id"))
             .ToArray();
 
-    private static int[] Tokenize(string modelPath, string prompt)
-    {
-        string folder = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        string tokenizerJson = Path.Combine(folder, "tokenizer.json");
-        if (!File.Exists(tokenizerJson))
-            throw new FormatException($"--prompt needs a tokenizer.json in {folder}; pass --tokens instead");
-        return Qwen2Tokenizer.FromHuggingFace(tokenizerJson).Encode(prompt);
-    }
+    /// <summary>The prompt's ids with the model's own tokenizer (GGUF metadata, or tokenizer.json in or beside the model).</summary>
+    private static int[] Tokenize(string modelPath, string prompt) => ModelTokenizer.Load(modelPath).Encode(prompt);
 
     private static void WriteJson(Stream stream, int[] tokens, float[] logits, int vocab)
     {
