@@ -15,7 +15,8 @@ internal static class TokenSampler
             throw new InvalidOperationException("Every token was filtered out; nothing to sample from.");
 
         var total = 0.0;
-        foreach (var s in scores) total += Math.Exp((double)s - max);
+        foreach (var s in scores)
+            if (!float.IsNegativeInfinity(s)) total += Math.Exp((double)s - max); // after top-k most are −∞
 
         var target = random.NextDouble() * total;
         var cumulative = 0.0;
