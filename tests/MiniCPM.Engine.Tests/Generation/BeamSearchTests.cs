@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Generation;
 
 namespace MiniCPM.Engine.Tests.Generation;
@@ -137,7 +138,7 @@ public sealed class BeamSearchTests
         {
             var logits = new float[Vocabulary];
             var sequence = model.CreateSequence();
-            model.Forward([new Models.ForwardRequest { Sequence = sequence, Tokens = Prompt.Concat(tokens).ToArray(), Logits = logits }]);
+            model.Forward([new ForwardRequest { Sequence = sequence, Tokens = Prompt.Concat(tokens).ToArray(), Logits = logits }]);
             model.FreeSequence(sequence);
             var max = logits.Max();
             var log = max + Math.Log(logits.Sum(x => Math.Exp(x - max)));
