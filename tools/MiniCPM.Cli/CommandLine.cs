@@ -13,6 +13,9 @@ public static class CommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "demo": return DemoCommand.Run(rest, output, error);
+            case "generate": return GenerateCommand.Run(rest, output, error);
+            case "chat": return ChatCommand.Run(rest, Console.In, output, error);
             case "info": return InfoCommand.Run(rest, output, error);
             case "convert": return ConvertCommand.Run(rest, output, error);
             case "make-model": return MakeModelCommand.Run(rest, output, error);
@@ -29,6 +32,12 @@ public static class CommandLine
         usage: minicpm <command> [options]
 
         commands:
+          demo                    make a small random model, load it and stream a chat reply (no download)
+          generate --model <path> --prompt <text> [--chat] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
+                   [--seed S] [--greedy | --beams N] [--stop TEXT]
+                                  stream a continuation (or with --chat, an assistant reply)
+          chat --model <path> [--system <text>] [sampling options as for generate]
+                                  interactive conversation on standard input
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
           convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
                                   write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint

@@ -1,7 +1,7 @@
 namespace MiniCPM.Engine.Errors;
 
 /// <summary>A sequence would grow past the longest sequence the model (and its cache) can hold. Nothing was changed.</summary>
-public sealed class ContextOverflowException : Exception
+public sealed class ContextOverflowException : MiniCpmException
 {
     public int CurrentLength { get; }
     public int AppendedTokens { get; }

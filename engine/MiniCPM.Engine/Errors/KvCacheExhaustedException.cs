@@ -4,7 +4,7 @@ namespace MiniCPM.Engine.Errors;
 /// The KV cache has too few free blocks for a request. Raised before any sequence changes, so every sequence (the
 /// requesting ones included) is exactly as it was; a smaller request, or one after freeing sequences, can still run.
 /// </summary>
-public sealed class KvCacheExhaustedException : Exception
+public sealed class KvCacheExhaustedException : MiniCpmException
 {
     public int BlocksNeeded { get; }
     public int BlocksFree { get; }

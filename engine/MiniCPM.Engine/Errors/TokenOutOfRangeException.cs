@@ -1,7 +1,7 @@
 namespace MiniCPM.Engine.Errors;
 
 /// <summary>A token id is not a row of the model's embedding table. Nothing was changed.</summary>
-public sealed class TokenOutOfRangeException : Exception
+public sealed class TokenOutOfRangeException : MiniCpmException
 {
     public int TokenId { get; }
     public int Position { get; }

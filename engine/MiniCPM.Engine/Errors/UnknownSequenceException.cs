@@ -1,7 +1,7 @@
 namespace MiniCPM.Engine.Errors;
 
 /// <summary>A sequence id that was never created in this cache, or was already freed.</summary>
-public sealed class UnknownSequenceException : Exception
+public sealed class UnknownSequenceException : MiniCpmException
 {
     public int SequenceId { get; }
 

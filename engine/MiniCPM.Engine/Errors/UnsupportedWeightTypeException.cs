@@ -3,7 +3,7 @@ using MiniCPM.Kernels.Formats;
 namespace MiniCPM.Engine.Errors;
 
 /// <summary>A weight is stored in a type the backend cannot multiply with yet (quantized types come later).</summary>
-public sealed class UnsupportedWeightTypeException : Exception
+public sealed class UnsupportedWeightTypeException : MiniCpmException
 {
     public string Weight { get; }
     public TensorType Type { get; }

@@ -1,0 +1,17 @@
+namespace MiniCPM.Engine;
+
+/// <summary>How <see cref="MiniCpm.Load"/> runs a model.</summary>
+public sealed record MiniCpmOptions
+{
+    /// <summary>CPU threads for the kernels (the calling thread included).</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>KV cache capacity in tokens, shared by every sequence of the model (chat sessions, beams).</summary>
+    public int KvCacheTokens { get; init; } = 8192;
+
+    /// <summary>
+    /// Where the tokenizer comes from when it is not in the model itself (a tokenizer.json, .json.gz or a folder);
+    /// null looks in the GGUF metadata or beside the checkpoint.
+    /// </summary>
+    public string? TokenizerPath { get; init; }
+}

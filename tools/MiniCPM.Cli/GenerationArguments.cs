@@ -1,0 +1,68 @@
+using System.Globalization;
+using MiniCPM.Engine;
+using MiniCPM.Engine.Generation;
+
+namespace MiniCPM.Cli;
+
+/// <summary>The model and decoding options shared by `generate` and `chat`.</summary>
+internal sealed class GenerationArguments
+{
+    public const string Help =
+        "  --model <path> [--tokenizer <path>] [--threads N] [--kv-tokens N]\n" +
+        "  [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]\n" +
+        "  [--greedy | --beams N] [--stop TEXT]…";
+
+    public string? Model { get; private set; }
+    public MiniCpmOptions LoadOptions { get; private set; } = new();
+    public GenerationOptions Generation { get; private set; } = GenerationOptions.MiniCpmSampling;
+
+    /// <summary>Arguments this parser does not know, in order, for the command's own options.</summary>
+    public List<string> Rest { get; } = [];
+
+    public static GenerationArguments Parse(string[] args)
+    {
+        var parsed = new GenerationArguments();
+        var stops = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--model": parsed.Model = Next(); break;
+                case "--tokenizer": parsed.LoadOptions = parsed.LoadOptions with { TokenizerPath = Next() }; break;
+                case "--threads": parsed.LoadOptions = parsed.LoadOptions with { Threads = PositiveInt("--threads", Next()) }; break;
+                case "--kv-tokens": parsed.LoadOptions = parsed.LoadOptions with { KvCacheTokens = PositiveInt("--kv-tokens", Next()) }; break;
+                case "--max-tokens": parsed.Generation = parsed.Generation with { MaxNewTokens = PositiveInt("--max-tokens", Next()) }; break;
+                case "--temperature": parsed.Generation = parsed.Generation with { Temperature = Float("--temperature", Next()) }; break;
+                case "--top-p": parsed.Generation = parsed.Generation with { TopP = Float("--top-p", Next()) }; break;
+                case "--top-k": parsed.Generation = parsed.Generation with { TopK = PositiveInt("--top-k", Next(), allowZero: true) }; break;
+                case "--min-p": parsed.Generation = parsed.Generation with { MinP = Float("--min-p", Next()) }; break;
+                case "--repetition-penalty": parsed.Generation = parsed.Generation with { RepetitionPenalty = Float("--repetition-penalty", Next()) }; break;
+                case "--seed":
+                    string seedText = Next();
+                    if (!ulong.TryParse(seedText, NumberStyles.None, CultureInfo.InvariantCulture, out ulong seed))
+                        throw new FormatException($"--seed must be a non-negative integer, not '{seedText}'");
+                    parsed.Generation = parsed.Generation with { Seed = seed };
+                    break;
+                case "--greedy": parsed.Generation = parsed.Generation with { Strategy = DecodingStrategy.Greedy }; break;
+                case "--beams":
+                    parsed.Generation = parsed.Generation with { Strategy = DecodingStrategy.BeamSearch, NumBeams = PositiveInt("--beams", Next()) };
+                    break;
+                case "--stop": stops.Add(Next()); break;
+                default: parsed.Rest.Add(args[i]); break;
+            }
+        }
+        if (stops.Count > 0) parsed.Generation = parsed.Generation with { StopStrings = stops };
+        return parsed;
+    }
+
+    private static int PositiveInt(string name, string text, bool allowZero = false) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && (v > 0 || (allowZero && v == 0))
+            ? v
+            : throw new FormatException($"{name} must be a {(allowZero ? "non-negative" : "positive")} integer, not '{text}'");
+
+    private static float Float(string name, string text) =>
+        float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v)
+            ? v
+            : throw new FormatException($"{name} must be a number, not '{text}'");
+}
