@@ -10,13 +10,6 @@ public class InfoCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Theory]
     [InlineData("llm", "MiniCPM-V 2.6", 27)]
@@ -26,7 +19,7 @@ public class InfoCommandTests : IDisposable
     [InlineData("audio", "MiniCPM-o 2.6", 41)]
     public void DescribesEveryGoldenCheckpoint(string caseName, string family, int tensors)
     {
-        var (code, output, error) = Run("info", TestData.GoldenCase(caseName));
+        var (code, output, error) = CliRun.Run("info", TestData.GoldenCase(caseName));
         Assert.True(code == 0, error);
         Assert.Contains($"model:        {family}", output);
         Assert.Contains($"tensors:      {tensors},", output);
@@ -51,7 +44,7 @@ public class InfoCommandTests : IDisposable
         }
         writer.WriteTo(path);
 
-        var (code, output, error) = Run("info", path);
+        var (code, output, error) = CliRun.Run("info", path);
         Assert.True(code == 0, error);
         Assert.Contains("format:       GGUF v3", output);
         Assert.Contains($"tensors:      {types.Length},", output);
@@ -65,14 +58,14 @@ public class InfoCommandTests : IDisposable
     [Fact]
     public void DescribesAConvertedGgufPair()
     {
-        var (code, _, error) = Run("convert", TestData.GoldenCase("multimodal"), "--out", _dir, "--type", "q8_0");
+        var (code, _, error) = CliRun.Run("convert", TestData.GoldenCase("multimodal"), "--out", _dir, "--type", "q8_0");
         Assert.True(code == 0, error);
-        var (textCode, text, _) = Run("info", Path.Combine(_dir, "ggml-model-q8_0.gguf"));
+        var (textCode, text, _) = CliRun.Run("info", Path.Combine(_dir, "ggml-model-q8_0.gguf"));
         Assert.Equal(0, textCode);
         Assert.Contains("model:        Qwen2 language model", text);
         Assert.Contains("Q8_0       16 tensors", text); // token_embd, output and 2 × (q, k, v, o, gate, up, down)
         Assert.Contains("F32        11 tensors", text); // 2 × (2 norms + 3 biases) + output_norm
-        var (projCode, proj, _) = Run("info", Path.Combine(_dir, "mmproj-model-f16.gguf"));
+        var (projCode, proj, _) = CliRun.Run("info", Path.Combine(_dir, "mmproj-model-f16.gguf"));
         Assert.Equal(0, projCode);
         Assert.Contains("MiniCPM-V vision projector", proj);
         Assert.Contains("resampler.pos_embed_k", proj);
@@ -90,7 +83,7 @@ public class InfoCommandTests : IDisposable
             foreach (var t in single.Tensors) writer.AddTensor(t.Name, t.Type, t.Shape, single.GetData(t).AsSpan().ToArray());
             Loaders.Safetensors.SafetensorsShardWriter.Write(writer, folder, shardCount: 2);
         }
-        var (code, output, error) = Run("info", folder);
+        var (code, output, error) = CliRun.Run("info", folder);
         Assert.True(code == 0, error);
         Assert.Contains("safetensors checkpoint in 2 shard(s)", output);
         Assert.Contains("tensors:      27,", output);
@@ -105,7 +98,7 @@ public class InfoCommandTests : IDisposable
     {
         var path = Path.Combine(_dir, name);
         File.WriteAllText(path, content);
-        var (code, _, error) = Run("info", path);
+        var (code, _, error) = CliRun.Run("info", path);
         Assert.Equal(1, code);
         Assert.StartsWith("minicpm info: " + name, error);
     }
@@ -113,8 +106,8 @@ public class InfoCommandTests : IDisposable
     [Fact]
     public void MissingPathAndBadUsageAreReported()
     {
-        Assert.Equal(1, Run("info", Path.Combine(_dir, "nothing-here")).Code);
-        Assert.Equal(2, Run("info").Code);
-        Assert.Equal(2, Run("frobnicate").Code);
+        Assert.Equal(1, CliRun.Run("info", Path.Combine(_dir, "nothing-here")).Code);
+        Assert.Equal(2, CliRun.Run("info").Code);
+        Assert.Equal(2, CliRun.Run("frobnicate").Code);
     }
 }

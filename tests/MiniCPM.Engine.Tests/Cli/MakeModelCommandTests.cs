@@ -10,13 +10,6 @@ public sealed class MakeModelCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Theory]
     [InlineData("f32", TensorType.F32)]
@@ -25,7 +18,7 @@ public sealed class MakeModelCommandTests : IDisposable
     public void WritesTheTinyPresetAsAGgufTheEngineOpens(string dtype, TensorType type)
     {
         var path = Path.Combine(_dir, "sub", $"tiny-{dtype}.gguf");
-        var (code, output, error) = Run("make-model", "--preset", "tiny", "--dtype", dtype, "--out", path, "--seed", "42");
+        var (code, output, error) = CliRun.Run("make-model", "--preset", "tiny", "--dtype", dtype, "--out", path, "--seed", "42");
         Assert.True(code == 0, error);
         Assert.Contains($"wrote {path}", output);
         using var checkpoint = Checkpoint.Open(path);
@@ -39,7 +32,7 @@ public sealed class MakeModelCommandTests : IDisposable
     public void WritesAnHfFolderWhenTheOutputIsNotAGgufName()
     {
         var folder = Path.Combine(_dir, "tiny-hf");
-        var (code, _, error) = Run("make-model", "--preset", "tiny", "--dtype", "bf16", "--out", folder);
+        var (code, _, error) = CliRun.Run("make-model", "--preset", "tiny", "--dtype", "bf16", "--out", folder);
         Assert.True(code == 0, error);
         Assert.Equal(["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"],
             Directory.GetFiles(folder).Select(f => Path.GetFileName(f)).Order().ToArray());
@@ -53,13 +46,13 @@ public sealed class MakeModelCommandTests : IDisposable
     public void DryRunSizesTheBigPresetsWithoutWriting()
     {
         var path = Path.Combine(_dir, "7b.gguf");
-        var (code, output, error) = Run("make-model", "--preset", "qwen2-7b-shape", "--dtype", "f16", "--out", path, "--dry-run");
+        var (code, output, error) = CliRun.Run("make-model", "--preset", "qwen2-7b-shape", "--dtype", "f16", "--out", path, "--dry-run");
         Assert.True(code == 0, error);
         Assert.Contains("hidden 3584, layers 28, heads 28 (kv 4), ffn 18944, vocab 151666, lm_head untied", output);
         Assert.Contains("339 tensors, 7612763648 parameters, 14.18 GiB of weights", output);
         Assert.False(File.Exists(path));
 
-        (code, output, _) = Run("make-model", "--preset", "qwen2-0.5b-shape", "--dtype", "f32", "--out", path, "--dry-run");
+        (code, output, _) = CliRun.Run("make-model", "--preset", "qwen2-0.5b-shape", "--dtype", "f32", "--out", path, "--dry-run");
         Assert.Equal(0, code);
         Assert.Contains("hidden 896, layers 24, heads 14 (kv 2), ffn 4864, vocab 32000, lm_head tied", output);
         Assert.Contains("386570112 parameters", output);
@@ -73,7 +66,7 @@ public sealed class MakeModelCommandTests : IDisposable
     [InlineData("unexpected argument '--bogus'", "--bogus")]
     public void BadArgumentsAreUsageErrors(string message, params string[] args)
     {
-        var (code, _, error) = Run(["make-model", .. args]);
+        var (code, _, error) = CliRun.Run(["make-model", .. args]);
         Assert.Equal(2, code);
         Assert.Contains(message, error);
         Assert.Contains("presets: tiny, qwen2-0.5b-shape, qwen2-7b-shape", error);

@@ -13,13 +13,6 @@ public sealed class TokenizeCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     private static List<(string Text, int[] Ids)> ParseLines(IEnumerable<string> lines) => lines
         .Where(l => l.Length > 0)
@@ -41,7 +34,7 @@ public sealed class TokenizeCommandTests : IDisposable
         File.WriteAllLines(input, lines, new UTF8Encoding(false));
         var outPath = Path.Combine(_dir, "out.jsonl");
 
-        var (code, output, error) = Run("tokenize", "--model", TokenizerTestData.TokenizerJsonGz, "--in", input, "--out", outPath);
+        var (code, output, error) = CliRun.Run("tokenize", "--model", TokenizerTestData.TokenizerJsonGz, "--in", input, "--out", outPath);
         Assert.True(code == 0, error);
         Assert.Equal("", output);
         var results = ParseLines(File.ReadAllLines(outPath, Encoding.UTF8));
@@ -60,14 +53,14 @@ public sealed class TokenizeCommandTests : IDisposable
         SyntheticModel.WriteGguf(SyntheticModelSpec.Preset("tiny"), gguf, TensorType.F16);
         const string text = "<|im_start|>user\nHi<|im_end|>";
 
-        var (code, output, error) = Run("tokenize", "--model", gguf, "--text", text, "--parse-special");
+        var (code, output, error) = CliRun.Run("tokenize", "--model", gguf, "--text", text, "--parse-special");
         Assert.True(code == 0, error);
         var parsed = ParseLines(output.Split('\n')).Single();
         Assert.Equal(text, parsed.Text);
         Assert.Equal(4094, parsed.Ids[0]);
         Assert.Equal(4095, parsed.Ids[^1]);
 
-        (code, output, _) = Run("tokenize", "--model", gguf, "--text", text);
+        (code, output, _) = CliRun.Run("tokenize", "--model", gguf, "--text", text);
         Assert.Equal(0, code);
         var plain = ParseLines(output.Split('\n')).Single();
         Assert.All(plain.Ids, id => Assert.InRange(id, 0, 4092));
@@ -86,7 +79,7 @@ public sealed class TokenizeCommandTests : IDisposable
         File.WriteAllLines(input, ["{\"text\":\"Hello, world!\"}", "{\"text\":\"\"}", "{\"text\":\"naïve 東京 🚀\\n\\tend\"}"]);
 
         var outputs = new[] { gguf, folder, Path.Combine(folder, "tokenizer.json") }
-            .Select(model => Run("tokenize", "--model", model, "--in", input))
+            .Select(model => CliRun.Run("tokenize", "--model", model, "--in", input))
             .ToList();
         Assert.All(outputs, o => Assert.True(o.Code == 0, o.Error));
         Assert.Equal(outputs[0].Output, outputs[1].Output);
@@ -104,7 +97,7 @@ public sealed class TokenizeCommandTests : IDisposable
         var input = Path.Combine(_dir, "in.jsonl");
         File.WriteAllLines(input, ["{\"text\":\"ok\"}", badLine]);
         var outPath = Path.Combine(_dir, "out.jsonl");
-        var (code, _, error) = Run("tokenize", "--model", TokenizerTestData.TokenizerJsonGz, "--in", input, "--out", outPath);
+        var (code, _, error) = CliRun.Run("tokenize", "--model", TokenizerTestData.TokenizerJsonGz, "--in", input, "--out", outPath);
         Assert.Equal(1, code);
         Assert.Contains(message, error);
         Assert.False(File.Exists(outPath));
@@ -113,16 +106,16 @@ public sealed class TokenizeCommandTests : IDisposable
     [Fact]
     public void UsageAndModelErrors()
     {
-        Assert.Equal(2, Run("tokenize", "--model", "x").Code);
-        Assert.Equal(2, Run("tokenize", "--text", "a").Code);
-        Assert.Equal(2, Run("tokenize", "--model", "x", "--text", "a", "--in", "b").Code);
+        Assert.Equal(2, CliRun.Run("tokenize", "--model", "x").Code);
+        Assert.Equal(2, CliRun.Run("tokenize", "--text", "a").Code);
+        Assert.Equal(2, CliRun.Run("tokenize", "--model", "x", "--text", "a", "--in", "b").Code);
 
         var bare = Path.Combine(_dir, "no-tokenizer");
         Directory.CreateDirectory(bare);
-        var (code, _, error) = Run("tokenize", "--model", bare, "--text", "a");
+        var (code, _, error) = CliRun.Run("tokenize", "--model", bare, "--text", "a");
         Assert.Equal(1, code);
         Assert.Contains("no tokenizer.json", error);
-        (code, _, error) = Run("tokenize", "--model", Path.Combine(_dir, "missing.gguf"), "--text", "a");
+        (code, _, error) = CliRun.Run("tokenize", "--model", Path.Combine(_dir, "missing.gguf"), "--text", "a");
         Assert.Equal(1, code);
         Assert.Contains("no such file", error);
     }

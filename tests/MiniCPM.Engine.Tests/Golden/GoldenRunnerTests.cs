@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MiniCPM.Cli;
+using MiniCPM.Engine.Tests.Cli;
 using MiniCPM.Engine.Golden;
 
 namespace MiniCPM.Engine.Tests.Golden;
@@ -15,13 +16,6 @@ public class GoldenRunnerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void LlmCasePassesEveryTensorWithNothingSkipped()
@@ -41,7 +35,7 @@ public class GoldenRunnerTests : IDisposable
     [Fact]
     public void GoldenCommandPrintsOneLinePerTensorAndTheSummaryLast()
     {
-        var (code, output, error) = Cli("golden", TestData.GoldenCase("llm"), "--threads", "1");
+        var (code, output, error) = CliRun.Run("golden", TestData.GoldenCase("llm"), "--threads", "1");
         Assert.True(code == 0, output + error);
         var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
         Assert.Equal("golden: 6 passed, 0 failed", lines[^1]);
@@ -60,7 +54,7 @@ public class GoldenRunnerTests : IDisposable
         manifest["tensors"]!["generated_ids"]!["shape"] = new JsonArray(25);
         File.WriteAllText(manifestPath, manifest.ToJsonString());
 
-        var (code, output, _) = Cli("golden", copy);
+        var (code, output, _) = CliRun.Run("golden", copy);
         Assert.Equal(1, code);
         Assert.Contains(output.Split('\n'), l => l.StartsWith("generated_ids") && l.Contains("FAIL") && l.Contains("25 values computed, 24 expected"));
         Assert.EndsWith("golden: 3 passed, 3 failed", output.TrimEnd());
@@ -73,7 +67,7 @@ public class GoldenRunnerTests : IDisposable
         Assert.False(report.Supported);
         Assert.Equal("vision", report.CaseType);
 
-        var (code, output, _) = Cli("golden", TestData.GoldenCase("vision"));
+        var (code, output, _) = CliRun.Run("golden", TestData.GoldenCase("vision"));
         Assert.Equal(3, code);
         Assert.Contains("unsupported case type 'vision'", output);
         Assert.EndsWith("golden: 0 passed, 0 failed", output.TrimEnd());
@@ -82,7 +76,7 @@ public class GoldenRunnerTests : IDisposable
     [Fact]
     public void MissingCaseFolderIsAnErrorNotACrash()
     {
-        var (code, _, error) = Cli("golden", Path.Combine(_dir, "nothing-here"));
+        var (code, _, error) = CliRun.Run("golden", Path.Combine(_dir, "nothing-here"));
         Assert.Equal(1, code);
         Assert.Contains("manifest.json", error);
     }

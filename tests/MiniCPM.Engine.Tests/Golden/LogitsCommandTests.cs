@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MiniCPM.Cli;
+using MiniCPM.Engine.Tests.Cli;
 using MiniCPM.Engine.Golden;
 
 namespace MiniCPM.Engine.Tests.Golden;
@@ -11,13 +12,6 @@ public class LogitsCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void WritesTheGoldenLogitsForTheGoldenPrompt()
@@ -27,7 +21,7 @@ public class LogitsCommandTests : IDisposable
         float[] expected = golden.ReadFloats("logits");
         string outFile = Path.Combine(_dir, "logits.json");
 
-        var (code, _, error) = Cli("logits", "--model", Path.Combine(TestData.GoldenCase("llm"), "model.safetensors"),
+        var (code, _, error) = CliRun.Run("logits", "--model", Path.Combine(TestData.GoldenCase("llm"), "model.safetensors"),
             "--tokens", string.Join(",", ids), "--out", outFile, "--threads", "1");
         Assert.True(code == 0, error);
 
@@ -52,26 +46,26 @@ public class LogitsCommandTests : IDisposable
     public void BadArgumentsAndBadTokensGiveClearErrors()
     {
         string model = Path.Combine(TestData.GoldenCase("llm"), "model.safetensors");
-        var (code, _, error) = Cli("logits", "--model", model, "--tokens", "1,99999");
+        var (code, _, error) = CliRun.Run("logits", "--model", model, "--tokens", "1,99999");
         Assert.Equal(1, code);
         Assert.Contains("token id 99999", error);
 
-        (code, _, error) = Cli("logits", "--model", model, "--prompt", "hello");
+        (code, _, error) = CliRun.Run("logits", "--model", model, "--prompt", "hello");
         Assert.Equal(1, code);
         Assert.Contains("tokenizer.json", error);
 
-        (code, _, error) = Cli("logits", "--model", model, "--tokens", "1,x");
+        (code, _, error) = CliRun.Run("logits", "--model", model, "--tokens", "1,x");
         Assert.Equal(1, code);
         Assert.Contains("'x'", error);
 
-        (code, _, _) = Cli("logits", "--model", model);
+        (code, _, _) = CliRun.Run("logits", "--model", model);
         Assert.Equal(2, code);
     }
 
     [Fact]
     public void PrintsJsonToStandardOutputWithoutOut()
     {
-        var (code, output, error) = Cli("logits", "--model", Path.Combine(TestData.GoldenCase("llm"), "model.safetensors"), "--tokens", "3,4", "--threads", "1");
+        var (code, output, error) = CliRun.Run("logits", "--model", Path.Combine(TestData.GoldenCase("llm"), "model.safetensors"), "--tokens", "3,4", "--threads", "1");
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
         Assert.Equal(2, json.RootElement.GetProperty("logits").GetArrayLength());
