@@ -23,7 +23,11 @@ internal sealed class LlamaCppSubject : IThroughputSubject, IDisposable
     private readonly LLamaBatch _batch = new();
     private int _position;
 
-    public LlamaCppSubject(string path, int threads, int contextTokens)
+    /// <param name="memoryMap">
+    /// True: llama.cpp maps the file (LoadMode.MemoryMap), as the engine does. False: LLamaSharp's default
+    /// (LoadMode.None), which reads the weights into llama.cpp's own memory at load.
+    /// </param>
+    public LlamaCppSubject(string path, int threads, int contextTokens, bool memoryMap = false)
     {
         _ = NativeLoaded.Value;
         var parameters = new ModelParams(path)
@@ -38,11 +42,22 @@ internal sealed class LlamaCppSubject : IThroughputSubject, IDisposable
             TypeV = GGMLType.GGML_TYPE_F32,
             FlashAttention = false,
         };
+        if (memoryMap) parameters.LoadMode = LLamaLoadMode.MemoryMap;
+        long before = ProcessStats.ResidentBytes();
         _weights = LLamaWeights.LoadFromFile(parameters);
         _context = _weights.CreateContext(parameters);
+        LoadMode = parameters.LoadMode.ToString();
+        Name = memoryMap ? "llama.cpp (mmap)" : "llama.cpp";
+        ResidentGrowthAtLoad = ProcessStats.ResidentBytes() - before;
     }
 
-    public string Name => "llama.cpp";
+    /// <summary>How llama.cpp brought the weights in (LLamaSharp's default load mode, recorded as used).</summary>
+    public string LoadMode { get; }
+
+    /// <summary>Resident bytes added by loading: about the file size when llama.cpp reads the weights into its own memory.</summary>
+    public long ResidentGrowthAtLoad { get; }
+
+    public string Name { get; }
 
     public void Begin()
     {

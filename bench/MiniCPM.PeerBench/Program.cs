@@ -5,13 +5,14 @@ using MiniCPM.Kernels.Formats;
 using MiniCPM.PeerBench;
 
 // MiniCPM.PeerBench — the engine beside llama.cpp on the same GGUF files.
-//   peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5]
-//       writes qwen2-0.5b-shape GGUFs into D (if absent), then measures both, alternating, and prints Markdown.
+//   peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
+//       writes qwen2-0.5b-shape GGUFs into D (if absent), then measures the engine, llama.cpp as LLamaSharp loads it by
+//       default (weights read into its own memory) and llama.cpp mapping the file, alternating, and prints Markdown.
 //   profile --model FILE [--threads 1,2] [--context 128] [--steps 16] [--rounds 5]
 //       breaks one decode step into matvecs, lm_head and the rest; PROFILE_COPY=1 replays the matvecs on a private
 //       anonymous copy of the weights instead of the file mapping (diagnostic: mapped-file reads vs plain memory).
 const string Usage = """
-    usage: MiniCPM.PeerBench peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5]
+    usage: MiniCPM.PeerBench peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
            MiniCPM.PeerBench profile --model FILE.gguf [--threads 1,2] [--context 128] [--steps 16] [--rounds 5]
     """;
 
@@ -40,12 +41,12 @@ switch (args[0])
                 Console.WriteLine($"writing {path}");
                 SyntheticModel.WriteGguf(spec, path, type);
             }
-            results.Add(PeerComparison.Run(path, threads, promptTokens, gen, runs, Console.Out));
+            results.Add(PeerComparison.Run(path, threads, promptTokens, gen, runs, Get("--llama-mmap", "yes") == "yes", Console.Out));
         }
         Console.WriteLine();
         PeerComparison.WriteMarkdown(results, Console.Out);
         Console.WriteLine();
-        Console.WriteLine($"peak RSS of this process (engine and llama.cpp together, both mapping the files): {ProcessStats.PeakResidentBytes() / 1e6:F0} MB");
+        Console.WriteLine($"peak RSS of this process (engine + llama.cpp copies and mappings together; see `minicpm bench` for the engine alone): {ProcessStats.PeakResidentBytes() / 1e6:F0} MB");
         return 0;
     }
     case "profile":

@@ -17,7 +17,7 @@ public sealed class BenchModel : IDisposable
         Model = model;
         Path = path;
         FileBytes = File.Exists(path)
-            ? new FileInfo(path).Length
+            ? ((File.ResolveLinkTarget(path, returnFinalTarget: true) as FileInfo) ?? new FileInfo(path)).Length // a symlink's own length is not the model's
             : new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
         // The MLP gate of layer 0 stands for the decoder's matrices (all share one type in the files we write).
         WeightsType = checkpoint.Weights.Require(WeightNames.Llm(0, "ffn_gate.weight"), path).Tensor.Type.ToString();

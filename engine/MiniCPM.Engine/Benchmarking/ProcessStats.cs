@@ -19,6 +19,15 @@ public static class ProcessStats
         return process.PeakWorkingSet64;
     }
 
+    /// <summary>Current resident set size in bytes (VmRSS), or <see cref="Process.WorkingSet64"/> off Linux.</summary>
+    public static long ResidentBytes()
+    {
+        long? kib = ReadStatusKib("VmRSS:");
+        if (kib is { } value) return value * 1024;
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+
     /// <summary>The 1-, 5- and 15-minute load averages (/proc/loadavg, as `uptime` prints them), or null elsewhere.</summary>
     public static double[]? LoadAverage()
     {
