@@ -22,6 +22,7 @@ public static class CommandLine
             case "tokenize": return TokenizeCommand.Run(rest, output, error);
             case "golden": return GoldenCommand.Run(rest, output, error);
             case "logits": return LogitsCommand.Run(rest, output, error);
+            case "bench": return BenchCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -49,5 +50,7 @@ public static class CommandLine
                                   run a golden case folder and compare every tensor with its tolerance
           logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>]
                                   float32 logits at every position as JSON
+          bench --model <path> [--prompt-tokens 128] [--gen 64] [--threads 2] [--runs 5] [--kv-tokens N]
+                                  prefill and greedy-decode tokens/s (medians), peak RSS vs file size + KV cache, as JSON
         """;
 }
