@@ -26,11 +26,14 @@ public sealed class Checkpoint : IDisposable
         Weights = weights;
     }
 
-    /// <summary>Opens <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/>.</summary>
-    public static Checkpoint Open(string path)
+    /// <summary>
+    /// Opens <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/>. The tensors stay in their
+    /// file dtype, memory-mapped or (<see cref="FileResidency.InMemory"/>) read once into memory.
+    /// </summary>
+    public static Checkpoint Open(string path, FileResidency residency = FileResidency.Mapped)
     {
         var format = CheckpointFiles.Detect(path);
-        var tensors = CheckpointFiles.OpenTensors(path, format);
+        var tensors = CheckpointFiles.OpenTensors(path, format, residency);
         try
         {
             var config = ReadConfig(path, tensors);

@@ -29,11 +29,11 @@ public static class CheckpointFiles
         throw new ModelFormatException(path, "not a GGUF file (no 'GGUF' magic) and not named *.safetensors");
     }
 
-    public static ITensorFile OpenTensors(string path, CheckpointFormat format) => format switch
+    public static ITensorFile OpenTensors(string path, CheckpointFormat format, FileResidency residency = FileResidency.Mapped) => format switch
     {
-        CheckpointFormat.Gguf => GgufFile.Open(path),
-        CheckpointFormat.Safetensors => SafetensorsFile.Open(path),
-        CheckpointFormat.HfFolder => SafetensorsCheckpoint.OpenFolder(path),
+        CheckpointFormat.Gguf => GgufFile.Open(path, residency),
+        CheckpointFormat.Safetensors => SafetensorsFile.Open(path, residency),
+        CheckpointFormat.HfFolder => SafetensorsCheckpoint.OpenFolder(path, residency),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 

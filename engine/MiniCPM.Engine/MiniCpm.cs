@@ -38,7 +38,7 @@ public sealed class MiniCpm : IDisposable
     {
         options ??= new MiniCpmOptions();
         var tokenizer = ModelTokenizer.Load(options.TokenizerPath ?? path);
-        var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens });
+        var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency });
         return new MiniCpm(model, tokenizer, path);
     }
 

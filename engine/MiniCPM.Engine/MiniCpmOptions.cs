@@ -14,4 +14,10 @@ public sealed record MiniCpmOptions
     /// null looks in the GGUF metadata or beside the checkpoint.
     /// </summary>
     public string? TokenizerPath { get; init; }
+
+    /// <summary>
+    /// Weights memory-mapped (zero copy, the default) or read once into huge-page memory, still in their file dtype;
+    /// see <see cref="Loaders.FileResidency"/>.
+    /// </summary>
+    public Loaders.FileResidency WeightResidency { get; init; } = Loaders.FileResidency.Mapped;
 }

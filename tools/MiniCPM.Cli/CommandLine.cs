@@ -50,7 +50,7 @@ public static class CommandLine
                                   run a golden case folder and compare every tensor with its tolerance
           logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>]
                                   float32 logits at every position as JSON
-          bench --model <path> [--prompt-tokens 128] [--gen 64] [--threads 2] [--runs 5] [--kv-tokens N]
+          bench --model <path> [--prompt-tokens 128] [--gen 64] [--threads 2] [--runs 5] [--kv-tokens N] [--weights-in-memory]
                                   prefill and greedy-decode tokens/s (medians), peak RSS vs file size + KV cache, as JSON
         """;
 }

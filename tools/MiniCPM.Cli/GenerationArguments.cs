@@ -8,7 +8,7 @@ namespace MiniCPM.Cli;
 internal sealed class GenerationArguments
 {
     public const string Help =
-        "  --model <path> [--tokenizer <path>] [--threads N] [--kv-tokens N]\n" +
+        "  --model <path> [--tokenizer <path>] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
         "  [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]\n" +
         "  [--greedy | --beams N] [--stop TEXT]…";
 
@@ -32,6 +32,7 @@ internal sealed class GenerationArguments
                 case "--tokenizer": parsed.LoadOptions = parsed.LoadOptions with { TokenizerPath = Next() }; break;
                 case "--threads": parsed.LoadOptions = parsed.LoadOptions with { Threads = PositiveInt("--threads", Next()) }; break;
                 case "--kv-tokens": parsed.LoadOptions = parsed.LoadOptions with { KvCacheTokens = PositiveInt("--kv-tokens", Next()) }; break;
+                case "--weights-in-memory": parsed.LoadOptions = parsed.LoadOptions with { WeightResidency = Loaders.FileResidency.InMemory }; break;
                 case "--max-tokens": parsed.Generation = parsed.Generation with { MaxNewTokens = PositiveInt("--max-tokens", Next()) }; break;
                 case "--temperature": parsed.Generation = parsed.Generation with { Temperature = Float("--temperature", Next()) }; break;
                 case "--top-p": parsed.Generation = parsed.Generation with { TopP = Float("--top-p", Next()) }; break;

@@ -1,5 +1,6 @@
 using MiniCPM.Engine.Models.Qwen2;
 using MiniCPM.Engine.Weights;
+using MiniCPM.Loaders;
 
 namespace MiniCPM.Engine.Benchmarking;
 
@@ -26,9 +27,9 @@ public sealed class BenchModel : IDisposable
     }
 
     /// <summary>Opens <paramref name="path"/> with <paramref name="threads"/> threads and a cache of at least <paramref name="kvTokens"/> tokens.</summary>
-    public static BenchModel Open(string path, int threads, int kvTokens)
+    public static BenchModel Open(string path, int threads, int kvTokens, FileResidency residency = FileResidency.Mapped)
     {
-        var checkpoint = Checkpoint.Open(path);
+        var checkpoint = Checkpoint.Open(path, residency);
         try
         {
             var model = new Qwen2Model(checkpoint, new Qwen2Options { Threads = threads, KvCacheTokens = kvTokens });

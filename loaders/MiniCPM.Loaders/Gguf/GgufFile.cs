@@ -27,9 +27,9 @@ public sealed class GgufFile : ITensorFile
     }
 
     /// <summary>Maps and validates the file; throws <see cref="ModelFormatException"/> for anything malformed.</summary>
-    public static GgufFile Open(string path)
+    public static GgufFile Open(string path, FileResidency residency = FileResidency.Mapped)
     {
-        var mapped = new MappedFile(path);
+        var mapped = new MappedFile(path, residency);
         try
         {
             return new GgufFile(path, mapped.Slice(0, mapped.Length), mapped);

@@ -9,14 +9,14 @@ public static class SafetensorsCheckpoint
     /// <c>*.safetensors</c> files (top level only) are opened: one file as itself, several as one set whose tensor names
     /// must not repeat. A folder without any is a <see cref="ModelFormatException"/>.
     /// </summary>
-    public static ITensorFile OpenFolder(string folder)
+    public static ITensorFile OpenFolder(string folder, FileResidency residency = FileResidency.Mapped)
     {
         if (!Directory.Exists(folder)) throw new ModelFormatException(folder, "folder not found");
 
         string index = Path.Combine(folder, ShardedSafetensors.IndexFileName);
-        if (File.Exists(index)) return ShardedSafetensors.Open(index);
+        if (File.Exists(index)) return ShardedSafetensors.Open(index, residency);
         string single = Path.Combine(folder, "model.safetensors");
-        if (File.Exists(single)) return SafetensorsFile.Open(single);
+        if (File.Exists(single)) return SafetensorsFile.Open(single, residency);
 
         var files = Directory.GetFiles(folder, "*.safetensors", SearchOption.TopDirectoryOnly)
             .Select(Path.GetFileName)
@@ -26,8 +26,8 @@ public static class SafetensorsCheckpoint
         return files.Length switch
         {
             0 => throw new ModelFormatException(folder, $"no {ShardedSafetensors.IndexFileName} and no *.safetensors file in the folder"),
-            1 => SafetensorsFile.Open(Path.Combine(folder, files[0])),
-            _ => ShardedSafetensors.OpenFiles(folder, files),
+            1 => SafetensorsFile.Open(Path.Combine(folder, files[0]), residency),
+            _ => ShardedSafetensors.OpenFiles(folder, files, residency),
         };
     }
 }

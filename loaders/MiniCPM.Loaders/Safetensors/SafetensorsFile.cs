@@ -46,9 +46,9 @@ public sealed unsafe class SafetensorsFile : ITensorFile
     }
 
     /// <summary>Maps and validates a file; any problem is a <see cref="ModelFormatException"/>.</summary>
-    public static SafetensorsFile Open(string path)
+    public static SafetensorsFile Open(string path, FileResidency residency = FileResidency.Mapped)
     {
-        var map = new MappedFile(path);
+        var map = new MappedFile(path, residency);
         try
         {
             var bytes = map.Length == 0 ? new NativeBytes(null, 0) : map.Slice(0, map.Length);

@@ -55,13 +55,13 @@ public sealed class ShardedSafetensors : ITensorFile
     }
 
     /// <summary>Opens a checkpoint from its index file; the shards are looked up next to it.</summary>
-    public static ShardedSafetensors Open(string indexPath)
+    public static ShardedSafetensors Open(string indexPath, FileResidency residency = FileResidency.Mapped)
     {
         var index = SafetensorsIndex.Read(indexPath);
         string folder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
 
         var shardNames = index.WeightMap.Select(e => e.Shard).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        var shards = OpenAll(indexPath, folder, shardNames, index.WeightMap);
+        var shards = OpenAll(indexPath, folder, shardNames, index.WeightMap, residency);
         try
         {
             var byShardName = shardNames.Zip(shards).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
@@ -81,10 +81,10 @@ public sealed class ShardedSafetensors : ITensorFile
     }
 
     /// <summary>Opens several files as one set without an index; duplicate names across files are an error.</summary>
-    internal static ShardedSafetensors OpenFiles(string folder, IReadOnlyList<string> relativePaths)
+    internal static ShardedSafetensors OpenFiles(string folder, IReadOnlyList<string> relativePaths, FileResidency residency = FileResidency.Mapped)
     {
         var ordered = relativePaths.Order(StringComparer.Ordinal).ToArray();
-        var shards = OpenAll(folder, folder, ordered, weightMap: null);
+        var shards = OpenAll(folder, folder, ordered, weightMap: null, residency);
         try
         {
             return new ShardedSafetensors(folder, shards, totalSize: null, indexed: null);
@@ -97,7 +97,7 @@ public sealed class ShardedSafetensors : ITensorFile
     }
 
     private static SafetensorsFile[] OpenAll(string source, string folder, IReadOnlyList<string> shardNames,
-        IReadOnlyList<(string Tensor, string Shard)>? weightMap)
+        IReadOnlyList<(string Tensor, string Shard)>? weightMap, FileResidency residency)
     {
         var opened = new List<SafetensorsFile>();
         try
@@ -110,7 +110,7 @@ public sealed class ShardedSafetensors : ITensorFile
                     string? tensor = weightMap?.First(e => e.Shard == name).Tensor;
                     throw new ModelFormatException(source, $"shard '{name}' not found", tensor);
                 }
-                opened.Add(SafetensorsFile.Open(path));
+                opened.Add(SafetensorsFile.Open(path, residency));
             }
             return opened.ToArray();
         }

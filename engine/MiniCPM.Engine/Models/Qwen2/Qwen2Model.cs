@@ -63,7 +63,7 @@ public sealed class Qwen2Model : ILanguageModel
     /// <summary>Opens a GGUF file, safetensors file or HF folder and builds the decoder; the model owns the checkpoint.</summary>
     public static Qwen2Model Load(string path, Qwen2Options? options = null)
     {
-        var checkpoint = Checkpoint.Open(path);
+        var checkpoint = Checkpoint.Open(path, options?.WeightResidency ?? FileResidency.Mapped);
         try
         {
             return new Qwen2Model(checkpoint, options, owns: true);

@@ -1,3 +1,5 @@
+using MiniCPM.Loaders;
+
 namespace MiniCPM.Engine.Models.Qwen2;
 
 /// <summary>How a <see cref="Qwen2Model"/> runs: CPU threads and the size of its paged KV cache.</summary>
@@ -14,6 +16,10 @@ public sealed record Qwen2Options
 
     /// <summary>Tokens per KV block.</summary>
     public int KvBlockSize { get; init; } = 16;
+
+    /// <summary>Where the weights live when <see cref="Qwen2Model.Load"/> opens the file: mapped (zero copy, the
+    /// default) or read once into huge-page memory (faster weight streaming on some virtual machines).</summary>
+    public FileResidency WeightResidency { get; init; } = FileResidency.Mapped;
 }
 
 /// <summary>
