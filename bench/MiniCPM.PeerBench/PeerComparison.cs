@@ -1,5 +1,6 @@
 using System.Globalization;
 using MiniCPM.Engine.Benchmarking;
+using MiniCPM.Loaders;
 
 namespace MiniCPM.PeerBench;
 
@@ -26,10 +27,11 @@ internal static class PeerComparison
     }
 
     /// <param name="withMappedLlama">Also measure llama.cpp mapping the file (a third subject in the alternation).</param>
-    public static Result Run(string path, int threads, int promptTokens, int gen, int runs, bool withMappedLlama, TextWriter log)
+    public static Result Run(string path, int threads, int promptTokens, int gen, int runs, bool withMappedLlama, TextWriter log,
+        FileResidency engineWeights = FileResidency.Mapped)
     {
         var loadBefore = ProcessStats.LoadAverage();
-        using var engine = BenchModel.Open(path, threads, promptTokens + gen);
+        using var engine = BenchModel.Open(path, threads, promptTokens + gen, engineWeights);
         using var llama = new LlamaCppSubject(path, threads, promptTokens + gen);
         log.WriteLine($"  {engine.WeightsType}: llama.cpp load mode {llama.LoadMode}, resident memory +{llama.ResidentGrowthAtLoad / 1e6:F0} MB at load (file {engine.FileBytes / 1e6:F0} MB)");
         using var mapped = withMappedLlama ? new LlamaCppSubject(path, threads, promptTokens + gen, memoryMap: true) : null;

@@ -1,18 +1,20 @@
 using System.Globalization;
 using MiniCPM.Engine.Benchmarking;
+using MiniCPM.Loaders;
 using MiniCPM.Engine.Synthetic;
 using MiniCPM.Kernels.Formats;
 using MiniCPM.PeerBench;
 
 // MiniCPM.PeerBench — the engine beside llama.cpp on the same GGUF files.
 //   peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
+//        [--engine-weights mapped|memory]
 //       writes qwen2-0.5b-shape GGUFs into D (if absent), then measures the engine, llama.cpp as LLamaSharp loads it by
 //       default (weights read into its own memory) and llama.cpp mapping the file, alternating, and prints Markdown.
 //   profile --model FILE [--threads 1,2] [--context 128] [--steps 16] [--rounds 5]
 //       breaks one decode step into matvecs, lm_head and the rest; PROFILE_COPY=1 replays the matvecs on a private
 //       anonymous copy of the weights instead of the file mapping (diagnostic: mapped-file reads vs plain memory).
 const string Usage = """
-    usage: MiniCPM.PeerBench peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
+    usage: MiniCPM.PeerBench peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no] [--engine-weights mapped|memory]
            MiniCPM.PeerBench profile --model FILE.gguf [--threads 1,2] [--context 128] [--steps 16] [--rounds 5]
     """;
 
@@ -30,7 +32,7 @@ switch (args[0])
         Directory.CreateDirectory(dir);
         int threads = Int("--threads", 2), promptTokens = Int("--prompt-tokens", 128), gen = Int("--gen", 64), runs = Int("--runs", 5);
         var spec = SyntheticModelSpec.Preset("qwen2-0.5b-shape");
-        Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} logical CPUs; {threads} threads; prompt {promptTokens}, decode {gen}, {runs} runs each after 1 warm-up");
+        Console.WriteLine($"date {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} logical CPUs; {threads} threads; prompt {promptTokens}, decode {gen}, {runs} runs each after 1 warm-up; engine weights {Get("--engine-weights", "mapped")}");
         var results = new List<PeerComparison.Result>();
         foreach (string dtype in Get("--dtypes", "f16,f32").Split(','))
         {
@@ -41,7 +43,8 @@ switch (args[0])
                 Console.WriteLine($"writing {path}");
                 SyntheticModel.WriteGguf(spec, path, type);
             }
-            results.Add(PeerComparison.Run(path, threads, promptTokens, gen, runs, Get("--llama-mmap", "yes") == "yes", Console.Out));
+            var engineWeights = Get("--engine-weights", "mapped") == "memory" ? FileResidency.InMemory : FileResidency.Mapped;
+            results.Add(PeerComparison.Run(path, threads, promptTokens, gen, runs, Get("--llama-mmap", "yes") == "yes", Console.Out, engineWeights));
         }
         Console.WriteLine();
         PeerComparison.WriteMarkdown(results, Console.Out);
