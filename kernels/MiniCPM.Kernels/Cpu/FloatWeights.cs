@@ -58,65 +58,71 @@ internal readonly unsafe struct BF16Weights : IFloatWeights
 
 /// <summary>
 /// IEEE binary16 to float32, exactly, with integer and float lane operations (.NET exposes no vcvtph2ps), and with no
-/// float32 subnormal ever entering an arithmetic instruction (AMD cores take a slow assist for those, and about 4% of
-/// 16-weight chunks of a trained F16 matrix hold a half subnormal).
+/// float32 subnormal ever entering an arithmetic instruction (AMD cores take a slow microcode assist for those, and
+/// about 4% of 16-weight chunks of a trained F16 matrix hold a half subnormal). A half is s·eeeee·mmmmmmmmmm:
 /// <list type="bullet">
-/// <item>Normal halves: shift exponent and mantissa into float32's positions and add 112 (= 127 − 15) to the
+/// <item>Normal halves: move exponent and mantissa into float32's positions and add 112 (= 127 − 15) to the
 /// exponent field — an integer add, exact.</item>
-/// <item>Zero and subnormals (exponent 0, value m·2⁻²⁴): build the normal float 2⁻¹⁴·(1 + m/1024) the same way with
-/// exponent 113 and subtract 2⁻¹⁴ — exact, since both are normal and the difference is representable.</item>
-/// <item>Infinity and NaN (exponent 31): the exponent field becomes 143; setting all its bits gives 255.</item>
+/// <item>Zero and subnormals (exponent 0, value m·2⁻²⁴): the same bit moves give the normal float
+/// 2⁻¹⁵·(1 + m/1024); one fused 2·v − 2⁻¹⁴ turns it into m·2⁻²⁴ — exact, since every intermediate is
+/// representable and the result is a normal float32 (or +0).</item>
+/// <item>Infinity and NaN (exponent 31): the exponent field becomes 143; setting all its bits gives 255. Only the
+/// exact <see cref="Load16"/> does this; <see cref="Load16Fast"/> leaves it out and reports it through "rare".</item>
 /// </list>
-/// The sign bit is placed last.
+/// The sign is placed last, from the sign-extended half (whose bit 31 is the half's sign).
 /// </summary>
 internal readonly unsafe struct F16Weights : IFloatWeights
 {
-    private const uint ExponentRebias = 112u << 23;        // 127 − 15, in float32's exponent field
-    private const uint SubnormalRebias = 113u << 23;       // gives 2⁻¹⁴·(1 + m/1024)
-    private const float SmallestNormalHalf = 6.1035156e-5f; // 2⁻¹⁴
-    private const uint HalfExponentMask = 0x7C00;
-    private const uint HalfExponentAllOnesShifted = 0xF8000000; // 0x7C00 << 17: exponent 31, sign shifted out
+    private const int MantissaShift = 13;                 // half mantissa bit 0 → float32 mantissa bit 13
+    private const uint ExponentAndMantissa = 0x0FFFE000;  // after the shift: 5 exponent + 10 mantissa bits
+    private const uint ExponentRebias = 112u << 23;       // 127 − 15, in float32's exponent field
+    private const uint InfOrNaNMagnitude = 0x1Fu << 23;   // exponent 31, after the shift
     private const uint FloatExponentMask = 0x7F800000;
-    private const uint FloatSignMask = 0x80000000;
+    private const uint SignMask = 0x80000000;
+    private const float SmallestNormalHalf = 6.1035156e-5f; // 2⁻¹⁴
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, nint index)
     {
-        Vector512<uint> h = HalfWords.Widen16((ushort*)row + index);
-        Vector512<uint> exponentAndMantissaTop = Vector512.ShiftLeft(h, 17);
-        Vector512<uint> bits = Widen(h, exponentAndMantissaTop);
-        Vector512<uint> isInfOrNaN = Vector512.GreaterThanOrEqual(exponentAndMantissaTop, Vector512.Create(HalfExponentAllOnesShifted));
-        return (bits | (isInfOrNaN & Vector512.Create(FloatExponentMask))).AsSingle();
+        Vector512<uint> h = HalfWords.SignExtend16((short*)row + index);
+        Vector512<uint> magnitude = Magnitude(h);
+        Vector512<uint> isInfOrNaN = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(InfOrNaNMagnitude));
+        Vector512<uint> bits = Widen(h, magnitude) | (isInfOrNaN & Vector512.Create(FloatExponentMask));
+        return bits.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, nint index) => (float)((Half*)row)[index];
 
-    /// <summary>Without the Inf/NaN fix-up: keeps the running maximum of the exponent bits (sign shifted out).</summary>
+    /// <summary>Without the Inf/NaN fix-up: keeps the running maximum of the magnitude bits instead.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16Fast(byte* row, nint index, ref Vector512<uint> rare)
     {
-        Vector512<uint> h = HalfWords.Widen16((ushort*)row + index);
-        Vector512<uint> exponentAndMantissaTop = Vector512.ShiftLeft(h, 17);
-        rare = Vector512.Max(rare, exponentAndMantissaTop);
-        return Widen(h, exponentAndMantissaTop).AsSingle();
+        Vector512<uint> h = HalfWords.SignExtend16((short*)row + index);
+        Vector512<uint> magnitude = Magnitude(h);
+        rare = Vector512.Max(rare, magnitude);
+        return Widen(h, magnitude).AsSingle();
     }
 
     public static bool SawRare(Vector512<uint> rare) =>
-        Vector512.GreaterThanOrEqualAny(rare, Vector512.Create(HalfExponentAllOnesShifted));
+        Vector512.GreaterThanOrEqualAny(rare, Vector512.Create(InfOrNaNMagnitude));
 
-    /// <param name="h">The half's bits, zero-extended.</param>
-    /// <param name="exponentAndMantissaTop"><paramref name="h"/> &lt;&lt; 17: sign dropped, exponent at the top.</param>
+    /// <summary>Exponent and mantissa of the half <paramref name="h"/>, at their float32 bit positions, sign dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Widen(Vector512<uint> h, Vector512<uint> exponentAndMantissaTop)
+    private static Vector512<uint> Magnitude(Vector512<uint> h) =>
+        Vector512.ShiftLeft(h, MantissaShift) & Vector512.Create(ExponentAndMantissa);
+
+    /// <param name="h">The half's bits, sign-extended to 32.</param>
+    /// <param name="magnitude"><see cref="Magnitude"/> of <paramref name="h"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Widen(Vector512<uint> h, Vector512<uint> magnitude)
     {
-        Vector512<uint> magnitude = Vector512.ShiftRightLogical(exponentAndMantissaTop, 4); // float32 positions
-        Vector512<uint> normal = magnitude + Vector512.Create(ExponentRebias);
-        Vector512<uint> subnormal = ((magnitude + Vector512.Create(SubnormalRebias)).AsSingle()
-            - Vector512.Create(SmallestNormalHalf)).AsUInt32();
-        Vector512<uint> isSubnormal = Vector512.Equals(h & Vector512.Create(HalfExponentMask), Vector512<uint>.Zero);
-        Vector512<uint> sign = Vector512.ShiftLeft(h, 16) & Vector512.Create(FloatSignMask);
-        return Vector512.ConditionalSelect(isSubnormal, subnormal, normal) | sign;
+        Vector512<float> normal = (magnitude + Vector512.Create(ExponentRebias)).AsSingle();
+        // For exponent-0 lanes normal ∈ [2⁻¹⁵, 2⁻¹⁴) and the fix-up 2·normal − 2⁻¹⁴ ∈ [0, 2⁻¹⁴) is smaller; for every
+        // other lane normal ≥ 2⁻¹⁴ and the fix-up is not smaller. So the minimum picks the right one, with no mask.
+        Vector512<float> subnormal = Vector512.FusedMultiplyAdd(normal, Vector512.Create(2f), Vector512.Create(-SmallestNormalHalf));
+        Vector512<float> value = Vector512.MinNative(normal, subnormal); // vminps: no NaN or signed-zero fix-ups needed here
+        return value.AsUInt32() | (h & Vector512.Create(SignMask));
     }
 }
 
@@ -129,5 +135,14 @@ internal static unsafe class HalfWords
         if (Avx512F.IsSupported) return Avx512F.ConvertToVector512UInt32(Vector256.Load(p));
         Vector256<ushort> v = Vector256.Load(p);
         return Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v));
+    }
+
+    /// <summary>16 consecutive 16-bit words sign-extended to 32-bit lanes (one vpmovsxwd, load folded in).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<uint> SignExtend16(short* p)
+    {
+        if (Avx512F.IsSupported) return Avx512F.ConvertToVector512Int32(Vector256.Load(p)).AsUInt32();
+        Vector256<short> v = Vector256.Load(p);
+        return Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v)).AsUInt32();
     }
 }
