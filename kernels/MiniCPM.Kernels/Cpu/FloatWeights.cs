@@ -24,6 +24,25 @@ internal unsafe interface IFloatWeights
     static abstract Vector512<float> Load16Fast(byte* row, nint index, ref Vector512<uint> rare);
 
     static abstract bool SawRare(Vector512<uint> rare);
+
+    /// <summary>
+    /// Whether <see cref="Load32"/> splits its 32 weights into even and odd columns (16-bit dtypes: one 64-byte load
+    /// holds 32 weights, and each 32-bit lane a pair, which is cheapest to widen in place) rather than into the first
+    /// and second 16 columns. A kernel built on <see cref="Load32"/> reads its activations in the matching layout
+    /// (<see cref="PairSplit"/>).
+    /// </summary>
+    static abstract bool SplitsPairs { get; }
+
+    /// <summary>
+    /// The 32 weights starting at element <paramref name="index"/> (a multiple of 32), as float32: columns
+    /// index + 2k and index + 2k + 1 in lane k of <paramref name="first"/> and <paramref name="second"/> when
+    /// <see cref="SplitsPairs"/>, else columns index + k and index + 16 + k.
+    /// </summary>
+    static abstract void Load32(byte* row, nint index, out Vector512<float> first, out Vector512<float> second);
+
+    /// <summary><see cref="Load32"/> without the rare encodings, reporting them as <see cref="Load16Fast"/> does.</summary>
+    static abstract void Load32Fast(byte* row, nint index, out Vector512<float> first, out Vector512<float> second,
+        ref Vector512<uint> rare);
 }
 
 internal readonly unsafe struct F32Weights : IFloatWeights
@@ -38,6 +57,19 @@ internal readonly unsafe struct F32Weights : IFloatWeights
     public static Vector512<float> Load16Fast(byte* row, nint index, ref Vector512<uint> rare) => Load16(row, index);
 
     public static bool SawRare(Vector512<uint> rare) => false;
+
+    public static bool SplitsPairs => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32(byte* row, nint index, out Vector512<float> first, out Vector512<float> second)
+    {
+        first = Load16(row, index);
+        second = Load16(row, index + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32Fast(byte* row, nint index, out Vector512<float> first, out Vector512<float> second,
+        ref Vector512<uint> rare) => Load32(row, index, out first, out second);
 }
 
 /// <summary>bfloat16 is the top half of a float32: widening is a 16-bit shift.</summary>
@@ -54,6 +86,21 @@ internal readonly unsafe struct BF16Weights : IFloatWeights
     public static Vector512<float> Load16Fast(byte* row, nint index, ref Vector512<uint> rare) => Load16(row, index);
 
     public static bool SawRare(Vector512<uint> rare) => false;
+
+    public static bool SplitsPairs => true;
+
+    /// <summary>Each 32-bit lane holds an even column (low half) and an odd one (high half): a shift and a mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32(byte* row, nint index, out Vector512<float> first, out Vector512<float> second)
+    {
+        Vector512<uint> pairs = Vector512.Load((uint*)((ushort*)row + index));
+        first = Vector512.ShiftLeft(pairs, 16).AsSingle();
+        second = (pairs & Vector512.Create(0xFFFF0000u)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32Fast(byte* row, nint index, out Vector512<float> first, out Vector512<float> second,
+        ref Vector512<uint> rare) => Load32(row, index, out first, out second);
 }
 
 /// <summary>
@@ -86,9 +133,7 @@ internal readonly unsafe struct F16Weights : IFloatWeights
     {
         Vector512<uint> h = HalfWords.SignExtend16((short*)row + index);
         Vector512<uint> magnitude = Magnitude(h);
-        Vector512<uint> isInfOrNaN = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(InfOrNaNMagnitude));
-        Vector512<uint> bits = Widen(h, magnitude) | (isInfOrNaN & Vector512.Create(FloatExponentMask));
-        return bits.AsSingle();
+        return FixInfOrNaN(Widen(h, magnitude), magnitude);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -107,12 +152,58 @@ internal readonly unsafe struct F16Weights : IFloatWeights
     public static bool SawRare(Vector512<uint> rare) =>
         Vector512.GreaterThanOrEqualAny(rare, Vector512.Create(InfOrNaNMagnitude));
 
+    public static bool SplitsPairs => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32(byte* row, nint index, out Vector512<float> first, out Vector512<float> second)
+    {
+        var (even, evenMagnitude, odd, oddMagnitude) = SplitPairs(row, index);
+        first = FixInfOrNaN(Widen(even, evenMagnitude), evenMagnitude);
+        second = FixInfOrNaN(Widen(odd, oddMagnitude), oddMagnitude);
+    }
+
+    /// <summary>
+    /// The pairs are widened in place, with no sign-extending load: the odd (high) half is already where
+    /// <see cref="Magnitude"/> would shift it from, less 3 bits; the even (low) half is first moved to the top.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load32Fast(byte* row, nint index, out Vector512<float> first, out Vector512<float> second,
+        ref Vector512<uint> rare)
+    {
+        var (even, evenMagnitude, odd, oddMagnitude) = SplitPairs(row, index);
+        rare = Vector512.Max(rare, Vector512.Max(evenMagnitude, oddMagnitude));
+        first = Widen(even, evenMagnitude).AsSingle();
+        second = Widen(odd, oddMagnitude).AsSingle();
+    }
+
+    /// <returns>
+    /// Each half of the 32 at <paramref name="index"/> as a 32-bit lane whose top bit is its sign, with its
+    /// <see cref="Magnitude"/>.
+    /// </returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<uint> Even, Vector512<uint> EvenMagnitude, Vector512<uint> Odd, Vector512<uint> OddMagnitude)
+        SplitPairs(byte* row, nint index)
+    {
+        Vector512<uint> odd = Vector512.Load((uint*)((ushort*)row + index)); // the high half is the odd column
+        Vector512<uint> even = Vector512.ShiftLeft(odd, 16);
+        const int fromTop = 16 - MantissaShift; // a half in the top 16 bits moves down 3 to its float32 position
+        return (even, Vector512.ShiftRightLogical(even, fromTop) & Vector512.Create(ExponentAndMantissa),
+                odd, Vector512.ShiftRightLogical(odd, fromTop) & Vector512.Create(ExponentAndMantissa));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FixInfOrNaN(Vector512<uint> bits, Vector512<uint> magnitude)
+    {
+        Vector512<uint> isInfOrNaN = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(InfOrNaNMagnitude));
+        return (bits | (isInfOrNaN & Vector512.Create(FloatExponentMask))).AsSingle();
+    }
+
     /// <summary>Exponent and mantissa of the half <paramref name="h"/>, at their float32 bit positions, sign dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> Magnitude(Vector512<uint> h) =>
         Vector512.ShiftLeft(h, MantissaShift) & Vector512.Create(ExponentAndMantissa);
 
-    /// <param name="h">The half's bits, sign-extended to 32.</param>
+    /// <param name="h">The half's bits in a 32-bit lane whose top bit is the half's sign (sign-extended, or shifted up).</param>
     /// <param name="magnitude"><see cref="Magnitude"/> of <paramref name="h"/>.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> Widen(Vector512<uint> h, Vector512<uint> magnitude)
