@@ -131,6 +131,10 @@ internal static unsafe class FloatDotKernels<TWeights> where TWeights : IFloatWe
         nint i = 0;
         for (; i <= cols - PairSplit.Block; i += PairSplit.Block)
         {
+            TWeights.Prefetch(w0, i);
+            TWeights.Prefetch(w1, i);
+            TWeights.Prefetch(w2, i);
+            TWeights.Prefetch(w3, i);
             Vector512<float> x0 = Vector512.Load(x + i), x1 = Vector512.Load(x + i + Lanes);
             Load32(w0, i, out Vector512<float> first, out Vector512<float> second, ref rare, exact);
             a0 = Vector512.FusedMultiplyAdd(first, x0, a0);
