@@ -125,11 +125,13 @@ internal readonly unsafe struct BF16Weights : IFloatWeights
 /// exponent field — an integer add, exact.</item>
 /// <item>Zero and subnormals (exponent 0, value m·2⁻²⁴): the same bit moves give the normal float
 /// 2⁻¹⁵·(1 + m/1024); one fused 2·v − 2⁻¹⁴ turns it into m·2⁻²⁴ — exact, since every intermediate is
-/// representable and the result is a normal float32 (or +0).</item>
+/// representable and the result is a normal float32 (or +0). The fix-up is computed for every lane and the minimum
+/// of the two kept: it is the smaller value exactly for the exponent-0 lanes (no mask, no blend).</item>
 /// <item>Infinity and NaN (exponent 31): the exponent field becomes 143; setting all its bits gives 255. Only the
 /// exact <see cref="Load16"/> does this; <see cref="Load16Fast"/> leaves it out and reports it through "rare".</item>
 /// </list>
-/// The sign is placed last, from the sign-extended half (whose bit 31 is the half's sign).
+/// The sign is placed last, from a lane whose top bit is the half's sign (the sign-extended half, or a half in the
+/// lane's top 16 bits).
 /// </summary>
 internal readonly unsafe struct F16Weights : IFloatWeights
 {
@@ -176,8 +178,8 @@ internal readonly unsafe struct F16Weights : IFloatWeights
     }
 
     /// <summary>
-    /// The pairs are widened in place, with no sign-extending load: the odd (high) half is already where
-    /// <see cref="Magnitude"/> would shift it from, less 3 bits; the even (low) half is first moved to the top.
+    /// The pairs are widened in place, with no sign-extending load: the odd (high) half sits in the lane's top 16 bits,
+    /// 3 bits above its float32 position; the even (low) half is first shifted up to the top.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load32Fast(byte* row, nint index, out Vector512<float> first, out Vector512<float> second,
