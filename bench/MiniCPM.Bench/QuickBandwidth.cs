@@ -5,58 +5,106 @@ using MiniCPM.Kernels.Formats;
 namespace MiniCPM.Bench;
 
 /// <summary>
-/// `bandwidth` mode: a Stopwatch-timed table (medians) of the probe and of every matvec case, for quick iteration
-/// while optimising. BenchmarkDotNet's MatVecBenchmarks is the record.
+/// `bandwidth [rounds] [filter]` mode: a Stopwatch-timed table of the probe and of every matvec case whose name
+/// ("F16 3584x18944") contains the filter, for quick iteration while optimising; BenchmarkDotNet's MatVecBenchmarks is
+/// the formal record. The machine is shared, so the cases take turns: each round times every case (5 calls, the
+/// fastest kept), and the table gives the median and the best round of each, with "% of probe" taken against the
+/// probe's median and best of the same run. A third column, GB per CPU-second of the process (all threads, medians
+/// over rounds), is the throughput per busy core, which other jobs disturb less than wall time.
 /// </summary>
 internal static class QuickBandwidth
 {
+    private const int CallsPerRound = 5;
+
     public static void Run(string[] args)
     {
-        int repeats = args.Length > 1 ? int.Parse(args[1]) : 15;
-        var probeGbs = new Dictionary<int, double>();
-        using (var probe = new BandwidthProbe())
+        int rounds = args.Length > 1 ? int.Parse(args[1]) : 9;
+        string filter = args.Length > 2 ? args[2] : "";
+        Console.WriteLine($"{DateTime.UtcNow:u}, load average before: {LoadAverage()}");
+
+        // A filter naming one exact case ("F16 64x4096") runs that case even if it is not one of the standard shapes:
+        // a matrix that fits in L2 measures a kernel's compute speed alone.
+        var selected = (from shape in Shapes.All
+                        from type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16 }
+                        where $"{type} {shape}".Contains(filter, StringComparison.OrdinalIgnoreCase)
+                        select (type, shape)).ToList();
+        string[] parts = filter.Split(' ');
+        if (selected.Count == 0 && parts.Length == 2 && Enum.TryParse(parts[0], out TensorType custom))
+            selected.Add((custom, parts[1]));
+
+        using var probe = new BandwidthProbe();
+        var weights = selected.Select(c => new NativeWeights(c.type, Shapes.Parse(c.shape).Rows, Shapes.Parse(c.shape).Cols)).ToList();
+        try
+        {
+            Console.WriteLine("| threads | case [out×in] | GB/s median | % of probe | GB/s best | % of probe | GB/CPU-s |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
             foreach (int threads in new[] { 1, 2 })
             {
                 using var pool = new CpuThreadPool(threads);
-                double seconds = Median(repeats, () => probe.Run(pool));
-                probeGbs[threads] = probe.Bytes / seconds / 1e9;
-                Console.WriteLine($"probe  threads={threads}  {seconds * 1e3,8:F2} ms  {probeGbs[threads],6:F1} GB/s");
-            }
-
-        Console.WriteLine("| weights | shape [out×in] | threads | time (ms) | GB/s | % of probe |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        foreach (string shape in Shapes.All)
-            foreach (var type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16 })
-            {
-                var (rows, cols) = Shapes.Parse(shape);
-                using var weights = new NativeWeights(type, rows, cols);
-                float[] x = new float[cols];
-                float[] y = new float[rows];
-                var random = new Random(2);
-                for (int i = 0; i < cols; i++) x[i] = (float)NativeWeights.Gaussian(random);
-                foreach (int threads in new[] { 1, 2 })
+                var cases = new List<(string Name, long Bytes, Action Call)> { ("probe (512 MiB)", probe.Bytes, () => probe.Run(pool)) };
+                for (int i = 0; i < selected.Count; i++)
                 {
-                    using var pool = new CpuThreadPool(threads);
-                    double seconds = Median(repeats, () => MatMul.MatVec(weights.Matrix, x, y, default, pool));
-                    double gbs = weights.Matrix.TotalBytes / seconds / 1e9;
-                    Console.WriteLine($"| {type} | {shape} | {threads} | {seconds * 1e3:F3} | {gbs:F1} | {100 * gbs / probeGbs[threads]:F0}% |");
+                    var w = weights[i].Matrix;
+                    float[] x = new float[w.Cols], y = new float[w.Rows];
+                    var random = new Random(2);
+                    for (int c = 0; c < x.Length; c++) x[c] = (float)NativeWeights.Gaussian(random);
+                    cases.Add(($"{selected[i].type} {selected[i].shape}", w.TotalBytes, () => MatMul.MatVec(w, x, y, default, pool)));
+                }
+
+                foreach (var c in cases) WarmUp(c.Call);
+                var gbs = cases.Select(_ => new List<double>()).ToList();
+                var cpuGbs = cases.Select(_ => new List<double>()).ToList();
+                for (int round = 0; round < rounds; round++)
+                    for (int i = 0; i < cases.Count; i++)
+                    {
+                        var (seconds, cpuSeconds) = Measure(cases[i].Call);
+                        gbs[i].Add(cases[i].Bytes / seconds / 1e9);
+                        cpuGbs[i].Add(cases[i].Bytes / cpuSeconds / 1e9);
+                    }
+
+                double probeMedian = Median(gbs[0]), probeBest = gbs[0].Max();
+                for (int i = 0; i < cases.Count; i++)
+                {
+                    double median = Median(gbs[i]), best = gbs[i].Max();
+                    Console.WriteLine($"| {threads} | {cases[i].Name} | {median:F1} | {100 * median / probeMedian:F0}% | " +
+                                      $"{best:F1} | {100 * best / probeBest:F0}% | {Median(cpuGbs[i]):F1} |");
                 }
             }
+        }
+        finally
+        {
+            foreach (var w in weights) w.Dispose();
+        }
+        Console.WriteLine($"{DateTime.UtcNow:u}, load average after: {LoadAverage()}");
     }
 
-    private static double Median(int repeats, Action action)
+    private static void WarmUp(Action action)
     {
-        // Warm up (JIT tiering, page faults): at least 20 calls and 300 ms.
+        // JIT tiering and page faults: at least 20 calls and 300 ms.
         long warmUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3 / 10;
         for (int i = 0; i < 20 || Stopwatch.GetTimestamp() < warmUntil; i++) action();
-        var times = new double[repeats];
-        for (int i = 0; i < repeats; i++)
+    }
+
+    /// <returns>The fastest of <see cref="CallsPerRound"/> calls, and the process CPU time per call over them.</returns>
+    private static (double Seconds, double CpuSeconds) Measure(Action action)
+    {
+        double fastest = double.MaxValue;
+        double cpuStart = ProcessCpuTime.Seconds();
+        for (int i = 0; i < CallsPerRound; i++)
         {
             long start = Stopwatch.GetTimestamp();
             action();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            fastest = Math.Min(fastest, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
-        Array.Sort(times);
-        return times[repeats / 2];
+        return (fastest, (ProcessCpuTime.Seconds() - cpuStart) / CallsPerRound);
     }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace MiniCPM.Kernels.Cpu;
 
 /// <summary>
@@ -15,12 +17,7 @@ public static unsafe class MatMul
         CpuThreadPool? pool = null)
     {
         Check(w, x, 1, y, bias);
-        fixed (float* xp = x, yp = y, bp = bias)
-        {
-            var job = new MatVecJob(w, xp, yp, bias.IsEmpty ? null : bp);
-            if (pool is null) job.Execute(0, w.Rows);
-            else pool.For(w.Rows, job, grain: 4);
-        }
+        RunMatVec(w, x, y, bias, pool, 0, w.Rows);
     }
 
     /// <summary>
@@ -34,8 +31,37 @@ public static unsafe class MatMul
         ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan((long)firstRow + rowCount, w.Rows, nameof(rowCount));
-        fixed (float* xp = x, yp = y, bp = bias)
-            new MatVecJob(w, xp, yp, bias.IsEmpty ? null : bp).Execute(firstRow, firstRow + rowCount);
+        RunMatVec(w, x, y, bias, null, firstRow, rowCount);
+    }
+
+    private static void RunMatVec(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias,
+        CpuThreadPool? pool, int firstRow, int rowCount)
+    {
+        var kernels = RowKernels.For(w.Type);
+        // The four-row kernel of a 16-bit dtype reads x with each 32-column block split into even and odd columns:
+        // one copy per call, read by every row.
+        float[]? split = kernels.Dot4Rows != null && kernels.Dot4RowsSplitsPairs && w.Cols >= PairSplit.Block
+            ? ArrayPool<float>.Shared.Rent(w.Cols)
+            : null;
+        try
+        {
+            fixed (float* xp = x, yp = y, bp = bias, sp = split)
+            {
+                float* x4 = xp;
+                if (split != null)
+                {
+                    PairSplit.Copy(xp, sp, w.Cols);
+                    x4 = sp;
+                }
+                var job = new MatVecJob(w, kernels, xp, x4, yp, bias.IsEmpty ? null : bp);
+                if (pool is null) job.Execute(firstRow, firstRow + rowCount);
+                else pool.For(rowCount, job, grain: 4); // MatVec only: firstRow is 0
+            }
+        }
+        finally
+        {
+            if (split != null) ArrayPool<float>.Shared.Return(split);
+        }
     }
 
     /// <summary>
@@ -75,9 +101,10 @@ public static unsafe class MatMul
             throw new ArgumentException($"bias has {bias.Length} values; the matrix has {w.Rows} rows", nameof(bias));
     }
 
-    private readonly struct MatVecJob(WeightMatrix w, float* x, float* y, float* bias) : IRangeJob
+    /// <param name="x">The activations in natural order.</param>
+    /// <param name="x4">The activations as the four-row kernel reads them (see <see cref="RowKernels.Dot4RowsSplitsPairs"/>).</param>
+    private readonly struct MatVecJob(WeightMatrix w, RowKernels kernels, float* x, float* x4, float* y, float* bias) : IRangeJob
     {
-        private readonly RowKernels _kernels = RowKernels.For(w.Type);
         private readonly byte* _data = w.Data;
         private readonly long _stride = w.RowStrideBytes;
         private readonly int _cols = w.Cols;
@@ -85,11 +112,24 @@ public static unsafe class MatMul
         public void Execute(int start, int end)
         {
             int r = start;
-            if (_kernels.Dot4Rows != null)
-                for (; r + 4 <= end; r += 4)
-                    _kernels.Dot4Rows(_data + r * _stride, _stride, x, _cols, y + r);
+            if (kernels.Dot4Rows != null)
+            {
+                // Four long streams: the range is cut in quarters and each pass takes the next row of every quarter,
+                // so each of the four rows in flight starts where the previous one of its quarter ended. Taking four
+                // consecutive rows instead makes three streams jump every pass, and the hardware prefetcher keeps
+                // losing them (measured at 3584×18944, one thread: BF16 32 → 42 GB/s, F16 23 → 32 GB/s).
+                int quarter = (end - start) / 4;
+                long quarterStride = quarter * _stride;
+                float* four = stackalloc float[4];
+                for (int j = 0; j < quarter; j++)
+                {
+                    kernels.Dot4Rows(_data + (start + j) * _stride, quarterStride, x4, _cols, four);
+                    for (int k = 0; k < 4; k++) y[start + k * quarter + j] = four[k];
+                }
+                r = start + 4 * quarter;
+            }
             for (; r < end; r++)
-                y[r] = _kernels.Dot(_data + r * _stride, x, _cols);
+                y[r] = kernels.Dot(_data + r * _stride, x, _cols);
             if (bias != null)
                 for (r = start; r < end; r++) y[r] += bias[r];
         }

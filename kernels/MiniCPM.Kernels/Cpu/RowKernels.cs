@@ -12,8 +12,14 @@ internal readonly unsafe struct RowKernels
     /// <summary>(weight row, activations, cols) → row · activations.</summary>
     public readonly delegate*<byte*, float*, int, float> Dot;
 
-    /// <summary>(first row, row stride, activations, cols, y[4]): four consecutive rows · one vector.</summary>
+    /// <summary>
+    /// (first row, row stride, activations, cols, y[4]): four rows, <c>row stride</c> bytes apart, · one vector —
+    /// given in the <see cref="PairSplit"/> layout when <see cref="Dot4RowsSplitsPairs"/>.
+    /// </summary>
     public readonly delegate*<byte*, long, float*, int, float*, void> Dot4Rows;
+
+    /// <summary>Whether <see cref="Dot4Rows"/> reads its activations in the <see cref="PairSplit"/> layout.</summary>
+    public readonly bool Dot4RowsSplitsPairs;
 
     /// <summary>(first row, row stride, x, x stride, cols, y, y stride): two rows · four activation vectors.</summary>
     public readonly delegate*<byte*, long, float*, long, int, float*, long, void> Dot2Rows4Tokens;
@@ -21,10 +27,12 @@ internal readonly unsafe struct RowKernels
     public RowKernels(
         delegate*<byte*, float*, int, float> dot,
         delegate*<byte*, long, float*, int, float*, void> dot4Rows = null,
-        delegate*<byte*, long, float*, long, int, float*, long, void> dot2Rows4Tokens = null)
+        delegate*<byte*, long, float*, long, int, float*, long, void> dot2Rows4Tokens = null,
+        bool dot4RowsSplitsPairs = false)
     {
         Dot = dot;
         Dot4Rows = dot4Rows;
+        Dot4RowsSplitsPairs = dot4RowsSplitsPairs;
         Dot2Rows4Tokens = dot2Rows4Tokens;
     }
 
@@ -41,5 +49,6 @@ internal readonly unsafe struct RowKernels
     private static RowKernels FloatKernels<TWeights>() where TWeights : IFloatWeights => new(
         &FloatDotKernels<TWeights>.Dot,
         &FloatDotKernels<TWeights>.Dot4Rows,
-        &FloatDotKernels<TWeights>.Dot2Rows4Tokens);
+        &FloatDotKernels<TWeights>.Dot2Rows4Tokens,
+        TWeights.SplitsPairs);
 }

@@ -113,6 +113,100 @@ public sealed unsafe class MatMulTests : IDisposable
 
 public sealed unsafe class F16SpecialValueTests
 {
+    /// <summary>
+    /// Rows made only of subnormal halves and signed zeros — the encodings the fast widening fixes up — through the
+    /// four-row kernel (whole 32-column blocks, a 16-column step and a scalar tail), against a double reference.
+    /// </summary>
+    [Theory]
+    [InlineData(8, 32 * 5 + 16 + 7, 1)]
+    [InlineData(37, 32 * 9, 2)]
+    [InlineData(12, 100, 2)]
+    public void SubnormalAndZeroWeightsAreExact(int rows, int cols, int threads)
+    {
+        var random = new Random(rows * 100 + cols);
+        var bytes = new byte[rows * cols * 2];
+        var exact = new double[rows, cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                // Mantissa 0..1023 with exponent 0: ±m·2⁻²⁴, zeros of both signs included.
+                ushort h = (ushort)(random.Next(1024) | (random.Next(2) << 15));
+                if (random.Next(8) == 0) h &= 0x8000;
+                BitConverter.TryWriteBytes(bytes.AsSpan(2 * (r * cols + c), 2), h);
+                exact[r, c] = (double)BitConverter.UInt16BitsToHalf(h);
+            }
+        float[] x = TestWeights.RandomVector(random, cols);
+        var y = new float[rows];
+        using var pool = new CpuThreadPool(threads);
+        fixed (byte* data = bytes)
+            MatMul.MatVec(WeightMatrix.Contiguous(TensorType.F16, data, rows, cols), x, y, default, pool);
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = 0, abs = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                sum += exact[r, c] * x[c];
+                abs += Math.Abs(exact[r, c] * x[c]);
+            }
+            Assert.True(sum != 0, "the reference should not be trivially zero");
+            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(cols, abs), $"row {r}: got {y[r]}, expected {sum}");
+        }
+    }
+
+    [Fact]
+    public void ZeroRowsGiveZero()
+    {
+        const int rows = 8, cols = 70;
+        var bytes = new byte[rows * cols * 2];
+        for (int i = 1; i < bytes.Length; i += 4) bytes[i] = 0x80; // every other weight −0
+        float[] x = TestWeights.RandomVector(new Random(3), cols);
+        var y = Enumerable.Repeat(float.NaN, rows).ToArray();
+        fixed (byte* data = bytes)
+            MatMul.MatVec(WeightMatrix.Contiguous(TensorType.F16, data, rows, cols), x, y);
+        Assert.All(y, v => Assert.Equal(0f, v));
+    }
+
+    /// <summary>
+    /// An infinity or NaN anywhere in a row — even or odd column of a 32-column block, the 16-column step, the scalar
+    /// tail — makes that row's result infinite or NaN and leaves the other rows of its four-row pass untouched.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(62)]
+    [InlineData(63)]
+    [InlineData(64 + 5)]   // the 16-column step
+    [InlineData(64 + 16 + 2)] // the scalar tail
+    public void InfinityAndNaNAreFoundAtEveryColumnPosition(int column)
+    {
+        const int rows = 16, cols = 64 + 16 + 3;
+        var random = new Random(column);
+        var w = new TestWeights(TensorType.F16, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, cols);
+        for (int c = 0; c < cols; c++) x[c] = Math.Abs(x[c]) + 0.1f;
+        // Rows 1, 6 and 11 fall in different quarters of the four-row passes.
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(1 * w.RowStride) + 2 * column, 2), Half.PositiveInfinity);
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(6 * w.RowStride) + 2 * column, 2), Half.NegativeInfinity);
+        BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(11 * w.RowStride) + 2 * column, 2), Half.NaN);
+        var y = new float[rows];
+        fixed (byte* data = w.Bytes)
+            MatMul.MatVec(new WeightMatrix(TensorType.F16, data, rows, cols, w.RowStride), x, y);
+        Assert.Equal(float.PositiveInfinity, y[1]);
+        Assert.Equal(float.NegativeInfinity, y[6]);
+        Assert.True(float.IsNaN(y[11]));
+        for (int r = 0; r < rows; r++)
+        {
+            if (r is 1 or 6 or 11) continue;
+            double sum = 0, abs = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                sum += w.Exact[r, c] * x[c];
+                abs += Math.Abs(w.Exact[r, c] * x[c]);
+            }
+            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(cols, abs), $"row {r}: got {y[r]}, expected {sum}");
+        }
+    }
+
     /// <summary>Infinity and NaN weights take the exact path: the product is what IEEE arithmetic gives.</summary>
     [Theory]
     [InlineData(8)]   // rows handled four at a time
