@@ -30,15 +30,7 @@ internal struct Q5_0Block : IBlockQuantizer
     /// <summary>ggml's <c>quantize_row_q5_0_ref</c>: as Q4_0 with d = max / −16, offset 16.5, clamp 31.</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
     {
-        float amax = 0f, max = 0f;
-        for (int j = 0; j < 32; j++)
-        {
-            if (amax < MathF.Abs(x[j]))
-            {
-                amax = MathF.Abs(x[j]);
-                max = x[j];
-            }
-        }
+        float max = BlockRange.SignedMaxAbs(x[..32]);
 
         float d = max / -16f;
         float id = d != 0f ? 1f / d : 0f;

@@ -31,12 +31,7 @@ internal struct Q5_1Block : IBlockQuantizer
     /// <summary>ggml's <c>quantize_row_q5_1_ref</c>: d = (max − min)/31, m = min, q = trunc((x − min)/d + 0.5), no clamp.</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
     {
-        float min = float.MaxValue, max = -float.MaxValue;
-        for (int j = 0; j < 32; j++)
-        {
-            if (x[j] < min) min = x[j];
-            if (x[j] > max) max = x[j];
-        }
+        var (min, max) = BlockRange.MinMax(x[..32]);
 
         float d = (max - min) / 31f;
         float id = d != 0f ? 1f / d : 0f;
