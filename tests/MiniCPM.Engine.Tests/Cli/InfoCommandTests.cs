@@ -1,4 +1,3 @@
-using MiniCPM.Cli;
 using MiniCPM.Kernels.Formats;
 using MiniCPM.Loaders.Gguf;
 
@@ -9,7 +8,6 @@ public class InfoCommandTests : IDisposable
     private readonly string _dir = TestData.TempDirectory();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
 
     [Theory]
     [InlineData("llm", "MiniCPM-V 2.6", 27)]

@@ -1,4 +1,3 @@
-using MiniCPM.Cli;
 using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Kernels.Formats;
 
@@ -9,7 +8,6 @@ public sealed class MakeModelCommandTests : IDisposable
     private readonly string _dir = TestData.TempDirectory();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
 
     [Theory]
     [InlineData("f32", TensorType.F32)]

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using MiniCPM.Cli;
 using MiniCPM.Engine.Synthetic;
 using MiniCPM.Engine.Tests.Tokenization;
 using MiniCPM.Kernels.Formats;
@@ -12,7 +11,6 @@ public sealed class TokenizeCommandTests : IDisposable
     private readonly string _dir = TestData.TempDirectory();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
 
     private static List<(string Text, int[] Ids)> ParseLines(IEnumerable<string> lines) => lines
         .Where(l => l.Length > 0)

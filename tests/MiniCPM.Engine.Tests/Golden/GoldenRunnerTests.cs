@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MiniCPM.Cli;
 using MiniCPM.Engine.Tests.Cli;
 using MiniCPM.Engine.Golden;
 
@@ -15,7 +14,6 @@ public class GoldenRunnerTests : IDisposable
     private readonly string _dir = TestData.TempDirectory();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
 
     [Fact]
     public void LlmCasePassesEveryTensorWithNothingSkipped()

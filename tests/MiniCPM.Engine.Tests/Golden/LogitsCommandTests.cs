@@ -1,5 +1,4 @@
 using System.Text.Json;
-using MiniCPM.Cli;
 using MiniCPM.Engine.Tests.Cli;
 using MiniCPM.Engine.Golden;
 
@@ -11,7 +10,6 @@ public class LogitsCommandTests : IDisposable
     private readonly string _dir = TestData.TempDirectory();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
 
     [Fact]
     public void WritesTheGoldenLogitsForTheGoldenPrompt()
