@@ -68,17 +68,6 @@ internal static class HalfBits
         float magnitude = BitConverter.UInt32BitsToSingle(bits) * TwoTo112;
         return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | (uint)(h & 0x8000) << 16);
     }
-
-    /// <summary><see cref="ToFloat(ushort)"/> on 16 lanes, each holding f16 bits in its low 16 bits (the rest ignored).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ToFloat(Vector512<uint> h)
-    {
-        Vector512<uint> bits = (h & Vector512.Create(0x7FFFu)) << 13;
-        Vector512<uint> exponent = Vector512.Create(0x0F800000u);
-        bits |= Vector512.Equals(bits & exponent, exponent) & Vector512.Create(0x70000000u);
-        Vector512<float> magnitude = bits.AsSingle() * Vector512.Create(TwoTo112);
-        return (magnitude.AsUInt32() | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
-    }
 }
 
 internal static class Int8Lanes
