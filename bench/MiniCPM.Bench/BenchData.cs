@@ -13,6 +13,18 @@ internal sealed unsafe class NativeWeights : IDisposable
         Data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
         Matrix = WeightMatrix.Contiguous(type, Data, rows, cols);
         var random = new Random(seed);
+        if (type.IsQuantized())
+        {
+            // Block formats: quantize each row of random floats the way the GGUF writer does.
+            long rowBytes = type.RowBytes(cols)!.Value;
+            var values = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int c = 0; c < cols; c++) values[c] = (float)(0.02 * Gaussian(random));
+                BlockQuantizer.Quantize(type, values, new Span<byte>(Data + r * rowBytes, (int)rowBytes));
+            }
+            return;
+        }
         long count = (long)rows * cols;
         for (long i = 0; i < count; i++)
         {

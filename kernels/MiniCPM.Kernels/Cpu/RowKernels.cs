@@ -41,14 +41,20 @@ internal readonly unsafe struct RowKernels
         TensorType.F32 => FloatKernels<F32Weights>(),
         TensorType.F16 => FloatKernels<F16Weights>(),
         TensorType.BF16 => FloatKernels<BF16Weights>(),
+        TensorType.Q8_0 => QuantKernels<Q8_0Blocks>(),
+        TensorType.Q4_0 => QuantKernels<Q4_0Blocks>(),
         _ => throw new NotSupportedException($"matrix products with {type} weights are not implemented on the CPU backend"),
     };
 
-    public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16;
+    public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0;
 
     private static RowKernels FloatKernels<TWeights>() where TWeights : IFloatWeights => new(
         &FloatDotKernels<TWeights>.Dot,
         &FloatDotKernels<TWeights>.Dot4Rows,
         &FloatDotKernels<TWeights>.Dot2Rows4Tokens,
         TWeights.SplitsPairs);
+
+    private static RowKernels QuantKernels<TBlocks>() where TBlocks : IQuantBlocks => new(
+        &QuantDotKernels<TBlocks>.Dot,
+        &QuantDotKernels<TBlocks>.Dot4Rows);
 }

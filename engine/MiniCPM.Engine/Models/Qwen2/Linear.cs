@@ -64,5 +64,6 @@ internal sealed class Linear
         return new WeightMatrix(weight.Tensor.Type, bytes.Pointer, rows, cols, rowBytes);
     }
 
-    public static bool IsSupported(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16;
+    public static bool IsSupported(TensorType type) =>
+        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0;
 }

@@ -1,0 +1,194 @@
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Kernels.Tests.Cpu;
+
+/// <summary>
+/// Q8_0 and Q4_0 matrix products against a double-precision sum over the values the <see cref="Dequantizer"/> gives:
+/// the fused kernels must compute the same dot product, differing only by float32 rounding.
+/// </summary>
+public sealed unsafe class QuantizedMatMulTests
+{
+    /// <summary>
+    /// Rows of random floats quantized with <see cref="BlockQuantizer"/>, with blocks chosen to reach the format's
+    /// corners: an all-zero block (d = 0), a block whose largest value is negative (d of the other sign), and one
+    /// with values at ±max so quants hit their extremes (Q8_0 ±127; Q4_0 0 and 15). Rows are padded so a kernel that
+    /// reads past a row's end meets junk.
+    /// </summary>
+    private sealed class QuantizedWeights
+    {
+        public QuantizedWeights(TensorType type, int rows, int cols, Random random, int padBytes = 6)
+        {
+            Type = type;
+            Rows = rows;
+            Cols = cols;
+            long rowBytes = type.RowBytes(cols)!.Value;
+            RowStride = rowBytes + padBytes;
+            Bytes = new byte[RowStride * rows + 64];
+            random.NextBytes(Bytes);
+            Values = new float[rows, cols];
+            var source = new float[cols];
+            var decoded = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                double scale = Math.Pow(10, random.Next(-3, 2)); // rows of different magnitudes
+                for (int c = 0; c < cols; c++) source[c] = (float)(scale * (random.NextDouble() * 2 - 1));
+                int blocks = cols / 32;
+                int special = (r + random.Next(blocks)) % blocks;
+                switch (r % 4)
+                {
+                    case 0: source.AsSpan(special * 32, 32).Clear(); break;
+                    case 1: source[special * 32 + 7] = (float)(-3 * scale); break;
+                    case 2:
+                        for (int j = 0; j < 32; j++) source[special * 32 + j] = (float)(j % 2 == 0 ? scale : -scale);
+                        break;
+                }
+                var row = Bytes.AsSpan((int)(r * RowStride), (int)rowBytes);
+                BlockQuantizer.Quantize(type, source, row);
+                Dequantizer.RowToFloat(type, row, decoded);
+                for (int c = 0; c < cols; c++) Values[r, c] = decoded[c];
+            }
+        }
+
+        public TensorType Type { get; }
+        public int Rows { get; }
+        public int Cols { get; }
+        public long RowStride { get; }
+        public byte[] Bytes { get; }
+        /// <summary>The dequantized weights, the reference the kernels are held to.</summary>
+        public float[,] Values { get; }
+
+        public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
+
+        /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
+        public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
+        {
+            double sum = bias, abs = Math.Abs(bias);
+            for (int c = 0; c < Cols; c++)
+            {
+                double term = (double)Values[r, c] * x[c];
+                sum += term;
+                abs += Math.Abs(term);
+            }
+            return (sum, abs);
+        }
+    }
+
+    public static TheoryData<TensorType, int, int, int> MatVecCases()
+    {
+        var data = new TheoryData<TensorType, int, int, int>();
+        int[][] shapes = [[1, 32], [3, 32], [7, 64], [5, 96], [33, 64], [13, 4864], [9, 4864]];
+        foreach (var type in new[] { TensorType.Q8_0, TensorType.Q4_0 })
+            foreach (var s in shapes)
+                foreach (int threads in new[] { 1, 2 })
+                    data.Add(type, s[0], s[1], threads);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(MatVecCases))]
+    public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
+    {
+        var random = new Random(rows * 7919 + cols * 31 + (int)type);
+        var w = new QuantizedWeights(type, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, cols);
+        float[] bias = TestWeights.RandomVector(random, rows);
+        var y = new float[rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = w.Bytes)
+            MatMul.MatVec(w.Matrix(data), x, y, bias, pool);
+
+        for (int r = 0; r < rows; r++)
+        {
+            var (sum, abs) = w.Reference(r, x, bias[r]);
+            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(cols + 1, abs),
+                $"row {r}: got {y[r]}, expected {sum} (Σ|terms| {abs})");
+        }
+    }
+
+    [Theory]
+    [InlineData(TensorType.Q8_0, 2, 7, 32, 1)]
+    [InlineData(TensorType.Q8_0, 5, 33, 64, 2)]
+    [InlineData(TensorType.Q8_0, 9, 11, 4864, 2)]
+    [InlineData(TensorType.Q4_0, 2, 7, 32, 2)]
+    [InlineData(TensorType.Q4_0, 5, 33, 64, 1)]
+    [InlineData(TensorType.Q4_0, 9, 11, 4864, 2)]
+    public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
+    {
+        var random = new Random(tokens * 131 + rows * 17 + cols);
+        var w = new QuantizedWeights(type, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, tokens * cols);
+        var y = new float[tokens * rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = w.Bytes)
+            MatMul.Multiply(w.Matrix(data), x, tokens, y, default, pool);
+
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                var (sum, abs) = w.Reference(r, x.AsSpan(t * cols, cols), 0);
+                Assert.True(Math.Abs(y[t * rows + r] - sum) <= Tolerance.DotProduct(cols, abs),
+                    $"token {t}, row {r}: got {y[t * rows + r]}, expected {sum}");
+            }
+    }
+
+    /// <summary>
+    /// Hand-built blocks, checked against values worked out here rather than through the Dequantizer: Q4_0 with
+    /// d = 0.5 and quants 0..15 (values −4..3.5; low nibbles are elements 0..15), Q8_0 with d = 0.25 and quants
+    /// −128..127 in steps, against x = 1, 2, 3, ….
+    /// </summary>
+    [Fact]
+    public void HandBuiltBlocksGiveTheHandComputedDot()
+    {
+        float[] x = Enumerable.Range(1, 32).Select(i => (float)i).ToArray();
+
+        var q4 = new byte[18];
+        BitConverter.TryWriteBytes(q4.AsSpan(0, 2), (Half)0.5f);
+        double expected4 = 0;
+        for (int j = 0; j < 16; j++)
+        {
+            int low = j, high = 15 - j;
+            q4[2 + j] = (byte)(low | (high << 4));
+            expected4 += (low - 8) * 0.5 * x[j] + (high - 8) * 0.5 * x[j + 16];
+        }
+
+        var q8 = new byte[34];
+        BitConverter.TryWriteBytes(q8.AsSpan(0, 2), (Half)0.25f);
+        double expected8 = 0;
+        for (int j = 0; j < 32; j++)
+        {
+            sbyte q = (sbyte)(j == 0 ? -128 : j == 31 ? 127 : (j - 16) * 7);
+            q8[2 + j] = (byte)q;
+            expected8 += q * 0.25 * x[j];
+        }
+
+        // Small integers and halves: every partial sum is exact in float32.
+        Assert.Equal(expected4, MatVec1(TensorType.Q4_0, q4, x));
+        Assert.Equal(expected8, MatVec1(TensorType.Q8_0, q8, x));
+    }
+
+    private static float MatVec1(TensorType type, byte[] block, float[] x)
+    {
+        var y = new float[1];
+        fixed (byte* data = block) MatMul.MatVec(WeightMatrix.Contiguous(type, data, 1, 32), x, y);
+        return y[0];
+    }
+
+    [Theory]
+    [InlineData(TensorType.Q8_0, 33)]
+    [InlineData(TensorType.Q4_0, 48)]
+    [InlineData(TensorType.Q4_0, 16)]
+    public void ColumnsThatAreNotWholeBlocksAreRejected(TensorType type, int cols)
+    {
+        var bytes = new byte[1024];
+        fixed (byte* data = bytes)
+        {
+            byte* pointer = data;
+            var e = Assert.Throws<ArgumentException>(() => new WeightMatrix(type, pointer, 2, cols, 512));
+            Assert.Contains($"{cols} columns", e.Message);
+            Assert.Contains(type.ToString(), e.Message);
+        }
+    }
+}
