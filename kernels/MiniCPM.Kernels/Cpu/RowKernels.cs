@@ -43,10 +43,13 @@ internal readonly unsafe struct RowKernels
         TensorType.BF16 => FloatKernels<BF16Weights>(),
         TensorType.Q8_0 => QuantKernels<Q8_0Blocks>(),
         TensorType.Q4_0 => QuantKernels<Q4_0Blocks>(),
+        TensorType.Q4_K => new(&Q4_KDotKernels.Dot),
+        TensorType.Q6_K => new(&Q6_KDotKernels.Dot),
         _ => throw new NotSupportedException($"matrix products with {type} weights are not implemented on the CPU backend"),
     };
 
-    public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0;
+    public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0
+        or TensorType.Q4_K or TensorType.Q6_K;
 
     private static RowKernels FloatKernels<TWeights>() where TWeights : IFloatWeights => new(
         &FloatDotKernels<TWeights>.Dot,

@@ -65,5 +65,5 @@ internal sealed class Linear
     }
 
     public static bool IsSupported(TensorType type) =>
-        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0;
+        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_K or TensorType.Q6_K;
 }

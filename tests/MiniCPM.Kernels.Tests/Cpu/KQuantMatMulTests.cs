@@ -1,0 +1,178 @@
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Kernels.Tests.Cpu;
+
+/// <summary>
+/// Q4_K and Q6_K matrix products against a double-precision sum over the values the <see cref="Dequantizer"/> gives:
+/// the fused kernels must compute the same dot product, differing only by float32 rounding.
+/// </summary>
+public sealed unsafe class KQuantMatMulTests
+{
+    /// <summary>
+    /// Rows of K-quant blocks made of random bytes (every bit pattern of the quants, scales and mins is a valid
+    /// block) with the f16 super-block scales overwritten by small finite values of either sign, a different magnitude
+    /// per row. Corner blocks: d = dmin = 0; all quant and scale bits set (Q4_K: q = 15, sc = m = 63; Q6_K: q = 31,
+    /// scale −1); all clear (Q6_K: q = −32, scale 0). Rows are padded with junk a kernel must not read.
+    /// </summary>
+    private sealed class KQuantWeights
+    {
+        public KQuantWeights(TensorType type, int rows, int cols, Random random, int padBytes = 6)
+        {
+            Type = type;
+            Rows = rows;
+            Cols = cols;
+            long rowBytes = type.RowBytes(cols)!.Value;
+            int blockBytes = type.BlockBytes();
+            RowStride = rowBytes + padBytes;
+            Bytes = new byte[RowStride * rows + 64];
+            random.NextBytes(Bytes);
+            Values = new float[rows, cols];
+            var decoded = new float[cols];
+            int blocks = cols / 256;
+            for (int r = 0; r < rows; r++)
+            {
+                double magnitude = Math.Pow(10, random.Next(-4, 0));
+                var row = Bytes.AsSpan((int)(r * RowStride), (int)rowBytes);
+                for (int b = 0; b < blocks; b++)
+                {
+                    var block = row.Slice(b * blockBytes, blockBytes);
+                    SetScales(type, block, RandomScale(random, magnitude), RandomScale(random, magnitude));
+                }
+                var corner = row.Slice((r + random.Next(blocks)) % blocks * blockBytes, blockBytes);
+                switch (r % 4)
+                {
+                    case 0: SetScales(type, corner, Half.Zero, Half.Zero); break;
+                    case 1:
+                        corner.Fill(0xFF);
+                        SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
+                        break;
+                    case 2:
+                        corner.Clear();
+                        SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
+                        break;
+                }
+                Dequantizer.RowToFloat(type, row, decoded);
+                for (int c = 0; c < cols; c++)
+                {
+                    Assert.True(float.IsFinite(decoded[c]));
+                    Values[r, c] = decoded[c];
+                }
+            }
+        }
+
+        private static Half RandomScale(Random random, double magnitude) =>
+            (Half)(magnitude * (0.5 + random.NextDouble() / 2) * (random.Next(2) == 0 ? -1 : 1));
+
+        /// <summary>Q4_K keeps d and dmin in its first four bytes; Q6_K keeps d in its last two.</summary>
+        private static void SetScales(TensorType type, Span<byte> block, Half d, Half dmin)
+        {
+            if (type == TensorType.Q4_K)
+            {
+                BitConverter.TryWriteBytes(block[..2], d);
+                BitConverter.TryWriteBytes(block.Slice(2, 2), dmin);
+            }
+            else BitConverter.TryWriteBytes(block[208..], d);
+        }
+
+        public TensorType Type { get; }
+        public int Rows { get; }
+        public int Cols { get; }
+        public long RowStride { get; }
+        public byte[] Bytes { get; }
+        /// <summary>The dequantized weights, the reference the kernels are held to.</summary>
+        public float[,] Values { get; }
+
+        public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
+
+        /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
+        public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
+        {
+            double sum = bias, abs = Math.Abs(bias);
+            for (int c = 0; c < Cols; c++)
+            {
+                double term = (double)Values[r, c] * x[c];
+                sum += term;
+                abs += Math.Abs(term);
+            }
+            return (sum, abs);
+        }
+    }
+
+    public static TheoryData<TensorType, int, int, int> MatVecCases()
+    {
+        var data = new TheoryData<TensorType, int, int, int>();
+        int[][] shapes = [[1, 256], [3, 256], [7, 512], [33, 512], [5, 3584], [13, 4864], [9, 4864]];
+        foreach (var type in new[] { TensorType.Q4_K, TensorType.Q6_K })
+            foreach (var s in shapes)
+                foreach (int threads in new[] { 1, 2 })
+                    data.Add(type, s[0], s[1], threads);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(MatVecCases))]
+    public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
+    {
+        var random = new Random(rows * 7919 + cols * 31 + (int)type);
+        var w = new KQuantWeights(type, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, cols);
+        float[] bias = TestWeights.RandomVector(random, rows);
+        var y = new float[rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = w.Bytes)
+            MatMul.MatVec(w.Matrix(data), x, y, bias, pool);
+
+        for (int r = 0; r < rows; r++)
+        {
+            var (sum, abs) = w.Reference(r, x, bias[r]);
+            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(cols + 1, abs),
+                $"row {r}: got {y[r]}, expected {sum} (Σ|terms| {abs})");
+        }
+    }
+
+    [Theory]
+    [InlineData(TensorType.Q4_K, 2, 7, 256, 1)]
+    [InlineData(TensorType.Q4_K, 5, 33, 512, 2)]
+    [InlineData(TensorType.Q4_K, 9, 11, 3584, 2)]
+    [InlineData(TensorType.Q6_K, 2, 7, 256, 2)]
+    [InlineData(TensorType.Q6_K, 5, 33, 512, 1)]
+    [InlineData(TensorType.Q6_K, 9, 11, 4864, 2)]
+    public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
+    {
+        var random = new Random(tokens * 131 + rows * 17 + cols);
+        var w = new KQuantWeights(type, rows, cols, random);
+        float[] x = TestWeights.RandomVector(random, tokens * cols);
+        var y = new float[tokens * rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = w.Bytes)
+            MatMul.Multiply(w.Matrix(data), x, tokens, y, default, pool);
+
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                var (sum, abs) = w.Reference(r, x.AsSpan(t * cols, cols), 0);
+                Assert.True(Math.Abs(y[t * rows + r] - sum) <= Tolerance.DotProduct(cols, abs),
+                    $"token {t}, row {r}: got {y[t * rows + r]}, expected {sum}");
+            }
+    }
+
+    [Theory]
+    [InlineData(TensorType.Q4_K, 896)]
+    [InlineData(TensorType.Q4_K, 128)]
+    [InlineData(TensorType.Q6_K, 896)]
+    [InlineData(TensorType.Q6_K, 32)]
+    public void ColumnsThatAreNotWholeBlocksAreRejected(TensorType type, int cols)
+    {
+        var bytes = new byte[4096];
+        fixed (byte* data = bytes)
+        {
+            byte* pointer = data;
+            var e = Assert.Throws<ArgumentException>(() => new WeightMatrix(type, pointer, 2, cols, 2048));
+            Assert.Contains($"{cols} columns", e.Message);
+            Assert.Contains(type.ToString(), e.Message);
+        }
+    }
+}
