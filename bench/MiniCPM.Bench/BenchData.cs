@@ -13,6 +13,19 @@ internal sealed unsafe class NativeWeights : IDisposable
         Data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
         Matrix = WeightMatrix.Contiguous(type, Data, rows, cols);
         var random = new Random(seed);
+        if (type is TensorType.Q4_K or TensorType.Q6_K)
+        {
+            // No K-quant quantizer yet: random bytes are valid blocks; the f16 scales are set to sane finite values.
+            long total = (long)type.RowBytes(cols)!.Value * rows;
+            random.NextBytes(new Span<byte>(Data, checked((int)total)));
+            int size = type.BlockBytes();
+            for (long offset = 0; offset < total; offset += size)
+            {
+                if (type == TensorType.Q4_K) { *(Half*)(Data + offset) = (Half)1e-4f; *(Half*)(Data + offset + 2) = (Half)5e-4f; }
+                else *(Half*)(Data + offset + 208) = (Half)2e-5f;
+            }
+            return;
+        }
         if (type.IsQuantized())
         {
             // Block formats: quantize each row of random floats the way the GGUF writer does.

@@ -25,7 +25,8 @@ internal static class QuickBandwidth
         // A filter naming one exact case ("F16 64x4096") runs that case even if it is not one of the standard shapes:
         // a matrix that fits in L2 measures a kernel's compute speed alone.
         var selected = (from shape in Shapes.All
-                        from type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0 }
+                        from type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K }
+                        where type.RowBytes(Shapes.Parse(shape).Cols) != null // K-quant rows are 256-blocks: not 4864x896
                         where $"{type} {shape}".Contains(filter, StringComparison.OrdinalIgnoreCase)
                         select (type, shape)).ToList();
         string[] parts = filter.Split(' ');
