@@ -24,39 +24,92 @@ internal static unsafe class Q4_KDotKernels
         // Scaled quant sums and min terms kept apart, subtracted once at the end.
         var sums = Vector512<float>.Zero;
         var mins = Vector512<float>.Zero;
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F);
+        for (int b = 0; b < blocks; b++)
+            Block(w + (nint)b * BlockBytes, x + (nint)b * BlockElements, ref sums, ref mins);
+        return Vector512.Sum(sums) - Vector512.Sum(mins);
+    }
+
+    /// <summary>
+    /// y[r] = row r · x for the four rows <paramref name="rowStride"/> bytes apart starting at <paramref name="w"/>
+    /// (four weight streams in flight).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4Rows(byte* w, long rowStride, float* x, int cols, float* y)
+    {
+        int blocks = cols / BlockElements;
+        byte* w0 = w, w1 = w + rowStride, w2 = w + 2 * rowStride, w3 = w + 3 * rowStride;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector512<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* block = w + (nint)b * BlockBytes;
+            nint offset = (nint)b * BlockBytes;
             float* xb = x + (nint)b * BlockElements;
-            float d = HalfBits.ToFloat(*(ushort*)block);
-            float dmin = HalfBits.ToFloat(*(ushort*)(block + 2));
-            byte* scales = block + 4;
-            byte* qs = block + 16;
-            for (int group = 0; group < 4; group++)
-            {
-                Vector256<byte> packed = Vector256.Load(qs + 32 * group);
-                Vector256<byte> low = packed & nibble;
-                Vector256<byte> high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
-                float* xLow = xb + 64 * group, xHigh = xLow + 32;
-                var (scLow, mLow) = ScaleMin(scales, 2 * group);
-                var (scHigh, mHigh) = ScaleMin(scales, 2 * group + 1);
-                sums = Vector512.FusedMultiplyAdd(QuantDot(low, xLow), Vector512.Create(d * scLow), sums);
-                sums = Vector512.FusedMultiplyAdd(QuantDot(high, xHigh), Vector512.Create(d * scHigh), sums);
-                mins = Vector512.FusedMultiplyAdd(Vector512.Load(xLow) + Vector512.Load(xLow + 16), Vector512.Create(dmin * mLow), mins);
-                mins = Vector512.FusedMultiplyAdd(Vector512.Load(xHigh) + Vector512.Load(xHigh + 16), Vector512.Create(dmin * mHigh), mins);
-            }
+            Block(w0 + offset, xb, ref s0, ref m0);
+            Block(w1 + offset, xb, ref s1, ref m1);
+            Block(w2 + offset, xb, ref s2, ref m2);
+            Block(w3 + offset, xb, ref s3, ref m3);
         }
-        return Vector512.Sum(sums) - Vector512.Sum(mins);
+        y[0] = Vector512.Sum(s0) - Vector512.Sum(m0);
+        y[1] = Vector512.Sum(s1) - Vector512.Sum(m1);
+        y[2] = Vector512.Sum(s2) - Vector512.Sum(m2);
+        y[3] = Vector512.Sum(s3) - Vector512.Sum(m3);
+    }
+
+    /// <summary>
+    /// Adds one block. The f16 scales are converted once per block, and the four groups are spelled out so that, once
+    /// inlined, each group's (scale, min) unpacking has a constant sub-block index and no branch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block(byte* block, float* xb, ref Vector512<float> sums, ref Vector512<float> mins)
+    {
+        float d = HalfBits.ToFloat(*(ushort*)block);
+        float dmin = HalfBits.ToFloat(*(ushort*)(block + 2));
+        Group(block, 0, d, dmin, new GroupActivations(xb), ref sums, ref mins);
+        Group(block, 1, d, dmin, new GroupActivations(xb + 64), ref sums, ref mins);
+        Group(block, 2, d, dmin, new GroupActivations(xb + 128), ref sums, ref mins);
+        Group(block, 3, d, dmin, new GroupActivations(xb + 192), ref sums, ref mins);
+    }
+
+    /// <summary>The 64 activations of one group (sub-blocks 2g and 2g+1) and each sub-block's Σx in 16 lanes.</summary>
+    private readonly struct GroupActivations
+    {
+        public readonly Vector512<float> Low0, Low1, High0, High1, LowSum, HighSum;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public GroupActivations(float* x)
+        {
+            Low0 = Vector512.Load(x);
+            Low1 = Vector512.Load(x + 16);
+            High0 = Vector512.Load(x + 32);
+            High1 = Vector512.Load(x + 48);
+            LowSum = Low0 + Low1;
+            HighSum = High0 + High1;
+        }
+    }
+
+    /// <summary>Adds group <paramref name="group"/> of one block: (d·sc)·Σq·x into sums, (dmin·m)·Σx into mins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Group(byte* block, int group, float d, float dmin, in GroupActivations xs, ref Vector512<float> sums, ref Vector512<float> mins)
+    {
+        Vector256<byte> nibble = Vector256.Create((byte)0x0F);
+        Vector256<byte> packed = Vector256.Load(block + 16 + 32 * group);
+        Vector256<byte> low = packed & nibble;
+        Vector256<byte> high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
+        var (scLow, mLow) = ScaleMin(block + 4, 2 * group);
+        var (scHigh, mHigh) = ScaleMin(block + 4, 2 * group + 1);
+        sums = Vector512.FusedMultiplyAdd(QuantDot(low, xs.Low0, xs.Low1), Vector512.Create(d * scLow), sums);
+        sums = Vector512.FusedMultiplyAdd(QuantDot(high, xs.High0, xs.High1), Vector512.Create(d * scHigh), sums);
+        mins = Vector512.FusedMultiplyAdd(xs.LowSum, Vector512.Create(dmin * mLow), mins);
+        mins = Vector512.FusedMultiplyAdd(xs.HighSum, Vector512.Create(dmin * mHigh), mins);
     }
 
     /// <summary>Σ q·x over 32 small non-negative quants (one per byte), in 16 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> QuantDot(Vector256<byte> quants, float* x)
+    private static Vector512<float> QuantDot(Vector256<byte> quants, Vector512<float> x0, Vector512<float> x1)
     {
         Vector512<float> q0 = Int8Lanes.ToFloat(quants.GetLower().AsSByte());
         Vector512<float> q1 = Int8Lanes.ToFloat(quants.GetUpper().AsSByte());
-        return Vector512.FusedMultiplyAdd(q1, Vector512.Load(x + 16), q0 * Vector512.Load(x));
+        return Vector512.FusedMultiplyAdd(q1, x1, q0 * x0);
     }
 
     /// <summary>
