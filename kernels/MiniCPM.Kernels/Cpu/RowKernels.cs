@@ -43,7 +43,7 @@ internal readonly unsafe struct RowKernels
         TensorType.BF16 => FloatKernels<BF16Weights>(),
         TensorType.Q8_0 => QuantKernels<Q8_0Blocks>(),
         TensorType.Q4_0 => QuantKernels<Q4_0Blocks>(),
-        TensorType.Q4_K => new(&Q4_KDotKernels.Dot, &Q4_KDotKernels.Dot4Rows),
+        TensorType.Q4_K => new(&Q4_KDotKernels.Dot),
         TensorType.Q6_K => new(&Q6_KDotKernels.Dot),
         _ => throw new NotSupportedException($"matrix products with {type} weights are not implemented on the CPU backend"),
     };
