@@ -15,88 +15,46 @@ public sealed unsafe class KQuantMatMulTests
     /// per row. Corner blocks: d = dmin = 0; all quant and scale bits set (Q4_K: q = 15, sc = m = 63; Q6_K: q = 31,
     /// scale −1); all clear (Q6_K: q = −32, scale 0). Rows are padded with junk a kernel must not read.
     /// </summary>
-    private sealed class KQuantWeights
+    private static QuantTestWeights KQuantWeights(TensorType type, int rows, int cols, Random random)
     {
-        public KQuantWeights(TensorType type, int rows, int cols, Random random, int padBytes = 6)
+        int blockBytes = type.BlockBytes();
+        int blocks = cols / 256;
+        return new QuantTestWeights(type, rows, cols, random, (r, row) =>
         {
-            Type = type;
-            Rows = rows;
-            Cols = cols;
-            long rowBytes = type.RowBytes(cols)!.Value;
-            int blockBytes = type.BlockBytes();
-            RowStride = rowBytes + padBytes;
-            Bytes = new byte[RowStride * rows + 64];
-            random.NextBytes(Bytes);
-            Values = new float[rows, cols];
-            var decoded = new float[cols];
-            int blocks = cols / 256;
-            for (int r = 0; r < rows; r++)
+            double magnitude = Math.Pow(10, random.Next(-4, 0));
+            for (int b = 0; b < blocks; b++)
             {
-                double magnitude = Math.Pow(10, random.Next(-4, 0));
-                var row = Bytes.AsSpan((int)(r * RowStride), (int)rowBytes);
-                for (int b = 0; b < blocks; b++)
-                {
-                    var block = row.Slice(b * blockBytes, blockBytes);
-                    SetScales(type, block, RandomScale(random, magnitude), RandomScale(random, magnitude));
-                }
-                var corner = row.Slice((r + random.Next(blocks)) % blocks * blockBytes, blockBytes);
-                switch (r % 4)
-                {
-                    case 0: SetScales(type, corner, Half.Zero, Half.Zero); break;
-                    case 1:
-                        corner.Fill(0xFF);
-                        SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
-                        break;
-                    case 2:
-                        corner.Clear();
-                        SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
-                        break;
-                }
-                Dequantizer.RowToFloat(type, row, decoded);
-                for (int c = 0; c < cols; c++)
-                {
-                    Assert.True(float.IsFinite(decoded[c]));
-                    Values[r, c] = decoded[c];
-                }
+                var block = row.Slice(b * blockBytes, blockBytes);
+                SetScales(type, block, RandomScale(random, magnitude), RandomScale(random, magnitude));
             }
-        }
+            var corner = row.Slice((r + random.Next(blocks)) % blocks * blockBytes, blockBytes);
+            switch (r % 4)
+            {
+                case 0: SetScales(type, corner, Half.Zero, Half.Zero); break;
+                case 1:
+                    corner.Fill(0xFF);
+                    SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
+                    break;
+                case 2:
+                    corner.Clear();
+                    SetScales(type, corner, RandomScale(random, magnitude), RandomScale(random, magnitude));
+                    break;
+            }
+        });
+    }
 
-        private static Half RandomScale(Random random, double magnitude) =>
-            (Half)(magnitude * (0.5 + random.NextDouble() / 2) * (random.Next(2) == 0 ? -1 : 1));
+    private static Half RandomScale(Random random, double magnitude) =>
+        (Half)(magnitude * (0.5 + random.NextDouble() / 2) * (random.Next(2) == 0 ? -1 : 1));
 
-        /// <summary>Q4_K keeps d and dmin in its first four bytes; Q6_K keeps d in its last two.</summary>
-        private static void SetScales(TensorType type, Span<byte> block, Half d, Half dmin)
+    /// <summary>Q4_K keeps d and dmin in its first four bytes; Q6_K keeps d in its last two.</summary>
+    private static void SetScales(TensorType type, Span<byte> block, Half d, Half dmin)
+    {
+        if (type == TensorType.Q4_K)
         {
-            if (type == TensorType.Q4_K)
-            {
-                BitConverter.TryWriteBytes(block[..2], d);
-                BitConverter.TryWriteBytes(block.Slice(2, 2), dmin);
-            }
-            else BitConverter.TryWriteBytes(block[208..], d);
+            BitConverter.TryWriteBytes(block[..2], d);
+            BitConverter.TryWriteBytes(block.Slice(2, 2), dmin);
         }
-
-        public TensorType Type { get; }
-        public int Rows { get; }
-        public int Cols { get; }
-        public long RowStride { get; }
-        public byte[] Bytes { get; }
-        /// <summary>The dequantized weights, the reference the kernels are held to.</summary>
-        public float[,] Values { get; }
-
-        public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
-
-        /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
-        public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
-        {
-            double sum = bias, abs = Math.Abs(bias);
-            for (int c = 0; c < Cols; c++)
-            {
-                double term = (double)Values[r, c] * x[c];
-                sum += term;
-                abs += Math.Abs(term);
-            }
-            return (sum, abs);
-        }
+        else BitConverter.TryWriteBytes(block[208..], d);
     }
 
     public static TheoryData<TensorType, int, int, int> MatVecCases()
@@ -115,7 +73,7 @@ public sealed unsafe class KQuantMatMulTests
     public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
     {
         var random = new Random(rows * 7919 + cols * 31 + (int)type);
-        var w = new KQuantWeights(type, rows, cols, random);
+        var w = KQuantWeights(type, rows, cols, random);
         float[] x = TestWeights.RandomVector(random, cols);
         float[] bias = TestWeights.RandomVector(random, rows);
         var y = new float[rows];
@@ -142,7 +100,7 @@ public sealed unsafe class KQuantMatMulTests
     public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
     {
         var random = new Random(tokens * 131 + rows * 17 + cols);
-        var w = new KQuantWeights(type, rows, cols, random);
+        var w = KQuantWeights(type, rows, cols, random);
         float[] x = TestWeights.RandomVector(random, tokens * cols);
         var y = new float[tokens * rows];
         using var pool = new CpuThreadPool(threads);

@@ -15,63 +15,25 @@ public sealed unsafe class QuantizedMatMulTests
     /// with values at ±max so quants hit their extremes (Q8_0 ±127; Q4_0 0 and 15). Rows are padded so a kernel that
     /// reads past a row's end meets junk.
     /// </summary>
-    private sealed class QuantizedWeights
+    private static QuantTestWeights QuantizedWeights(TensorType type, int rows, int cols, Random random)
     {
-        public QuantizedWeights(TensorType type, int rows, int cols, Random random, int padBytes = 6)
+        var source = new float[cols];
+        return new QuantTestWeights(type, rows, cols, random, (r, row) =>
         {
-            Type = type;
-            Rows = rows;
-            Cols = cols;
-            long rowBytes = type.RowBytes(cols)!.Value;
-            RowStride = rowBytes + padBytes;
-            Bytes = new byte[RowStride * rows + 64];
-            random.NextBytes(Bytes);
-            Values = new float[rows, cols];
-            var source = new float[cols];
-            var decoded = new float[cols];
-            for (int r = 0; r < rows; r++)
+            double scale = Math.Pow(10, random.Next(-3, 2)); // rows of different magnitudes
+            for (int c = 0; c < cols; c++) source[c] = (float)(scale * (random.NextDouble() * 2 - 1));
+            int blocks = cols / 32;
+            int special = (r + random.Next(blocks)) % blocks;
+            switch (r % 4)
             {
-                double scale = Math.Pow(10, random.Next(-3, 2)); // rows of different magnitudes
-                for (int c = 0; c < cols; c++) source[c] = (float)(scale * (random.NextDouble() * 2 - 1));
-                int blocks = cols / 32;
-                int special = (r + random.Next(blocks)) % blocks;
-                switch (r % 4)
-                {
-                    case 0: source.AsSpan(special * 32, 32).Clear(); break;
-                    case 1: source[special * 32 + 7] = (float)(-3 * scale); break;
-                    case 2:
-                        for (int j = 0; j < 32; j++) source[special * 32 + j] = (float)(j % 2 == 0 ? scale : -scale);
-                        break;
-                }
-                var row = Bytes.AsSpan((int)(r * RowStride), (int)rowBytes);
-                BlockQuantizer.Quantize(type, source, row);
-                Dequantizer.RowToFloat(type, row, decoded);
-                for (int c = 0; c < cols; c++) Values[r, c] = decoded[c];
+                case 0: source.AsSpan(special * 32, 32).Clear(); break;
+                case 1: source[special * 32 + 7] = (float)(-3 * scale); break;
+                case 2:
+                    for (int j = 0; j < 32; j++) source[special * 32 + j] = (float)(j % 2 == 0 ? scale : -scale);
+                    break;
             }
-        }
-
-        public TensorType Type { get; }
-        public int Rows { get; }
-        public int Cols { get; }
-        public long RowStride { get; }
-        public byte[] Bytes { get; }
-        /// <summary>The dequantized weights, the reference the kernels are held to.</summary>
-        public float[,] Values { get; }
-
-        public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
-
-        /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
-        public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
-        {
-            double sum = bias, abs = Math.Abs(bias);
-            for (int c = 0; c < Cols; c++)
-            {
-                double term = (double)Values[r, c] * x[c];
-                sum += term;
-                abs += Math.Abs(term);
-            }
-            return (sum, abs);
-        }
+            BlockQuantizer.Quantize(type, source, row);
+        });
     }
 
     public static TheoryData<TensorType, int, int, int> MatVecCases()
@@ -90,7 +52,7 @@ public sealed unsafe class QuantizedMatMulTests
     public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
     {
         var random = new Random(rows * 7919 + cols * 31 + (int)type);
-        var w = new QuantizedWeights(type, rows, cols, random);
+        var w = QuantizedWeights(type, rows, cols, random);
         float[] x = TestWeights.RandomVector(random, cols);
         float[] bias = TestWeights.RandomVector(random, rows);
         var y = new float[rows];
@@ -117,7 +79,7 @@ public sealed unsafe class QuantizedMatMulTests
     public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
     {
         var random = new Random(tokens * 131 + rows * 17 + cols);
-        var w = new QuantizedWeights(type, rows, cols, random);
+        var w = QuantizedWeights(type, rows, cols, random);
         float[] x = TestWeights.RandomVector(random, tokens * cols);
         var y = new float[tokens * rows];
         using var pool = new CpuThreadPool(threads);

@@ -1,0 +1,60 @@
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Kernels.Tests.Cpu;
+
+/// <summary>
+/// A matrix of quantized rows (padded with junk a kernel must not read) and the values the <see cref="Dequantizer"/>
+/// gives for them: the reference every fused quantized kernel is held to.
+/// </summary>
+internal sealed unsafe class QuantTestWeights
+{
+    /// <param name="fillRow">Writes row r's blocks into the span (the row's bytes start out random).</param>
+    public QuantTestWeights(TensorType type, int rows, int cols, Random random, Action<int, Span<byte>> fillRow, int padBytes = 6)
+    {
+        Type = type;
+        Rows = rows;
+        Cols = cols;
+        long rowBytes = type.RowBytes(cols)!.Value;
+        RowStride = rowBytes + padBytes;
+        Bytes = new byte[RowStride * rows + 64];
+        random.NextBytes(Bytes);
+        Values = new float[rows, cols];
+        var decoded = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = Bytes.AsSpan((int)(r * RowStride), (int)rowBytes);
+            fillRow(r, row);
+            Dequantizer.RowToFloat(type, row, decoded);
+            for (int c = 0; c < cols; c++)
+            {
+                Assert.True(float.IsFinite(decoded[c]));
+                Values[r, c] = decoded[c];
+            }
+        }
+    }
+
+    public TensorType Type { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public long RowStride { get; }
+    public byte[] Bytes { get; }
+
+    /// <summary>The dequantized weights.</summary>
+    public float[,] Values { get; }
+
+    public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
+
+    /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
+    public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
+    {
+        double sum = bias, abs = Math.Abs(bias);
+        for (int c = 0; c < Cols; c++)
+        {
+            double term = (double)Values[r, c] * x[c];
+            sum += term;
+            abs += Math.Abs(term);
+        }
+        return (sum, abs);
+    }
+}
