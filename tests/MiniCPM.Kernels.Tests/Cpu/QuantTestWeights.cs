@@ -57,4 +57,42 @@ internal sealed unsafe class QuantTestWeights
         }
         return (sum, abs);
     }
+
+    /// <summary>MatVec with random x and bias on <paramref name="threads"/> threads, each row within the float32 dot bound.</summary>
+    public void AssertMatVecMatchesReference(Random random, int threads)
+    {
+        float[] x = TestWeights.RandomVector(random, Cols);
+        float[] bias = TestWeights.RandomVector(random, Rows);
+        var y = new float[Rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = Bytes)
+            MatMul.MatVec(Matrix(data), x, y, bias, pool);
+
+        for (int r = 0; r < Rows; r++)
+        {
+            var (sum, abs) = Reference(r, x, bias[r]);
+            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(Cols + 1, abs),
+                $"row {r}: got {y[r]}, expected {sum} (Σ|terms| {abs})");
+        }
+    }
+
+    /// <summary>Multiply (tokens × cols activations) on <paramref name="threads"/> threads, each output within the float32 dot bound.</summary>
+    public void AssertMultiplyMatchesReference(Random random, int tokens, int threads)
+    {
+        float[] x = TestWeights.RandomVector(random, tokens * Cols);
+        var y = new float[tokens * Rows];
+        using var pool = new CpuThreadPool(threads);
+
+        fixed (byte* data = Bytes)
+            MatMul.Multiply(Matrix(data), x, tokens, y, default, pool);
+
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < Rows; r++)
+            {
+                var (sum, abs) = Reference(r, x.AsSpan(t * Cols, Cols), 0);
+                Assert.True(Math.Abs(y[t * Rows + r] - sum) <= Tolerance.DotProduct(Cols, abs),
+                    $"token {t}, row {r}: got {y[t * Rows + r]}, expected {sum}");
+            }
+    }
 }

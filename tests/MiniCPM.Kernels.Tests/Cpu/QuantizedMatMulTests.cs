@@ -52,21 +52,7 @@ public sealed unsafe class QuantizedMatMulTests
     public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
     {
         var random = new Random(rows * 7919 + cols * 31 + (int)type);
-        var w = QuantizedWeights(type, rows, cols, random);
-        float[] x = TestWeights.RandomVector(random, cols);
-        float[] bias = TestWeights.RandomVector(random, rows);
-        var y = new float[rows];
-        using var pool = new CpuThreadPool(threads);
-
-        fixed (byte* data = w.Bytes)
-            MatMul.MatVec(w.Matrix(data), x, y, bias, pool);
-
-        for (int r = 0; r < rows; r++)
-        {
-            var (sum, abs) = w.Reference(r, x, bias[r]);
-            Assert.True(Math.Abs(y[r] - sum) <= Tolerance.DotProduct(cols + 1, abs),
-                $"row {r}: got {y[r]}, expected {sum} (Σ|terms| {abs})");
-        }
+        QuantizedWeights(type, rows, cols, random).AssertMatVecMatchesReference(random, threads);
     }
 
     [Theory]
@@ -79,21 +65,7 @@ public sealed unsafe class QuantizedMatMulTests
     public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
     {
         var random = new Random(tokens * 131 + rows * 17 + cols);
-        var w = QuantizedWeights(type, rows, cols, random);
-        float[] x = TestWeights.RandomVector(random, tokens * cols);
-        var y = new float[tokens * rows];
-        using var pool = new CpuThreadPool(threads);
-
-        fixed (byte* data = w.Bytes)
-            MatMul.Multiply(w.Matrix(data), x, tokens, y, default, pool);
-
-        for (int t = 0; t < tokens; t++)
-            for (int r = 0; r < rows; r++)
-            {
-                var (sum, abs) = w.Reference(r, x.AsSpan(t * cols, cols), 0);
-                Assert.True(Math.Abs(y[t * rows + r] - sum) <= Tolerance.DotProduct(cols, abs),
-                    $"token {t}, row {r}: got {y[t * rows + r]}, expected {sum}");
-            }
+        QuantizedWeights(type, rows, cols, random).AssertMultiplyMatchesReference(random, tokens, threads);
     }
 
     /// <summary>
