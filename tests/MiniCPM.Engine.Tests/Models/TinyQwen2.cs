@@ -42,4 +42,22 @@ internal static class TinyQwen2
         Assert.True(maxAbs > 0);
         return maxDiff / maxAbs;
     }
+
+    /// <summary>
+    /// max |Δlogit| / max |logit| between a model on quantized weights (prefill of all but the last prompt token on
+    /// 2 threads — the token-block matmul — then one decode step, the matvec path) and a model on an F32 file of the
+    /// same weights' dequantized values (1 thread, one prefill). Only the kernels' summation orders differ.
+    /// </summary>
+    public static double QuantizedVersusDequantized(string quantizedPath, string dequantizedPath)
+    {
+        float[] expected, actual;
+        using (var model = Qwen2Model.Load(dequantizedPath, new Qwen2Options { Threads = 1 }))
+            expected = Run(model, model.CreateSequence(), Prompt1);
+        using (var model = Qwen2Model.Load(quantizedPath, new Qwen2Options { Threads = 2 }))
+        {
+            var sequence = model.CreateSequence();
+            actual = Run(model, sequence, Prompt1[..^1]).Concat(Run(model, sequence, Prompt1[^1..])).ToArray();
+        }
+        return RelativeDifference(actual, expected);
+    }
 }
