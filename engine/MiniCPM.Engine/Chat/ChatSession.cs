@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
 
 namespace MiniCPM.Engine.Chat;
@@ -28,6 +29,8 @@ public sealed class ChatSession : IDisposable
     private readonly ChatTemplate _template;
     private readonly List<ChatMessage> _messages = [];
     private readonly List<int> _tokens = [];     // the conversation so far, without a generation prompt
+    private readonly List<EmbeddingRun> _runs = []; // media rows of _tokens, at absolute positions
+    private int _images;                          // images so far: the next one's <image_id>
     private SequenceId? _sequence;               // holds _tokens[.._cached]
     private int _cached;
     private int _busy;
@@ -54,6 +57,30 @@ public sealed class ChatSession : IDisposable
 
     public void AddUser(string text) => Add(ChatMessage.User(text));
 
+    /// <summary>
+    /// Adds a user message with images and/or audio. Each item goes where its tag <c>(&lt;image&gt;./&lt;/image&gt;)</c>
+    /// / <c>(&lt;audio&gt;./&lt;/audio&gt;)</c> stands in <paramref name="text"/>, or, with no tags, before the text
+    /// (MiniCPM's content list [image, question]). The session's <see cref="ChatSessionOptions.MediaEncoder"/> encodes
+    /// them now; on an error the session is unchanged.
+    /// </summary>
+    /// <exception cref="MediaPromptException">Tags and media disagree, or the model cannot take media.</exception>
+    public void AddUser(string text, params IReadOnlyList<ChatMedia> media)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(media);
+        if (media.Count == 0) { AddUser(text); return; }
+        ThrowIfBusyOrDisposed();
+        var message = ChatMessage.User(text);
+        int[] preamble = _messages.Count == 0 ? _template.EncodePreamble(message) : [];
+        var built = MediaMessage.Build(_template, ChatRole.User, text, media, _options.MediaEncoder, _images, _model.Config.HiddenSize);
+        _tokens.AddRange(preamble);
+        int offset = _tokens.Count;
+        foreach (var run in built.Runs) _runs.Add(run with { Start = run.Start + offset });
+        _tokens.AddRange(built.Tokens);
+        _images += built.Images;
+        _messages.Add(message);
+    }
+
     /// <summary>Adds an assistant message written by the caller (few-shot examples, a restored conversation).</summary>
     public void AddAssistant(string text)
     {
@@ -69,6 +96,8 @@ public sealed class ChatSession : IDisposable
         FreeSequence();
         _messages.Clear();
         _tokens.Clear();
+        _runs.Clear();
+        _images = 0;
         StartConversation();
     }
 
@@ -100,7 +129,9 @@ public sealed class ChatSession : IDisposable
 
             turn = _sequence is { } conversation ? _model.ForkSequence(conversation) : _model.CreateSequence();
             var turnSequence = turn.Value;
-            var logits = await Task.Run(() => DecodingContext.Feed(_model, turnSequence, prompt), cancellation);
+            var whole = new MultimodalPrompt([.. _tokens, .. generationPrompt], _runs, _model.Config.HiddenSize);
+            var request = whole.Request(turnSequence, _cached, prompt.Length);
+            var logits = await Task.Run(() => DecodingContext.Feed(_model, request), cancellation);
 
             var reply = new List<int>();
             var text = new StringBuilder();

@@ -15,4 +15,8 @@ public sealed record ChatSessionOptions
 
     /// <summary>Used when <see cref="ChatSession.StreamReplyAsync"/> gets no options.</summary>
     public GenerationOptions Generation { get; init; } = GenerationOptions.MiniCpmSampling;
+
+    /// <summary>Encodes images/audio added with <see cref="ChatSession.AddUser(string, IReadOnlyList{Multimodal.ChatMedia})"/>;
+    /// null: the session takes text only. <c>MiniCpm.CreateChat</c> sets the model's own.</summary>
+    public Multimodal.IMediaEncoder? MediaEncoder { get; init; }
 }

@@ -80,6 +80,28 @@ public sealed class ChatTemplate
             .. EncodeTurnEnd()];
     }
 
+    /// <summary>
+    /// A message whose content mixes plain text (special-token texts not parsed) with media placeholder text (parsed:
+    /// <c>&lt;image&gt;</c>, <c>&lt;unk&gt;</c> … become their special ids). Special tokens split Hugging Face's
+    /// tokenization into segments, so encoding the pieces one by one gives the ids of the joined text.
+    /// </summary>
+    public int[] EncodeMessage(ChatRole role, IReadOnlyList<MessagePiece> pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        var ids = new List<int> { _imStart };
+        var text = new StringBuilder(role.Name() + "\n");
+        foreach (var piece in pieces)
+        {
+            if (!piece.IsPlaceholder) { text.Append(piece.Text); continue; }
+            ids.AddRange(_tokenizer.Encode(text.ToString(), allowSpecial: false));
+            text.Clear();
+            ids.AddRange(_tokenizer.Encode(piece.Text, allowSpecial: true));
+        }
+        ids.AddRange(_tokenizer.Encode(text.ToString(), allowSpecial: false));
+        ids.AddRange(EncodeTurnEnd());
+        return ids.ToArray();
+    }
+
     /// <summary><c>&lt;|im_start|&gt;assistant\n</c>.</summary>
     public int[] EncodeGenerationPrompt() => [_imStart, .. _tokenizer.Encode("assistant\n", allowSpecial: false)];
 
@@ -90,3 +112,6 @@ public sealed class ChatTemplate
 
     private static string RenderMessage(ChatMessage m) => $"<|im_start|>{m.Role.Name()}\n{m.Content}<|im_end|>\n";
 }
+
+/// <summary>Part of a message's content: user text, or a media item's placeholder text (its special tokens parsed).</summary>
+public readonly record struct MessagePiece(string Text, bool IsPlaceholder);

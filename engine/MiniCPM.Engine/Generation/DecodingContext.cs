@@ -48,9 +48,12 @@ internal sealed record DecodingContext(
     }
 
     /// <summary>Appends <paramref name="tokens"/> to the sequence and returns the last position's logits.</summary>
-    public static float[] Feed(ILanguageModel model, SequenceId sequence, ReadOnlyMemory<int> tokens, float[]? buffer = null)
+    public static float[] Feed(ILanguageModel model, SequenceId sequence, ReadOnlyMemory<int> tokens, float[]? buffer = null) =>
+        Feed(model, new ForwardRequest { Sequence = sequence, Tokens = tokens, Logits = buffer });
+
+    /// <summary>Runs one prepared request (ids, maybe embedding rows) and returns the last position's logits.</summary>
+    public static float[] Feed(ILanguageModel model, ForwardRequest request)
     {
-        var request = new ForwardRequest { Sequence = sequence, Tokens = tokens, Logits = buffer };
         model.Forward([request]);
         return request.Logits ?? throw new InvalidOperationException("The model returned no logits.");
     }

@@ -1,4 +1,5 @@
 using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
 
 namespace MiniCPM.Engine.Generation;
@@ -24,6 +25,11 @@ public sealed class Generator
     /// <exception cref="ArgumentException">Empty prompt, an id outside the vocabulary, or invalid options.</exception>
     /// <exception cref="PromptTooLongException">The prompt leaves no room in the context.</exception>
     public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions? options = null,
+        StepLogitsObserver? observeLogits = null, CancellationToken cancellation = default) =>
+        Generate(MultimodalPrompt.TextOnly(prompt ?? throw new ArgumentNullException(nameof(prompt))), options, observeLogits, cancellation);
+
+    /// <summary>Generates a reply to a prompt whose placeholder runs carry image or audio embeddings.</summary>
+    public GenerationResult Generate(MultimodalPrompt prompt, GenerationOptions? options = null,
         StepLogitsObserver? observeLogits = null, CancellationToken cancellation = default)
     {
         var tokens = new List<int>();
@@ -41,22 +47,29 @@ public sealed class Generator
     /// <summary>Generates lazily, one token per item; the last item carries the finish reason. Beam search yields its
     /// best hypothesis after the search ends.</summary>
     public IEnumerable<GeneratedToken> Stream(IReadOnlyList<int> prompt, GenerationOptions? options = null,
+        StepLogitsObserver? observeLogits = null, CancellationToken cancellation = default) =>
+        Stream(MultimodalPrompt.TextOnly(prompt ?? throw new ArgumentNullException(nameof(prompt))), options, observeLogits, cancellation);
+
+    /// <summary>Streams a reply to a prompt whose placeholder runs carry image or audio embeddings.</summary>
+    public IEnumerable<GeneratedToken> Stream(MultimodalPrompt prompt, GenerationOptions? options = null,
         StepLogitsObserver? observeLogits = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        if (prompt.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(prompt));
+        if (prompt.Tokens.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(prompt));
+        if (prompt.Runs.Count > 0 && prompt.Hidden != _model.Config.HiddenSize)
+            throw new ArgumentException($"The prompt's embedding rows are {prompt.Hidden} wide; the model's hidden size is {_model.Config.HiddenSize}.", nameof(prompt));
         var context = DecodingContext.Create(_model, _tokenizer, options ?? GenerationOptions.MiniCpmSampling);
-        DecodingContext.CheckRoom(_model, 0, prompt.ToArray());
-        return Run(prompt.ToArray(), context, observeLogits, cancellation);
+        DecodingContext.CheckRoom(_model, 0, prompt.Tokens.ToArray());
+        return Run(prompt, context, observeLogits, cancellation);
     }
 
-    private IEnumerable<GeneratedToken> Run(int[] prompt, DecodingContext context, StepLogitsObserver? observer,
+    private IEnumerable<GeneratedToken> Run(MultimodalPrompt prompt, DecodingContext context, StepLogitsObserver? observer,
         CancellationToken cancellation)
     {
         var sequence = _model.CreateSequence();
         try
         {
-            var logits = DecodingContext.Feed(_model, sequence, prompt);
+            var logits = DecodingContext.Feed(_model, prompt.Request(sequence, 0, prompt.Tokens.Count));
             var tokens = context.Options.Strategy == DecodingStrategy.BeamSearch
                 ? Replay.Tokens(BeamSearch.Run(_model, sequence, logits, context, observer, cancellation), context)
                 : Sample(new SamplingRun(_model, sequence, logits, context, observer), cancellation);

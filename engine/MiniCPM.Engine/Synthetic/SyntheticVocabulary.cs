@@ -9,10 +9,13 @@ namespace MiniCPM.Engine.Synthetic;
 /// 151644, &lt;|im_end|&gt; 151645; then MiniCPM-V 2.6's added tokens (&lt;image&gt;, &lt;/image&gt;, &lt;ref&gt;, …, in an
 /// order chosen here; real ids are read from the tokenizer, never assumed) and reserved tokens up to id 151665, then
 /// unused padding ids. Every token text is distinct.</item>
-/// <item>V &lt; 151646 (tiny, 0.5b-shape): the first V − 3 BPE tokens, the merges whose parts and result are among them,
-/// and the three ChatML specials remapped to V − 3, V − 2, V − 1. Because Qwen2's merge i creates token 256 + i, this
-/// is the BPE of the real vocabulary stopped at a merge rank: text still round-trips through the byte tokens, and a
-/// text whose real ids are all below V − 3 encodes to exactly those ids.</item>
+/// <item>V &lt; 151646 (tiny, 0.5b-shape): the first R BPE tokens, the merges whose parts and result are among them,
+/// then (when V ≥ 512) the media tokens — MiniCPM-V's image tokens, &lt;unk&gt; (its Qwen2 id 128244 is cut away) and
+/// MiniCPM-o's audio tokens — so image and audio prompts work on tiny models, and the three ChatML specials remapped
+/// to V − 3, V − 2, V − 1. Because Qwen2's merge i creates token 256 + i, this is the BPE of the real vocabulary
+/// stopped at a merge rank: text still round-trips through the byte tokens, and a text whose real ids are all below R
+/// encodes to exactly those ids.</item>
+/// <item>V ≥ 151700 (MiniCPM-o's size) also gets the audio tokens after the image tokens.</item>
 /// </list>
 /// </summary>
 internal sealed class SyntheticVocabulary
@@ -32,6 +35,21 @@ internal sealed class SyntheticVocabulary
         "<image>", "</image>", "<ref>", "</ref>", "<box>", "</box>", "<quad>", "</quad>",
         "<point>", "</point>", "<slice>", "</slice>", "<image_id>", "</image_id>",
     ];
+
+    /// <summary>MiniCPM-o 2.6's audio and speech tokens (the audio placeholders use the first two).</summary>
+    private static readonly string[] MiniCpmOAudioTokens =
+        ["<|audio_start|>", "<|audio_end|>", "<|spk_bos|>", "<|spk|>", "<|spk_eos|>", "<|tts_bos|>", "<|tts_eos|>"];
+
+    /// <summary>A cut vocabulary at least this large carries the media tokens.</summary>
+    private const int SmallestWithMedia = 512;
+
+    /// <summary>MiniCPM-o 2.6's vocabulary size: from here on the audio tokens follow the image tokens.</summary>
+    private const int SmallestWithAudio = 151700;
+
+    /// <summary>Qwen2's "&lt;unk&gt;" BPE token (kept in a full vocabulary).</summary>
+    private const int QwenUnknownId = 128244;
+
+    private static string[] SmallMediaTokens => [.. MiniCpmVAddedTokens, "<unk>", .. MiniCpmOAudioTokens];
 
     private SyntheticVocabulary(int size, int regular, string[] tokens, int[] types, string[] merges)
     {
@@ -63,7 +81,7 @@ internal sealed class SyntheticVocabulary
 
     /// <summary>The added tokens (all special), by id.</summary>
     public IEnumerable<(int Id, string Content)> AddedTokens =>
-        Enumerable.Range(RegularCount, Size - RegularCount)
+        Enumerable.Range(0, Size)
             .Where(id => TokenTypes[id] == (int)GgufTokenType.Control)
             .Select(id => (id, Tokens[id]));
 
@@ -79,14 +97,21 @@ internal sealed class SyntheticVocabulary
     {
         var (endOfText, _, _) = SpecialIds(size);
         var real = EmbeddedQwen2Tokenizer.Load();
-        int regular = endOfText; // the specials follow the last BPE token kept
+        bool cut = size < RealSpecialsEnd;
+        string[] media = !cut ? [] : size >= SmallestWithMedia ? SmallMediaTokens : [];
+        int regular = endOfText - media.Length; // the added tokens follow the last BPE token kept
         var tokens = new string[size];
         var types = new int[size];
         Array.Copy(real.Tokens, tokens, regular);
         Array.Fill(types, (int)GgufTokenType.Normal, 0, regular);
 
+        string[] added = cut
+            ? [.. media, "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+            : ["<|endoftext|>", "<|im_start|>", "<|im_end|>", .. MiniCpmVAddedTokens, .. size >= SmallestWithAudio ? MiniCpmOAudioTokens : []];
+        // MiniCPM-V marks Qwen2's own "<unk>" BPE token special, so its image placeholders stay one id each.
+        if (!cut) types[QwenUnknownId] = (int)GgufTokenType.Control;
         int id = regular;
-        foreach (var special in new[] { "<|endoftext|>", "<|im_start|>", "<|im_end|>" }.Concat(MiniCpmVAddedTokens))
+        foreach (var special in added)
         {
             if (id == size) break;
             tokens[id] = special;

@@ -53,6 +53,12 @@ internal static class TokenizerPartsLoader
                     "tokenizer.ggml.merges");
         }
 
+        // A special token may also be a BPE token: MiniCPM-V marks Qwen2's "<unk>" (128244, the result of the merge
+        // "<unk" + ">") special. It stays in the BPE vocabulary too, as in the HF tokenizer.json, or the merges break.
+        var mergeResults = new HashSet<string>(merges.Select(m => m.Replace(" ", "", StringComparison.Ordinal)), StringComparer.Ordinal);
+        foreach (var token in added)
+            if (mergeResults.Contains(token.Content)) vocab.TryAdd(token.Content, token.Id);
+
         return new Qwen2Tokenizer(vocab, merges, added, normalizeNfc: true, source);
     }
 }

@@ -100,7 +100,9 @@ public sealed class SyntheticVocabularyTests(Qwen2TokenizerFixture reference, Sy
                 Assert.InRange(id!.Value, 151646, 151665);
                 Assert.True(tok.IsSpecial(id.Value));
             }
-            Assert.Equal(128244, tok.Specials.Unknown); // Qwen2's own "<unk>" BPE token
+            Assert.Equal(128244, tok.Specials.Unknown); // Qwen2's own "<unk>" BPE token, made special as in MiniCPM-V
+            Assert.True(tok.IsSpecial(128244));
+            Assert.Equal([128244], tok.Encode("<unk>"));
             Assert.True(tok.IsSpecial(151665)); // the last reserved id
         }
     }
@@ -119,7 +121,8 @@ public sealed class SyntheticVocabularyTests(Qwen2TokenizerFixture reference, Sy
         Assert.All(vocab.Tokens, t => Assert.False(string.IsNullOrEmpty(t)));
         // llama.cpp asserts one id per text when it loads the vocabulary.
         Assert.Equal(size, vocab.Tokens.Distinct(StringComparer.Ordinal).Count());
-        Assert.Equal(size > 151666 ? size - 151666 : 0, vocab.TokenTypes.Count(t => t == (int)GgufTokenType.Unused));
+        int lastAdded = size >= 151700 ? 151667 : 151666; // MiniCPM-o's size also carries the 7 audio tokens
+        Assert.Equal(size > lastAdded ? size - lastAdded : 0, vocab.TokenTypes.Count(t => t == (int)GgufTokenType.Unused));
     }
 
     [Theory]
@@ -139,7 +142,7 @@ public sealed class SyntheticVocabularyTests(Qwen2TokenizerFixture reference, Sy
         int sameIds = 0;
         foreach (var text in TokenizerTestData.VocabCases.Select(c => c.Text).Concat(MoreTexts))
         {
-            foreach (var (tok, regular) in new[] { (Small, 31997), (tiny, 4093) })
+            foreach (var (tok, regular) in new[] { (Small, 31975), (tiny, 4071) })
             {
                 var full = reference.FromJson.Encode(text, allowSpecial: false);
                 var cut = tok.Encode(text, allowSpecial: false);
@@ -157,13 +160,30 @@ public sealed class SyntheticVocabularyTests(Qwen2TokenizerFixture reference, Sy
         Assert.True(sameIds >= 20, $"only {sameIds} texts exercised the equal-ids rule");
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(151700)]
+    public void MediaTokensAreSpecialAndInsideTheVocabulary(int size)
+    {
+        var tok = SyntheticVocabulary.Build(size).ToTokenizer();
+        foreach (var text in new[] { "<image>", "</image>", "<slice>", "</slice>", "<image_id>", "</image_id>", "<unk>", "<|audio_start|>", "<|audio_end|>" })
+        {
+            int? id = tok.TokenToId(text);
+            Assert.NotNull(id);
+            Assert.InRange(id!.Value, 0, size - 1);
+            Assert.Equal([id.Value], tok.Encode(text));
+            Assert.True(tok.IsSpecial(id.Value));
+        }
+        Assert.Null(SyntheticVocabulary.Build(300).ToTokenizer().TokenToId("<image>")); // too small to carry them
+    }
+
     [Fact]
     public void CutVocabularyRemapsTheChatMlSpecialsToTheTopIds()
     {
         Assert.Equal(32000, Small.VocabularySize);
         Assert.Equal((31997, 31998, 31999), (Small.Specials.EndOfText, Small.Specials.ImStart, Small.Specials.ImEnd));
         Assert.Equal([31998, .. Small.Encode("user\nHi"), 31999], Small.Encode("<|im_start|>user\nHi<|im_end|>"));
-        Assert.Null(Small.Specials.ImageStart);
+        Assert.Equal(31975, Small.Specials.ImageStart); // the media tokens sit below the ChatML specials
         using var gguf = GgufFile.Open(files.SmallVocabGguf);
         Assert.Equal(31997, gguf.Require("tokenizer.ggml.padding_token_id").AsInt32());
         Assert.StartsWith("{% for message in messages %}", gguf.Require("tokenizer.chat_template").AsString());
