@@ -4,12 +4,17 @@ namespace MiniCPM.Bench;
 
 public static class Program
 {
-    /// <summary>`bandwidth [repeats]`: quick Stopwatch table; anything else goes to BenchmarkDotNet's switcher.</summary>
+    /// <summary>`bandwidth [repeats]`, `vision-slice [runs] [f16|bf16] [threads]`: quick Stopwatch tables; anything else goes to BenchmarkDotNet's switcher.</summary>
     public static void Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "bandwidth")
         {
             QuickBandwidth.Run(args);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "vision-slice")
+        {
+            VisionSliceBench.Run(args);
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

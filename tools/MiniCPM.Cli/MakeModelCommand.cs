@@ -45,6 +45,9 @@ internal static class MakeModelCommand
         var plan = SyntheticModel.Plan(spec, type.Value, format);
         var l = spec.Llm;
         output.WriteLine($"preset {spec.Name}: hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
+        if (spec.Vision is { } v)
+            output.WriteLine($"vision tower: SigLIP hidden {v.HiddenSize}, layers {v.Layers}, heads {v.Heads}, ffn {v.IntermediateSize}, patch {v.PatchSize}; resampler {spec.Resampler!.Queries} queries → {spec.Resampler.EmbedDim}" +
+                (format == SyntheticModelFormat.Gguf ? $"; mmproj {SyntheticModel.MmprojPathFor(outPath)}" : ""));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(format == SyntheticModelFormat.Gguf ? "GGUF" : "HF folder")}, {dtype.ToLowerInvariant()}, seed {seed}: {plan.Count} tensors, {plan.Sum(t => t.Elements())} parameters, {InfoCommand.FormatBytes(plan.Sum(t => t.Bytes))} of weights"));
         if (dryRun) return 0;

@@ -1,8 +1,5 @@
 using MiniCPM.Engine.Configuration;
-using MiniCPM.Engine.Vision;
-using MiniCPM.Engine.Weights;
 using MiniCPM.Kernels.Formats;
-using MiniCPM.Loaders.Gguf;
 
 namespace MiniCPM.Engine.Conversion;
 
@@ -35,67 +32,8 @@ public static class GgufExport
         var vision = source.Config.Vision ?? throw new InvalidOperationException("the checkpoint has no vision tower");
         var resampler = source.Config.Resampler!;
         RequireWeightType(weightType);
-        var writer = new GgufWriter();
-        writer.AddMetadata("general.architecture", GgufValue.FromString("clip"));
-        writer.AddMetadata("clip.has_text_encoder", GgufValue.FromBool(false));
-        writer.AddMetadata("clip.has_vision_encoder", GgufValue.FromBool(true));
-        writer.AddMetadata("clip.has_minicpmv_projector", GgufValue.FromBool(true));
-        writer.AddMetadata("general.file_type", GgufValue.FromUInt32(FileType(weightType)));
-        writer.AddMetadata("general.description", GgufValue.FromString("image encoder for MiniCPM-V"));
-        writer.AddMetadata("clip.projector_type", GgufValue.FromString("resampler"));
-        writer.AddMetadata("clip.minicpmv_version", GgufValue.FromInt32(minicpmvVersion));
-        writer.AddMetadata("clip.minicpmv_query_num", GgufValue.FromUInt32((uint)resampler.Queries));
-        writer.AddMetadata("clip.vision.image_size", GgufValue.FromUInt32((uint)(source.Config.Slicing?.ScaleResolution ?? 448)));
-        writer.AddMetadata("clip.vision.patch_size", GgufValue.FromUInt32((uint)vision.PatchSize));
-        writer.AddMetadata("clip.vision.embedding_length", GgufValue.FromUInt32((uint)vision.HiddenSize));
-        writer.AddMetadata("clip.vision.feed_forward_length", GgufValue.FromUInt32((uint)vision.IntermediateSize));
-        writer.AddMetadata("clip.vision.projection_dim", GgufValue.FromUInt32(0));
-        writer.AddMetadata("clip.vision.attention.head_count", GgufValue.FromUInt32((uint)vision.Heads));
-        writer.AddMetadata("clip.vision.attention.layer_norm_epsilon", GgufValue.FromFloat32((float)vision.LayerNormEps));
-        writer.AddMetadata("clip.vision.block_count", GgufValue.FromUInt32((uint)vision.LayersUsed));
-        writer.AddMetadata("clip.vision.image_mean", GgufValue.FromArray(vision.ImageMean));
-        writer.AddMetadata("clip.vision.image_std", GgufValue.FromArray(vision.ImageStd));
-        writer.AddMetadata("clip.use_gelu", GgufValue.FromBool(true));
-
-        var encoder = new GgufTensorEncoder(writer, source.Tensors);
-        var w = source.Weights;
-        string file = source.SourcePath;
-        var kernelType = weightType == TensorType.F32 ? TensorType.F32 : TensorType.F16;
-        encoder.Add("v.patch_embd.weight", w.Require("vision.patch_embd.weight", file), kernelType);
-        encoder.Add("v.patch_embd.bias", w.Require("vision.patch_embd.bias", file), TensorType.F32);
-        encoder.Add("v.position_embd.weight", w.Require("vision.position_embd.weight", file), weightType);
-        for (int i = 0; i < vision.LayersUsed; i++)
-        {
-            foreach (var (engine, gguf) in new[] { ("attn_q", "attn_q"), ("attn_k", "attn_k"), ("attn_v", "attn_v"), ("attn_out", "attn_out"),
-                                                   // llama.cpp's legacy converter names fc1 "ffn_down" and fc2 "ffn_up".
-                                                   ("ffn_up", "ffn_down"), ("ffn_down", "ffn_up") })
-            {
-                encoder.Add($"v.blk.{i}.{gguf}.weight", w.Require(WeightNames.Vision(i, $"{engine}.weight"), file), weightType);
-                encoder.Add($"v.blk.{i}.{gguf}.bias", w.Require(WeightNames.Vision(i, $"{engine}.bias"), file), TensorType.F32);
-            }
-            foreach (var norm in new[] { "ln1", "ln2" })
-                foreach (var p in new[] { "weight", "bias" })
-                    encoder.Add($"v.blk.{i}.{norm}.{p}", w.Require(WeightNames.Vision(i, $"{norm}.{p}"), file), TensorType.F32);
-        }
-        encoder.Add("v.post_ln.weight", w.Require("vision.post_ln.weight", file), TensorType.F32);
-        encoder.Add("v.post_ln.bias", w.Require("vision.post_ln.bias", file), TensorType.F32);
-
-        encoder.Add("resampler.query", w.Require("resampler.query", file), TensorType.F32);
-        encoder.Add("resampler.kv.weight", w.Require("resampler.kv.weight", file), weightType);
-        foreach (var part in new[] { "q", "k", "v" })
-        {
-            encoder.Add($"resampler.attn.{part}.weight", w.Require($"resampler.attn_{part}.weight", file), weightType);
-            encoder.Add($"resampler.attn.{part}.bias", w.Require($"resampler.attn_{part}.bias", file), TensorType.F32);
-        }
-        encoder.Add("resampler.attn.out.weight", w.Require("resampler.attn_out.weight", file), weightType);
-        encoder.Add("resampler.attn.out.bias", w.Require("resampler.attn_out.bias", file), TensorType.F32);
-        foreach (var norm in new[] { "ln_q", "ln_kv", "ln_post" })
-            foreach (var p in new[] { "weight", "bias" })
-                encoder.Add($"resampler.{norm}.{p}", w.Require($"resampler.{norm}.{p}", file), TensorType.F32);
-        encoder.Add("resampler.proj.weight", w.Require("resampler.proj.weight", file), weightType);
-        int side = resampler.MaxGridSide;
-        encoder.AddFloats("resampler.pos_embed_k", [side * side, resampler.EmbedDim], SinCosPositionTable.Grid(side, side, resampler.EmbedDim), TensorType.F32);
-        writer.WriteTo(path);
+        MmprojGguf.Write(path, vision, resampler, source.Config.Slicing?.ScaleResolution ?? 448, weightType, minicpmvVersion,
+            engineName => GgufTensorEncoder.Rows(source.Tensors, source.Weights.Require(engineName, source.SourcePath)));
     }
 
     /// <summary>llama.cpp's general.file_type for a checkpoint whose matrices are mostly <paramref name="type"/>.</summary>

@@ -36,14 +36,46 @@ public static class SyntheticModel
         RequireType(type);
         var list = SyntheticWeights.List(spec.Llm);
         if (format == SyntheticModelFormat.HfFolder)
-            return list.Select(t => Planned(HfName(t.EngineName), t.Shape, type)).ToList();
+        {
+            var hf = list.Select(t => Planned(HfName(t.EngineName), t.Shape, type)).ToList();
+            if (spec.Vision is { } v)
+                hf.AddRange(SyntheticVision.HfTensors(v, spec.Resampler!, 0).Select(t => Planned(t.Name, t.Shape, type)));
+            return hf;
+        }
         var tensors = list.ToDictionary(t => t.EngineName);
-        return Qwen2Gguf.Tensors(spec.Llm)
+        var gguf = Qwen2Gguf.Tensors(spec.Llm)
             .Select(t => Planned(t.GgufName, tensors[t.EngineName].Shape, t.IsMatrix ? type : TensorType.F32))
             .ToList();
+        if (spec.Vision is { } vision)
+        {
+            var visionTensors = SyntheticVision.List(vision, spec.Resampler!).ToDictionary(t => t.EngineName);
+            var kernelType = type == TensorType.F32 ? TensorType.F32 : TensorType.F16;
+            gguf.AddRange(MmprojGguf.Tensors(vision).Select(t => Planned(t.GgufName, visionTensors[t.EngineName].Shape,
+                t.Storage switch { MmprojGguf.Storage.Matrix => type, MmprojGguf.Storage.Kernel => kernelType, _ => TensorType.F32 })));
+            int side = spec.Resampler!.MaxGridSide;
+            gguf.Add(Planned("resampler.pos_embed_k", [side * side, spec.Resampler.EmbedDim], TensorType.F32));
+        }
+        return gguf;
     }
 
-    /// <summary>Writes <paramref name="spec"/> as a GGUF file (tokenizer included) at <paramref name="path"/>.</summary>
+    /// <summary>Where <see cref="WriteGguf"/> puts the mmproj of a model with a vision tower: mmproj-NAME beside it.</summary>
+    public static string MmprojPathFor(string ggufPath) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(ggufPath)) ?? "", "mmproj-" + Path.GetFileName(ggufPath));
+
+    /// <summary>Writes the vision tower and resampler of <paramref name="spec"/> as a llama.cpp MiniCPM-V 2.6 mmproj GGUF.</summary>
+    public static void WriteVisionProjector(SyntheticModelSpec spec, string path, TensorType type, ulong seed = 0)
+    {
+        RequireType(type);
+        var vision = spec.Vision ?? throw new ArgumentException($"preset '{spec.Name}' has no vision tower", nameof(spec));
+        var tensors = SyntheticVision.List(vision, spec.Resampler!).ToDictionary(t => t.EngineName);
+        MmprojGguf.Write(path, vision, spec.Resampler!, 448, type, minicpmvVersion: 3,
+            engineName => SyntheticWeights.Rows(tensors[engineName], seed));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="spec"/> as a GGUF file (tokenizer included) at <paramref name="path"/>, and a model with a
+    /// vision tower also as its mmproj at <see cref="MmprojPathFor"/>.
+    /// </summary>
     public static void WriteGguf(SyntheticModelSpec spec, string path, TensorType type, ulong seed = 0)
     {
         RequireType(type);
@@ -52,11 +84,13 @@ public static class SyntheticModel
         Qwen2Gguf.Write(path, spec.Llm, spec.Name, type,
             engineName => SyntheticWeights.Rows(tensors[engineName], seed),
             SyntheticTokenizerFiles.GgufMetadata(vocab));
+        if (spec.HasVision) WriteVisionProjector(spec, MmprojPathFor(path), type, seed);
     }
 
     /// <summary>
-    /// Writes <paramref name="spec"/> as a MiniCPM-V-style HF folder (text model only: config.json says
-    /// init_vision false). Every tensor, norms included, is stored in <paramref name="type"/>, as HF checkpoints do.
+    /// Writes <paramref name="spec"/> as a MiniCPM-V-style HF folder: with its `vpm.*` and `resampler.*` tensors when it
+    /// has a vision tower, else text only (config.json says init_vision false). Every tensor, norms included, is stored
+    /// in <paramref name="type"/>, as HF checkpoints do.
     /// </summary>
     public static void WriteHfFolder(SyntheticModelSpec spec, string folder, TensorType type, ulong seed = 0)
     {
@@ -74,6 +108,9 @@ public static class SyntheticModel
             var rows = SyntheticWeights.Rows(tensor, seed);
             writer.AddTensor(HfName(tensor.EngineName), type, tensor.Shape, stream => rows.WriteEncoded(stream, type));
         }
+        if (spec.Vision is { } vision)
+            foreach (var (name, shape, rows) in SyntheticVision.HfTensors(vision, spec.Resampler!, seed))
+                writer.AddTensor(name, type, shape, stream => rows.WriteEncoded(stream, type));
         writer.Write(Path.Combine(folder, "model.safetensors"));
     }
 
@@ -113,7 +150,8 @@ public static class SyntheticModel
         json.WriteString("model_type", "minicpmv");
         json.WritePropertyName("version");
         json.WriteRawValue("2.6"); // a number in MiniCPM-V 2.6's own config.json
-        json.WriteBoolean("init_vision", false);
+        json.WriteBoolean("init_vision", spec.HasVision);
+        if (spec.Vision is { } vision) WriteVisionConfig(json, vision, spec.Resampler!);
         json.WriteString("hidden_act", "silu");
         json.WriteNumber("hidden_size", llm.HiddenSize);
         json.WriteNumber("intermediate_size", llm.IntermediateSize);
@@ -131,6 +169,33 @@ public static class SyntheticModel
         json.WriteBoolean("use_sliding_window", false);
         // Provenance: how to make the identical folder again.
         json.WriteString("synthetic", string.Create(CultureInfo.InvariantCulture, $"minicpm make-model --preset {spec.Name} --seed {seed}"));
+        json.WriteEndObject();
+    }
+
+    /// <summary>MiniCPM-V 2.6's vision keys: all layers kept, the default UHD slicing, image ids on.</summary>
+    private static void WriteVisionConfig(Utf8JsonWriter json, Configuration.VisionConfig vision, Configuration.ResamplerConfig resampler)
+    {
+        json.WriteNumber("query_num", resampler.Queries);
+        json.WriteNumber("image_size", 448);
+        json.WriteNumber("patch_size", vision.PatchSize);
+        json.WriteBoolean("drop_vision_last_layer", false);
+        json.WriteBoolean("slice_mode", true);
+        json.WriteBoolean("use_image_id", true);
+        json.WriteStartObject("slice_config");
+        json.WriteNumber("max_slice_nums", 9);
+        json.WriteNumber("patch_size", vision.PatchSize);
+        json.WriteNumber("scale_resolution", 448);
+        json.WriteEndObject();
+        json.WriteStartObject("vision_config");
+        json.WriteString("model_type", "siglip");
+        json.WriteNumber("hidden_size", vision.HiddenSize);
+        json.WriteNumber("intermediate_size", vision.IntermediateSize);
+        json.WriteNumber("num_attention_heads", vision.Heads);
+        json.WriteNumber("num_hidden_layers", vision.Layers);
+        json.WriteNumber("patch_size", vision.PatchSize);
+        json.WriteNumber("image_size", vision.ImageSize);
+        json.WriteString("hidden_act", vision.Activation);
+        json.WriteNumber("layer_norm_eps", vision.LayerNormEps);
         json.WriteEndObject();
     }
 

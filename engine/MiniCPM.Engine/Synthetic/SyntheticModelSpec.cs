@@ -4,10 +4,19 @@ namespace MiniCPM.Engine.Synthetic;
 
 /// <summary>
 /// The shape of a synthetic (random-weight) Qwen2 language model: a name and its <see cref="LlmConfig"/>, whose
-/// bos/eos ids point at the ChatML specials of the fitted vocabulary (see <see cref="Create"/>).
+/// bos/eos ids point at the ChatML specials of the fitted vocabulary (see <see cref="Create"/>); with
+/// <see cref="Vision"/> and <see cref="Resampler"/> set, a MiniCPM-V 2.6 model with its vision tower.
 /// </summary>
 public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
 {
+    /// <summary>The SigLIP tower, or null for a text-only model.</summary>
+    public VisionConfig? Vision { get; init; }
+
+    /// <summary>The resampler (set together with <see cref="Vision"/>).</summary>
+    public ResamplerConfig? Resampler { get; init; }
+
+    public bool HasVision => Vision is not null;
+
     /// <summary>The built-in presets, by name.</summary>
     public static IReadOnlyList<SyntheticModelSpec> Presets { get; } =
     [
@@ -17,7 +26,26 @@ public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
         Create("qwen2-0.5b-shape", hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, tieEmbeddings: true),
         // MiniCPM-V 2.6's language model (Qwen2-7B, untied lm_head, vocabulary 151666).
         Create("qwen2-7b-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151666, tieEmbeddings: false),
+        // The golden cases' tiny MiniCPM-V: LLM hidden 256 (the resampler needs a multiple of 128), SigLIP 64 wide.
+        Create("tiny-v", hidden: 256, layers: 2, heads: 4, kvHeads: 2, intermediate: 512, vocab: 4096, tieEmbeddings: false)
+            .WithVision(hidden: 64, layers: 2, heads: 4, intermediate: 128),
+        // MiniCPM-V 2.6 itself: Qwen2-7B + SigLIP-400M (27 layers kept) + resampler to 3584 with 64 queries.
+        Create("minicpmv-2.6-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151666, tieEmbeddings: false)
+            .WithVision(hidden: 1152, layers: 27, heads: 16, intermediate: 4304),
     ];
+
+    /// <summary>
+    /// This spec with a SigLIP tower (patch 14, 70 × 70 positions, LN eps 1e-6, gelu-tanh, no layer dropped) and a
+    /// 64-query resampler from the vision width to the LLM's.
+    /// </summary>
+    public SyntheticModelSpec WithVision(int hidden, int layers, int heads, int intermediate)
+    {
+        var vision = new VisionConfig { HiddenSize = hidden, Layers = layers, Heads = heads, IntermediateSize = intermediate };
+        var resampler = new ResamplerConfig { EmbedDim = Llm.HiddenSize, KvDim = hidden };
+        var problems = new ModelConfig { Family = ModelFamily.MiniCPMV26, Source = Name, Llm = Llm, Vision = vision, Resampler = resampler }.Problems();
+        if (problems.Count > 0) throw new ArgumentException($"preset '{Name}': " + string.Join("; ", problems));
+        return this with { Vision = vision, Resampler = resampler };
+    }
 
     /// <summary>The preset called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No preset has that name (the message lists them).</exception>

@@ -61,13 +61,20 @@ public class GoldenRunnerTests : IDisposable
     [Fact]
     public void UnsupportedCaseTypesAreReportedCleanly()
     {
-        var report = GoldenRunner.Run(TestData.GoldenCase("vision"));
-        Assert.False(report.Supported);
-        Assert.Equal("vision", report.CaseType);
+        // A copy of a real case whose manifest names a case type no runner handles.
+        string copy = CopyCase("vision");
+        var manifestPath = Path.Combine(copy, "manifest.json");
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        manifest["case"] = "hologram";
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
 
-        var (code, output, _) = CliRun.Run("golden", TestData.GoldenCase("vision"));
+        var report = GoldenRunner.Run(copy);
+        Assert.False(report.Supported);
+        Assert.Equal("hologram", report.CaseType);
+
+        var (code, output, _) = CliRun.Run("golden", copy);
         Assert.Equal(3, code);
-        Assert.Contains("unsupported case type 'vision'", output);
+        Assert.Contains("unsupported case type 'hologram'", output);
         Assert.EndsWith("golden: 0 passed, 0 failed", output.TrimEnd());
     }
 

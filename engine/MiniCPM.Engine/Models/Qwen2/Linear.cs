@@ -14,12 +14,14 @@ namespace MiniCPM.Engine.Models.Qwen2;
 internal sealed class Linear
 {
     private readonly float[]? _bias;
+    private readonly float[]? _ownedValues; // keeps a pinned matrix made by FromValues alive
 
-    private Linear(WeightMatrix weight, float[]? bias, string name)
+    private Linear(WeightMatrix weight, float[]? bias, string name, float[]? ownedValues = null)
     {
         Weight = weight;
         _bias = bias;
         Name = name;
+        _ownedValues = ownedValues;
     }
 
     public WeightMatrix Weight { get; }
@@ -43,6 +45,27 @@ internal sealed class Linear
                 throw new ModelFormatException(file.SourcePath, $"bias '{bias.InternalName}' has {biasValues.Length} values; {rows} expected", bias.Tensor.Name);
         }
         return new Linear(matrix, biasValues, weight.InternalName);
+    }
+
+    /// <summary>A layer over a matrix view the caller built (e.g. a convolution kernel seen as [out, in]).</summary>
+    public static Linear FromView(WeightMatrix matrix, float[]? bias, string name)
+    {
+        if (bias is not null && bias.Length != matrix.Rows) throw new ArgumentException($"bias has {bias.Length} values; {matrix.Rows} expected", nameof(bias));
+        return new Linear(matrix, bias, name);
+    }
+
+    /// <summary>
+    /// A float32 matrix the engine computed at load time ([rows, cols], row-major; e.g. a weight whose file layout
+    /// had to be transposed), copied into pinned memory the layer owns.
+    /// </summary>
+    public static unsafe Linear FromValues(ReadOnlySpan<float> values, int rows, int cols, float[]? bias, string name)
+    {
+        if (values.Length != (long)rows * cols) throw new ArgumentException($"{values.Length} values for a {rows}×{cols} matrix", nameof(values));
+        if (bias is not null && bias.Length != rows) throw new ArgumentException($"bias has {bias.Length} values; {rows} expected", nameof(bias));
+        var pinned = GC.AllocateUninitializedArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned);
+        byte* data = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(pinned));
+        return new Linear(WeightMatrix.Contiguous(TensorType.F32, data, rows, cols), bias, name, pinned);
     }
 
     /// <summary>

@@ -1,0 +1,77 @@
+using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Weights;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Loaders;
+
+namespace MiniCPM.Engine.Vision;
+
+/// <summary>
+/// Shape-checked access to the vision tower's and resampler's weights in an opened checkpoint: matrices stay
+/// memory-mapped in their file dtype (a transposed file layout is undone once, into float32), vectors are read to
+/// float32.
+/// </summary>
+internal sealed class TowerWeights(Checkpoint checkpoint)
+{
+    private ITensorFile File => checkpoint.Tensors;
+
+    public string SourcePath => checkpoint.SourcePath;
+
+    public WeightSource Require(string name) => checkpoint.Weights.Require(name, checkpoint.SourcePath);
+
+    public bool Has(string name) => checkpoint.Weights.Find(name) is not null;
+
+    /// <summary>y = W·x (+ b) with W [rows, cols]; <paramref name="biasName"/> null for none.</summary>
+    public Linear Linear(string weightName, string? biasName, int rows, int cols)
+    {
+        var weight = Require(weightName);
+        var bias = biasName is null ? null : Require(biasName);
+        if (!weight.Transposed) return Models.Qwen2.Linear.Load(File, weight, bias, rows, cols);
+        var shape = weight.Shape;
+        if (shape.Length != 2 || shape[0] != rows || shape[1] != cols)
+            throw new ModelFormatException(SourcePath, $"weight '{weightName}' has shape [{string.Join(", ", shape)}]; [{rows}, {cols}] expected", weight.Tensor.Name);
+        return Models.Qwen2.Linear.FromValues(WeightReader.ReadAll(File, weight), rows, cols, bias is null ? null : Vector(biasName!, rows), weightName);
+    }
+
+    /// <summary>A 1-D weight (norm, bias) of <paramref name="length"/> values, as float32.</summary>
+    public float[] Vector(string name, int length)
+    {
+        var weight = Require(name);
+        var shape = weight.Shape;
+        if (shape.Length != 1 || shape[0] != length)
+            throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", shape)}]; [{length}] expected", weight.Tensor.Name);
+        return WeightReader.ReadAll(File, weight);
+    }
+
+    /// <summary>A whole 2-D weight [rows, cols] as float32 (small tables such as the resampler's queries).</summary>
+    public float[] Floats(string name, int rows, int cols)
+    {
+        var weight = Require(name);
+        var shape = weight.Shape;
+        if (shape.Length != 2 || shape[0] != rows || shape[1] != cols)
+            throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", shape)}]; [{rows}, {cols}] expected", weight.Tensor.Name);
+        return WeightReader.ReadAll(File, weight);
+    }
+
+    /// <summary>A lookup table [rows, cols] left mapped in its dtype (rows are gathered, never multiplied).</summary>
+    public WeightMatrix Table(string name, int rows, int cols) => Models.Qwen2.Linear.MapMatrix(File, Require(name), rows, cols, forMatMul: false);
+
+    /// <summary>
+    /// A convolution kernel [outputs, channels, k, k] as the matrix [outputs, channels·k·k] (rows in (channel, ky, kx)
+    /// order, the same bytes in HF and GGUF files) with its bias.
+    /// </summary>
+    public unsafe Linear Convolution(string weightName, string biasName, int outputs, int channels, int kernel)
+    {
+        var weight = Require(weightName);
+        long[] expected = [outputs, channels, kernel, kernel];
+        if (!weight.Shape.SequenceEqual(expected) || weight.Transposed)
+            throw new ModelFormatException(SourcePath, $"weight '{weightName}' has shape [{string.Join(", ", weight.Shape)}]; [{string.Join(", ", expected)}] expected", weight.Tensor.Name);
+        int cols = channels * kernel * kernel;
+        // Viewed as 2-D: the outermost dimension stays, the inner three are one row.
+        var bytes = File.GetData(weight.Tensor);
+        if (!Models.Qwen2.Linear.IsSupported(weight.Tensor.Type) || weight.Tensor.Type.RowBytes(cols) is not { } rowBytes)
+            throw new Errors.UnsupportedWeightTypeException(weightName, weight.Tensor.Type, "CPU");
+        var matrix = new WeightMatrix(weight.Tensor.Type, bytes.Pointer, outputs, cols, rowBytes);
+        return Models.Qwen2.Linear.FromView(matrix, Vector(biasName, outputs), weightName);
+    }
+}
