@@ -49,7 +49,7 @@ internal static class QuantizeCommand
                              $"{InfoCommand.FormatBytes(result.InputBytes)} → {InfoCommand.FormatBytes(result.OutputBytes)} in {seconds:F1} s " +
                              $"({result.InputBytes / 1e6 / seconds:F0} MB/s)");
             if (result.Fallbacks > 0)
-                output.WriteLine($"note: {result.Fallbacks} tensor(s) have rows that are not whole {scheme.BaseType} blocks and took llama.cpp's fallback type");
+                output.WriteLine($"note: {result.Fallbacks} tensor(s) took llama.cpp's fallback type (row length not a multiple of the chosen type's block)");
             return 0;
         }
         catch (ModelFormatException e)

@@ -51,6 +51,9 @@ public static class GgufQuantizer
         if (Path.GetFullPath(output) == Path.GetFullPath(source.SourcePath))
             throw new ArgumentException("the output would overwrite the input", nameof(output));
 
+        // Quantized source tensors are copied as they are: refuse damaged ones (NaN/Inf block scales) as llama.cpp does.
+        QuantizedScaleCheck.RequireFiniteScales(source);
+
         var tensors = source.Tensors.OrderBy(t => t.Name, Comparer<string>.Create(LlamaQuantTypeChoice.LlamaOrder)).ToList();
         var choice = new LlamaQuantTypeChoice(scheme, layers, heads, Math.Max(kvHeads, 1),
             hasOutputTensor: tensors.Any(t => t.Name == "output.weight"),
