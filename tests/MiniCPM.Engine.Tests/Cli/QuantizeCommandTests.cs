@@ -81,3 +81,30 @@ public sealed class QuantizeCommandTests : IDisposable
         catch (IOException) { }
     }
 }
+
+/// <summary>`minicpm make-model --type q…` writes the quantized model through the same quantizer.</summary>
+public sealed class MakeModelQuantizedTests : IDisposable
+{
+    private readonly string _dir = TestData.TempDirectory();
+
+    [Theory]
+    [InlineData("q4_k_m")]
+    [InlineData("q6_k")]
+    [InlineData("q8_0")]
+    public void Make_model_accepts_quantized_types(string type)
+    {
+        string path = Path.Combine(_dir, $"tiny-{type}.gguf");
+        var (code, _, error) = CliRun.Run("make-model", "--preset", "tiny", "--type", type, "--out", path);
+        Assert.True(code == 0, error);
+        using var file = GgufFile.Open(path);
+        Assert.Equal(Engine.Conversion.QuantizationScheme.Parse(type).FileType, file.Require("general.file_type").AsUInt64());
+        Assert.Contains(file.Tensors, t => t.Type.IsQuantized());
+        Assert.False(File.Exists(path + ".f32.tmp"));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); }
+        catch (IOException) { }
+    }
+}
