@@ -18,6 +18,7 @@ public static class CommandLine
             case "chat": return ChatCommand.Run(rest, Console.In, output, error);
             case "info": return InfoCommand.Run(rest, output, error);
             case "convert": return ConvertCommand.Run(rest, output, error);
+            case "quantize": return QuantizeCommand.Run(rest, output, error);
             case "make-model": return MakeModelCommand.Run(rest, output, error);
             case "tokenize": return TokenizeCommand.Run(rest, output, error);
             case "golden": return GoldenCommand.Run(rest, output, error);

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using MiniCPM.Engine.Conversion;
 using MiniCPM.Engine.Synthetic;
 using MiniCPM.Kernels.Formats;
 
 namespace MiniCPM.Cli;
 
 /// <summary>
-/// `minicpm make-model --preset NAME --dtype f32|f16|bf16 --out FILE.gguf|DIR [--seed S] [--dry-run]`: a deterministic
+/// `minicpm make-model --preset NAME --dtype f32|f16|bf16|q8_0|…|q4_k_m --out FILE.gguf|DIR [--seed S] [--dry-run]`: a deterministic
 /// random-weight Qwen2 model in the real layout, as a llama.cpp GGUF (a path ending in .gguf) or an HF folder.
 /// </summary>
 internal static class MakeModelCommand
@@ -25,7 +26,7 @@ internal static class MakeModelCommand
             switch (args[i])
             {
                 case "--preset" when i + 1 < args.Length: preset = args[++i]; break;
-                case "--dtype" when i + 1 < args.Length: dtype = args[++i]; break;
+                case "--dtype" or "--type" when i + 1 < args.Length: dtype = args[++i]; break;
                 case "--out" when i + 1 < args.Length: outPath = args[++i]; break;
                 case "--seed" when i + 1 < args.Length:
                     if (!ulong.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out seed))
@@ -38,10 +39,14 @@ internal static class MakeModelCommand
         if (preset is null || dtype is null || outPath is null) return Fail(error, "--preset, --dtype and --out are required");
         if (SyntheticModelSpec.Presets.FirstOrDefault(p => p.Name == preset) is not { } spec)
             return Fail(error, $"unknown preset '{preset}'");
-        TensorType? type = dtype.ToLowerInvariant() switch { "f32" => TensorType.F32, "f16" => TensorType.F16, "bf16" => TensorType.BF16, _ => null };
-        if (type is null) return Fail(error, $"unknown --dtype '{dtype}'");
+        // A quantized type (q8_0 … q4_k_m): the F32 model is written to a temporary GGUF and quantized as `minicpm quantize` does.
+        var quantization = QuantizationScheme.Find(dtype);
+        TensorType? type = quantization is not null ? TensorType.F32
+            : dtype.ToLowerInvariant() switch { "f32" => TensorType.F32, "f16" => TensorType.F16, "bf16" => TensorType.BF16, _ => null };
+        if (type is null) return Fail(error, $"unknown --dtype '{dtype}' (f32, f16, bf16 or {string.Join(", ", QuantizationScheme.Names)})");
 
         var format = outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? SyntheticModelFormat.Gguf : SyntheticModelFormat.HfFolder;
+        if (quantization is not null && format != SyntheticModelFormat.Gguf) return Fail(error, $"--type {dtype} needs a .gguf output");
         var plan = SyntheticModel.Plan(spec, type.Value, format);
         var l = spec.Llm;
         output.WriteLine($"preset {spec.Name}: hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
@@ -58,7 +63,17 @@ internal static class MakeModelCommand
             if (format == SyntheticModelFormat.Gguf)
             {
                 if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } folder) Directory.CreateDirectory(folder);
-                SyntheticModel.WriteGguf(spec, outPath, type.Value, seed);
+                if (quantization is null) SyntheticModel.WriteGguf(spec, outPath, type.Value, seed);
+                else
+                {
+                    string source = outPath + ".f32.tmp";
+                    try
+                    {
+                        SyntheticModel.WriteGguf(spec, source, TensorType.F32, seed);
+                        GgufQuantizer.Quantize(source, outPath, quantization);
+                    }
+                    finally { File.Delete(source); }
+                }
             }
             else SyntheticModel.WriteHfFolder(spec, outPath, type.Value, seed);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} in {clock.Elapsed.TotalSeconds:0.0} s"));

@@ -46,6 +46,11 @@ public static class GgufExport
         TensorType.Q8_0 => 7,
         TensorType.Q5_0 => 8,
         TensorType.Q5_1 => 9,
+        TensorType.Q2_K => 10,
+        TensorType.Q3_K => 11, // llama.cpp's Q3_K_S, Q4_K_S and Q5_K_S are the mixes closest to all-Q3_K/Q4_K/Q5_K
+        TensorType.Q4_K => 14,
+        TensorType.Q5_K => 16,
+        TensorType.Q6_K => 18,
         TensorType.BF16 => 32,
         _ => throw new NotSupportedException($"no llama.cpp file type for {type}"),
     };
@@ -53,6 +58,6 @@ public static class GgufExport
     private static void RequireWeightType(TensorType type)
     {
         if (!IsSupportedWeightType(type))
-            throw new NotSupportedException($"converting weights to {type} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)");
+            throw new NotSupportedException($"converting weights to {type} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
     }
 }

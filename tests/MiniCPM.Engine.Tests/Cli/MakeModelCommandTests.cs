@@ -58,7 +58,7 @@ public sealed class MakeModelCommandTests : IDisposable
 
     [Theory]
     [InlineData("unknown preset 'huge'", "--preset", "huge", "--dtype", "f16", "--out", "x.gguf")]
-    [InlineData("unknown --dtype 'q4_0'", "--preset", "tiny", "--dtype", "q4_0", "--out", "x.gguf")]
+    [InlineData("unknown --dtype 'q7_0'", "--preset", "tiny", "--dtype", "q7_0", "--out", "x.gguf")]
     [InlineData("--seed must be a non-negative integer", "--preset", "tiny", "--dtype", "f16", "--out", "x.gguf", "--seed", "-1")]
     [InlineData("are required", "--preset", "tiny", "--dtype", "f16")]
     [InlineData("unexpected argument '--bogus'", "--bogus")]

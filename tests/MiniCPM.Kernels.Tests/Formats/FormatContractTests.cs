@@ -76,7 +76,8 @@ public class FormatContractTests
     public void Quantizer_supports_exactly_the_documented_targets()
     {
         TensorType[] supported = [TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1,
-                                  TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q8_1];
+                                  TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q8_1,
+                                  TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K];
         foreach (TensorType type in Enum.GetValues<TensorType>())
         {
             Assert.Equal(supported.Contains(type), BlockQuantizer.CanQuantize(type));

@@ -21,6 +21,9 @@ internal sealed class LlamaCppModel : IDisposable
 
     private readonly ModelParams _parameters;
 
+    /// <summary>Resolves libllama (once) before a native call that does not go through <see cref="Load"/>.</summary>
+    public static void EnsureNativeLoaded() => _ = NativeLoaded.Value;
+
     public LLamaWeights Weights { get; }
 
     private LlamaCppModel(ModelParams parameters, LLamaWeights weights)

@@ -7,7 +7,7 @@ namespace MiniCPM.Kernels.Formats.Blocks;
 /// Four groups of 64 elements, each over 32 quant bytes: the low nibbles are sub-block 2g, the high nibbles
 /// sub-block 2g+1. y = (d·sc)·q − (dmin·m).
 /// </summary>
-internal struct Q4_KBlock : IBlockFormat
+internal struct Q4_KBlock : IBlockQuantizer
 {
     public static int Elements => 256;
     public static int Bytes => 144;
@@ -30,5 +30,16 @@ internal struct Q4_KBlock : IBlockFormat
             for (int l = 0; l < 32; l++) y[output++] = d1 * (q[l] & 0x0F) - min1;
             for (int l = 0; l < 32; l++) y[output++] = d2 * (q[l] >> 4) - min2;
         }
+    }
+
+    /// <summary>ggml's <c>quantize_row_q4_K_ref</c> (see <see cref="KScaleMinQuantizer"/>); codes 0..15 as nibbles.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
+    {
+        Span<byte> codes = stackalloc byte[256];
+        KScaleMinQuantizer.Quantize(x, block, nmax: 15, rmin: -1f, rdelta: 0.1f, nstep: 20, codes);
+        Span<byte> qs = block.Slice(16, 128);
+        for (int group = 0; group < 4; group++)
+            for (int l = 0; l < 32; l++)
+                qs[32 * group + l] = (byte)(codes[64 * group + l] | (codes[64 * group + l + 32] << 4));
     }
 }

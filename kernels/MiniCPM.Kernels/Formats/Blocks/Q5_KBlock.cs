@@ -7,7 +7,7 @@ namespace MiniCPM.Kernels.Formats.Blocks;
 /// <c>qs[128]</c>. As Q4_K, plus a fifth bit: for group g the low-nibble element l takes bit 2g of qh[l], the
 /// high-nibble element takes bit 2g+1. y = (d·sc)·q5 − (dmin·m).
 /// </summary>
-internal struct Q5_KBlock : IBlockFormat
+internal struct Q5_KBlock : IBlockQuantizer
 {
     public static int Elements => 256;
     public static int Bytes => 176;
@@ -33,6 +33,30 @@ internal struct Q5_KBlock : IBlockFormat
                 y[output++] = d1 * ((ql[l] & 0x0F) + ((qh[l] & lowBit) != 0 ? 16 : 0)) - min1;
             for (int l = 0; l < 32; l++)
                 y[output++] = d2 * ((ql[l] >> 4) + ((qh[l] & highBit) != 0 ? 16 : 0)) - min2;
+        }
+    }
+
+    /// <summary>
+    /// ggml's <c>quantize_row_q5_K_ref</c> (see <see cref="KScaleMinQuantizer"/>); codes 0..31, the low nibble in qs
+    /// and the fifth bit in qh.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<byte> block)
+    {
+        Span<byte> codes = stackalloc byte[256];
+        KScaleMinQuantizer.Quantize(x, block, nmax: 31, rmin: -0.5f, rdelta: 0.1f, nstep: 15, codes);
+        Span<byte> qh = block.Slice(16, 32);
+        Span<byte> qs = block.Slice(48, 128);
+        qh.Clear();
+        for (int group = 0; group < 4; group++)
+        {
+            int lowBit = 1 << (2 * group), highBit = 2 << (2 * group);
+            for (int l = 0; l < 32; l++)
+            {
+                int l1 = codes[64 * group + l], l2 = codes[64 * group + l + 32];
+                if (l1 > 15) { l1 -= 16; qh[l] |= (byte)lowBit; }
+                if (l2 > 15) { l2 -= 16; qh[l] |= (byte)highBit; }
+                qs[32 * group + l] = (byte)(l1 | (l2 << 4));
+            }
         }
     }
 }
