@@ -20,7 +20,7 @@ public static class GoldenRunner
     }
 
     /// <summary>The case types this engine can run.</summary>
-    public static IReadOnlyList<IGoldenCaseRunner> Runners(GoldenRunOptions options) => [new LlmGoldenRunner(options)];
+    public static IReadOnlyList<IGoldenCaseRunner> Runners(GoldenRunOptions options) => [new LlmGoldenRunner(options), new AudioGoldenRunner(options)];
 
     private static GoldenTensorResult Judge(GoldenCase goldenCase, GoldenTensorSpec spec, GoldenOutputs outputs)
     {
