@@ -8,6 +8,9 @@ namespace MiniCPM.Engine.Synthetic;
 /// </summary>
 public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
 {
+    /// <summary>MiniCPM-o's Whisper encoder and audio projection, when the preset has them (HF folders only).</summary>
+    public AudioConfig? Audio { get; init; }
+
     /// <summary>The built-in presets, by name.</summary>
     public static IReadOnlyList<SyntheticModelSpec> Presets { get; } =
     [
@@ -17,7 +20,22 @@ public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
         Create("qwen2-0.5b-shape", hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, tieEmbeddings: true),
         // MiniCPM-V 2.6's language model (Qwen2-7B, untied lm_head, vocabulary 151666).
         Create("qwen2-7b-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151666, tieEmbeddings: false),
+        // MiniCPM-o 2.6 text + audio in miniature: the tiny LLM with a 2-layer Whisper encoder (d_model 64).
+        Create("tiny-o", hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 4096, tieEmbeddings: false)
+            with { Audio = WhisperShape(dModel: 64, layers: 2, heads: 4) },
+        // MiniCPM-o 2.6's shapes: Qwen2-7B-shaped LLM (vocabulary 151700) and the Whisper-medium encoder.
+        Create("minicpmo-2.6-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151700, tieEmbeddings: false)
+            with { Audio = WhisperShape(dModel: 1024, layers: 24, heads: 16) },
     ];
+
+    /// <summary>A MiniCPM-o Whisper encoder: ffn 4·d_model (the projection input is ffn/4), 80 mel bins, 1500 positions.</summary>
+    public static AudioConfig WhisperShape(int dModel, int layers, int heads) => new()
+    {
+        DModel = dModel,
+        Layers = layers,
+        Heads = heads,
+        FfnDim = 4 * dModel,
+    };
 
     /// <summary>The preset called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No preset has that name (the message lists them).</exception>
