@@ -4,12 +4,17 @@ namespace MiniCPM.Bench;
 
 public static class Program
 {
-    /// <summary>`bandwidth [repeats]`: quick Stopwatch table; anything else goes to BenchmarkDotNet's switcher.</summary>
+    /// <summary>`bandwidth [repeats]`: quick Stopwatch table; `audio-rtf [threads] [seconds …]`: audio real-time factor; anything else goes to BenchmarkDotNet's switcher.</summary>
     public static void Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "bandwidth")
         {
             QuickBandwidth.Run(args);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "audio-rtf")
+        {
+            AudioRealTimeFactor.Run(args);
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -29,31 +29,29 @@ public static class AudioResampler
         int minRate = Math.Min(fromRate, toRate);
         double unitsPerInput = (double)minRate / fromRate;          // input spacing in lower-rate samples
         double reach = HalfWidth / unitsPerInput;                    // half-width in input samples
+        double[] table = Table;
+        double tableStep = unitsPerInput * TablePerUnit; // table positions between neighbouring input samples
+        int tableEnd = table.Length - 1;
         for (long j = 0; j < outLength; j++)
         {
             long numerator = j * fromRate;                           // output instant = numerator / toRate input samples
             double center = (double)numerator / toRate;
-            long first = Math.Max(0, (long)Math.Ceiling(center - reach));
-            long last = Math.Min(n - 1, (long)Math.Floor(center + reach));
+            int first = (int)Math.Max(0, Math.Ceiling(center - reach));
+            int last = (int)Math.Min(n - 1, Math.Floor(center + reach));
+            // Table position of input sample i: |center − i|·unitsPerInput·TablePerUnit, walked in equal steps.
+            double position = (center - first) * tableStep;
             double sum = 0;
-            for (long i = first; i <= last; i++)
+            for (int i = first; i <= last; i++, position -= tableStep)
             {
-                double distance = Math.Abs((double)(numerator - i * toRate) / toRate) * unitsPerInput;
-                sum += input[(int)i] * Kernel(distance);
+                double p = Math.Abs(position);
+                int index = (int)p;
+                if (index >= tableEnd) continue;
+                double w = table[index] + (p - index) * (table[index + 1] - table[index]);
+                sum += input[i] * w;
             }
             output[j] = (float)(sum * unitsPerInput);
         }
         return output;
-    }
-
-    /// <summary>2f_c·sinc(2f_c·u)·kaiser(u) at distance u ≥ 0 (lower-rate samples), interpolated from the table.</summary>
-    private static double Kernel(double u)
-    {
-        double position = u * TablePerUnit;
-        int index = (int)position;
-        if (index >= Table.Length - 1) return 0;
-        double t = position - index;
-        return Table[index] + t * (Table[index + 1] - Table[index]);
     }
 
     private static double[] BuildTable()
