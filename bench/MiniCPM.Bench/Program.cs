@@ -4,7 +4,7 @@ namespace MiniCPM.Bench;
 
 public static class Program
 {
-    /// <summary>`bandwidth [repeats]`, `vision-slice [runs] [f16|bf16] [threads]`: quick Stopwatch tables; anything else goes to BenchmarkDotNet's switcher.</summary>
+    /// <summary>`bandwidth [repeats]`, `vision-slice [runs] [f16|bf16] [threads]`, `audio-rtf [threads] [seconds …]`: quick Stopwatch tables; anything else goes to BenchmarkDotNet's switcher.</summary>
     public static void Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "bandwidth")
@@ -15,6 +15,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "vision-slice")
         {
             VisionSliceBench.Run(args);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "audio-rtf")
+        {
+            AudioRealTimeFactor.Run(args);
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

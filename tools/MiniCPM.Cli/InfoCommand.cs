@@ -1,5 +1,6 @@
 using System.Globalization;
 using MiniCPM.Engine;
+using MiniCPM.Engine.Audio;
 using MiniCPM.Engine.Configuration;
 using MiniCPM.Kernels.Formats;
 using MiniCPM.Loaders;
@@ -86,9 +87,12 @@ internal static class InfoCommand
         if (config.Slicing is { } s)
             output.WriteLine($"  slicing:    max {s.MaxSliceNums} slices, scale resolution {s.ScaleResolution}, image ids {(s.UseImageId ? "on" : "off")}");
         if (config.Audio is { } a)
-            output.WriteLine($"  audio:      Whisper d_model {a.DModel}, layers {a.Layers}, heads {a.Heads}, ffn {a.FfnDim}, {a.MelBins} mel bins, pool step {a.PoolStep}, chunk {a.ChunkLengthSeconds:G} s");
+        {
+            output.WriteLine($"  audio:      Whisper encoder d_model {a.DModel}, layers {a.Layers}, heads {a.Heads} × {a.HeadDim}, ffn {a.FfnDim}, {a.MelBins} mel bins, {a.MaxSourcePositions} positions (30 s pieces)");
+            output.WriteLine($"              attention {(a.ChunkLengthSeconds > 0 ? $"block-causal chunks of {a.ChunkLengthSeconds:G} s" : "full")}; projection linear-ReLU-linear, average pool {a.PoolStep} → {AudioTokenCount.Tokens(16000, a.PoolStep)} tokens per second");
+        }
         if (config.HasTts)
-            output.WriteLine("  tts:        configured; speech output is not implemented, its weights are ignored");
+            output.WriteLine("  tts:        configured (MiniCPM-o speech output); not implemented: any tts.* weights are present but unused");
     }
 
     private static void WriteTensors(ITensorFile tensors, TextWriter output)

@@ -47,12 +47,16 @@ internal static class MakeModelCommand
 
         var format = outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? SyntheticModelFormat.Gguf : SyntheticModelFormat.HfFolder;
         if (quantization is not null && format != SyntheticModelFormat.Gguf) return Fail(error, $"--type {dtype} needs a .gguf output");
+        if (spec.Audio is not null && format == SyntheticModelFormat.Gguf)
+            return Fail(error, $"preset '{spec.Name}' has an audio encoder, which only an HF folder holds: give --out a folder, not a .gguf file");
         var plan = SyntheticModel.Plan(spec, type.Value, format);
         var l = spec.Llm;
         output.WriteLine($"preset {spec.Name}: hidden {l.HiddenSize}, layers {l.Layers}, heads {l.Heads} (kv {l.KvHeads}), ffn {l.IntermediateSize}, vocab {l.VocabSize}, lm_head {(l.TieWordEmbeddings ? "tied" : "untied")}");
         if (spec.Vision is { } v)
             output.WriteLine($"vision tower: SigLIP hidden {v.HiddenSize}, layers {v.Layers}, heads {v.Heads}, ffn {v.IntermediateSize}, patch {v.PatchSize}; resampler {spec.Resampler!.Queries} queries → {spec.Resampler.EmbedDim}" +
                 (format == SyntheticModelFormat.Gguf ? $"; mmproj {SyntheticModel.MmprojPathFor(outPath)}" : ""));
+        if (spec.Audio is { } a)
+            output.WriteLine($"audio: Whisper d_model {a.DModel}, layers {a.Layers}, heads {a.Heads}, ffn {a.FfnDim}, {a.MelBins} mel bins; projection {a.DModel} → {l.HiddenSize}, pool step {a.PoolStep}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(format == SyntheticModelFormat.Gguf ? "GGUF" : "HF folder")}, {dtype.ToLowerInvariant()}, seed {seed}: {plan.Count} tensors, {plan.Sum(t => t.Elements())} parameters, {InfoCommand.FormatBytes(plan.Sum(t => t.Bytes))} of weights"));
         if (dryRun) return 0;

@@ -21,7 +21,8 @@ public static class GoldenRunner
 
     /// <summary>The case types this engine can run.</summary>
     public static IReadOnlyList<IGoldenCaseRunner> Runners(GoldenRunOptions options) =>
-        [new LlmGoldenRunner(options), new VisionGoldenRunner(options), new ResamplerGoldenRunner(options), new MultimodalGoldenRunner(options)];
+        [new LlmGoldenRunner(options), new VisionGoldenRunner(options), new ResamplerGoldenRunner(options), new MultimodalGoldenRunner(options),
+         new AudioGoldenRunner(options)];
 
     private static GoldenTensorResult Judge(GoldenCase goldenCase, GoldenTensorSpec spec, GoldenOutputs outputs)
     {

@@ -37,11 +37,12 @@ public static class SyntheticModel
         var list = SyntheticWeights.List(spec.Llm);
         if (format == SyntheticModelFormat.HfFolder)
         {
-            var hf = list.Select(t => Planned(HfName(t.EngineName), t.Shape, type)).ToList();
+            var hf = AllTensors(spec).Select(t => Planned(HfName(t.EngineName), t.Shape, type)).ToList();
             if (spec.Vision is { } v)
                 hf.AddRange(SyntheticVision.HfTensors(v, spec.Resampler!, 0).Select(t => Planned(t.Name, t.Shape, type)));
             return hf;
         }
+        RequireTextOnly(spec);
         var tensors = list.ToDictionary(t => t.EngineName);
         var gguf = Qwen2Gguf.Tensors(spec.Llm)
             .Select(t => Planned(t.GgufName, tensors[t.EngineName].Shape, t.IsMatrix ? type : TensorType.F32))
@@ -79,6 +80,7 @@ public static class SyntheticModel
     public static void WriteGguf(SyntheticModelSpec spec, string path, TensorType type, ulong seed = 0)
     {
         RequireType(type);
+        RequireTextOnly(spec);
         var tensors = SyntheticWeights.List(spec.Llm).ToDictionary(t => t.EngineName);
         var vocab = SyntheticVocabulary.Build(spec.Llm.VocabSize);
         Qwen2Gguf.Write(path, spec.Llm, spec.Name, type,
@@ -103,7 +105,7 @@ public static class SyntheticModel
 
         var writer = new SafetensorsWriter();
         writer.AddMetadata("format", "pt");
-        foreach (var tensor in SyntheticWeights.List(spec.Llm))
+        foreach (var tensor in AllTensors(spec))
         {
             var rows = SyntheticWeights.Rows(tensor, seed);
             writer.AddTensor(HfName(tensor.EngineName), type, tensor.Shape, stream => rows.WriteEncoded(stream, type));
@@ -117,6 +119,7 @@ public static class SyntheticModel
     /// <summary>The MiniCPM-V checkpoint name of an engine weight (the inverse of <see cref="HfWeightNames"/>'s rules).</summary>
     public static string HfName(string engineName)
     {
+        if (engineName.StartsWith("audio", StringComparison.Ordinal)) return SyntheticAudioWeights.HfName(engineName);
         if (engineName == WeightNames.TokenEmbedding) return "llm.model.embed_tokens.weight";
         if (engineName == WeightNames.OutputNorm) return "llm.model.norm.weight";
         if (engineName == WeightNames.Output) return "llm.lm_head.weight";
@@ -135,6 +138,17 @@ public static class SyntheticModel
         return $"llm.model.layers.{layer}.{module}";
     }
 
+    /// <summary>The LLM's tensors, then the audio encoder's and projection's when the preset has them.</summary>
+    private static IEnumerable<SyntheticTensor> AllTensors(SyntheticModelSpec spec) =>
+        spec.Audio is null ? SyntheticWeights.List(spec.Llm) : SyntheticWeights.List(spec.Llm).Concat(SyntheticAudioWeights.List(spec.Audio, spec.Llm.HiddenSize));
+
+    /// <summary>llama.cpp's text GGUF has no place for MiniCPM-o's audio encoder.</summary>
+    private static void RequireTextOnly(SyntheticModelSpec spec)
+    {
+        if (spec.Audio is not null)
+            throw new NotSupportedException($"preset '{spec.Name}' has an audio encoder, which only an HF folder holds; write it to a folder, not a .gguf file");
+    }
+
     private static PlannedTensor Planned(string name, long[] shape, TensorType type) =>
         new(name, shape, type, type.TensorBytes(shape) ?? throw new InvalidOperationException($"{name} cannot be stored as {type}"));
 
@@ -145,9 +159,9 @@ public static class SyntheticModel
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteStartArray("architectures");
-        json.WriteStringValue("MiniCPMV");
+        json.WriteStringValue(spec.Audio is null ? "MiniCPMV" : "MiniCPMO");
         json.WriteEndArray();
-        json.WriteString("model_type", "minicpmv");
+        json.WriteString("model_type", spec.Audio is null ? "minicpmv" : "minicpmo");
         json.WritePropertyName("version");
         json.WriteRawValue("2.6"); // a number in MiniCPM-V 2.6's own config.json
         json.WriteBoolean("init_vision", spec.HasVision);
@@ -167,6 +181,7 @@ public static class SyntheticModel
         if (llm.EosTokenId is { } eos) json.WriteNumber("eos_token_id", eos);
         json.WriteString("torch_dtype", type switch { TensorType.F32 => "float32", TensorType.F16 => "float16", _ => "bfloat16" });
         json.WriteBoolean("use_sliding_window", false);
+        if (spec.Audio is { } audio) WriteAudioConfig(json, audio);
         // Provenance: how to make the identical folder again.
         json.WriteString("synthetic", string.Create(CultureInfo.InvariantCulture, $"minicpm make-model --preset {spec.Name} --seed {seed}"));
         json.WriteEndObject();
@@ -196,6 +211,26 @@ public static class SyntheticModel
         json.WriteNumber("image_size", vision.ImageSize);
         json.WriteString("hidden_act", vision.Activation);
         json.WriteNumber("layer_norm_eps", vision.LayerNormEps);
+        json.WriteEndObject();
+    }
+
+    /// <summary>MiniCPM-o's audio keys: the Whisper `audio_config`, pooling and chunking, and no TTS head.</summary>
+    private static void WriteAudioConfig(Utf8JsonWriter json, Configuration.AudioConfig audio)
+    {
+        json.WriteBoolean("init_audio", true);
+        json.WriteBoolean("init_tts", false);
+        json.WriteNumber("audio_pool_step", audio.PoolStep);
+        json.WriteNumber("audio_chunk_length", audio.ChunkLengthSeconds);
+        json.WriteBoolean("chunk_input", true);
+        json.WriteStartObject("audio_config");
+        json.WriteString("model_type", "whisper");
+        json.WriteNumber("d_model", audio.DModel);
+        json.WriteNumber("encoder_layers", audio.Layers);
+        json.WriteNumber("encoder_attention_heads", audio.Heads);
+        json.WriteNumber("encoder_ffn_dim", audio.FfnDim);
+        json.WriteNumber("num_mel_bins", audio.MelBins);
+        json.WriteNumber("max_source_positions", audio.MaxSourcePositions);
+        json.WriteString("activation_function", audio.Activation);
         json.WriteEndObject();
     }
 

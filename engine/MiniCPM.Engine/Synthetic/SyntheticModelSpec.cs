@@ -17,6 +17,9 @@ public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
 
     public bool HasVision => Vision is not null;
 
+    /// <summary>MiniCPM-o's Whisper encoder and audio projection, when the preset has them (HF folders only).</summary>
+    public AudioConfig? Audio { get; init; }
+
     /// <summary>The built-in presets, by name.</summary>
     public static IReadOnlyList<SyntheticModelSpec> Presets { get; } =
     [
@@ -32,6 +35,12 @@ public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
         // MiniCPM-V 2.6 itself: Qwen2-7B + SigLIP-400M (27 layers kept) + resampler to 3584 with 64 queries.
         Create("minicpmv-2.6-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151666, tieEmbeddings: false)
             .WithVision(hidden: 1152, layers: 27, heads: 16, intermediate: 4304),
+        // MiniCPM-o 2.6 text + audio in miniature: the tiny LLM with a 2-layer Whisper encoder (d_model 64).
+        Create("tiny-o", hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 4096, tieEmbeddings: false)
+            with { Audio = WhisperShape(dModel: 64, layers: 2, heads: 4) },
+        // MiniCPM-o 2.6's shapes: Qwen2-7B-shaped LLM (vocabulary 151700) and the Whisper-medium encoder.
+        Create("minicpmo-2.6-shape", hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18944, vocab: 151700, tieEmbeddings: false)
+            with { Audio = WhisperShape(dModel: 1024, layers: 24, heads: 16) },
     ];
 
     /// <summary>
@@ -46,6 +55,15 @@ public sealed record SyntheticModelSpec(string Name, LlmConfig Llm)
         if (problems.Count > 0) throw new ArgumentException($"preset '{Name}': " + string.Join("; ", problems));
         return this with { Vision = vision, Resampler = resampler };
     }
+
+    /// <summary>A MiniCPM-o Whisper encoder: ffn 4·d_model (the projection input is ffn/4), 80 mel bins, 1500 positions.</summary>
+    public static AudioConfig WhisperShape(int dModel, int layers, int heads) => new()
+    {
+        DModel = dModel,
+        Layers = layers,
+        Heads = heads,
+        FfnDim = 4 * dModel,
+    };
 
     /// <summary>The preset called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No preset has that name (the message lists them).</exception>
