@@ -60,17 +60,20 @@ public static class PilBicubicResize
         var output = RgbImage.Create(input.Width, taps.OutputSize);
         byte[] src = input.Pixels, dst = output.Pixels;
         int stride = input.Width * RgbImage.Channels;
+        // Same sums as Pillow's per-pixel loop, accumulated a whole row per tap so the reads run along memory.
+        var sums = new int[stride];
         for (int y = 0; y < output.Height; y++)
         {
             int first = taps.First[y], count = taps.Count[y], k = y * taps.MaxTaps;
-            int rowOut = y * stride;
-            for (int i = 0; i < stride; i++)
+            Array.Fill(sums, Rounding);
+            for (int t = 0; t < count; t++)
             {
-                int sum = Rounding;
-                for (int t = 0; t < count; t++)
-                    sum += src[(first + t) * stride + i] * taps.Weights[k + t];
-                dst[rowOut + i] = Clip8(sum);
+                int w = taps.Weights[k + t];
+                var row = src.AsSpan((first + t) * stride, stride);
+                for (int i = 0; i < row.Length; i++) sums[i] += row[i] * w;
             }
+            var outRow = dst.AsSpan(y * stride, stride);
+            for (int i = 0; i < outRow.Length; i++) outRow[i] = Clip8(sums[i]);
         }
         return output;
     }
