@@ -5,7 +5,9 @@ public enum AlphaHandling
 {
     /// <summary>
     /// Keep the colour channels and ignore alpha — exactly PIL's <c>convert("RGB")</c>, which the HF reference path
-    /// uses, so pixels match the reference (colours under fully transparent pixels show as stored).
+    /// uses, so pixels match the reference (colours under fully transparent pixels show as stored). One known
+    /// difference: a GIF's transparent palette index decodes to black here (SkiaSharp does not expose the colour),
+    /// where PIL shows that index's palette colour; PNG palettes with transparency match PIL.
     /// </summary>
     Drop,
 

@@ -89,15 +89,19 @@ public static class ImageDecoder
         var image = RgbImage.Create(width, height);
         var rgb = image.Pixels;
         int count = width * height;
-        for (int i = 0; i < count; i++)
+        for (int i = 0, s = 0, d = 0; i < count; i++, s += 4, d += 3)
         {
-            int a = rgba[i * 4 + 3];
-            for (int c = 0; c < 3; c++)
+            int a = rgba[s + 3];
+            if (alpha == AlphaHandling.Drop || a == 255)
             {
-                int value = rgba[i * 4 + c];
-                rgb[i * 3 + c] = alpha == AlphaHandling.Drop || a == 255
-                    ? (byte)value
-                    : (byte)((value * a + 255 * (255 - a) + 127) / 255);
+                rgb[d] = rgba[s];
+                rgb[d + 1] = rgba[s + 1];
+                rgb[d + 2] = rgba[s + 2];
+            }
+            else
+            {
+                for (int c = 0; c < 3; c++)
+                    rgb[d + c] = (byte)((rgba[s + c] * a + 255 * (255 - a) + 127) / 255);
             }
         }
         return image;
