@@ -1,10 +1,13 @@
+using MiniCPM.Engine.Audio;
 using MiniCPM.Engine.Chat;
 using MiniCPM.Engine.Configuration;
 using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
+using MiniCPM.Engine.Vision;
 
 namespace MiniCPM.Engine;
 
@@ -16,17 +19,27 @@ namespace MiniCPM.Engine;
 /// using var chat = model.CreateChat();
 /// chat.AddUser("Hello!");
 /// await foreach (var token in chat.StreamReplyAsync()) Console.Write(token.Text);
+///
+/// using var v = MiniCpm.Load("ggml-model-Q4_K_M.gguf", new() { MmprojPath = "mmproj-model-f16.gguf" });
+/// using var visual = v.CreateChat();
+/// visual.AddUser("What is in the image?", ChatMedia.ImageFile("cat.jpg"));
 /// </code>
 /// </summary>
 public sealed class MiniCpm : IDisposable
 {
     private readonly Qwen2Model _model;
+    private readonly VisionTower? _vision;
+    private readonly AudioEmbedder? _audio;
 
-    private MiniCpm(Qwen2Model model, Qwen2Tokenizer tokenizer, string sourcePath)
+    private MiniCpm(Qwen2Model model, Qwen2Tokenizer tokenizer, string sourcePath, VisionTower? vision, AudioEmbedder? audio,
+        Configuration.SliceConfig? slicing)
     {
         _model = model;
         Tokenizer = tokenizer;
         SourcePath = sourcePath;
+        _vision = vision;
+        _audio = audio;
+        MediaEncoder = vision is null && audio is null ? null : new ModelMediaEncoder(vision, audio, slicing, sourcePath);
     }
 
     /// <summary>
@@ -39,8 +52,52 @@ public sealed class MiniCpm : IDisposable
         options ??= new MiniCpmOptions();
         var tokenizer = ModelTokenizer.Load(options.TokenizerPath ?? path);
         var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency });
-        return new MiniCpm(model, tokenizer, path);
+        VisionTower? vision = null;
+        AudioEmbedder? audio = null;
+        try
+        {
+            Configuration.SliceConfig? slicing = null;
+            if (options.LoadMediaEncoders)
+                (vision, audio, slicing) = LoadMediaEncoders(path, options);
+            return new MiniCpm(model, tokenizer, path, vision, audio, slicing);
+        }
+        catch
+        {
+            vision?.Dispose();
+            audio?.Dispose();
+            model.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The vision tower (from the checkpoint or the mmproj) and the audio encoder, where the files have them.</summary>
+    private static (VisionTower?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options)
+    {
+        using var checkpoint = Checkpoint.Open(path);
+        var config = checkpoint.Config;
+        VisionTower? vision = null;
+        AudioEmbedder? audio = null;
+        try
+        {
+            if (options.MmprojPath is { } mmproj)
+                vision = VisionTower.Load(mmproj, options.Threads, options.WeightResidency);
+            else if (config.Vision is not null && HasVisionWeights(checkpoint))
+                vision = VisionTower.Load(path, options.Threads, options.WeightResidency);
+            if (config.Audio is not null && checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("audio.", StringComparison.Ordinal)))
+                audio = AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency });
+            return (vision, audio, config.Slicing);
+        }
+        catch
+        {
+            vision?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A config may describe a vision tower the file does not hold (a text-only export); the weights decide.</summary>
+    private static bool HasVisionWeights(Checkpoint checkpoint) =>
+        checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("vision.", StringComparison.Ordinal)) &&
+        checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("resampler.", StringComparison.Ordinal));
 
     public string SourcePath { get; }
     public LlmConfig Config => _model.Config;
@@ -49,11 +106,32 @@ public sealed class MiniCpm : IDisposable
     /// <summary>The language model itself, for batched forward passes and custom decoding.</summary>
     public ILanguageModel LanguageModel => _model;
 
-    /// <summary>A new conversation (ChatML, MiniCPM's default system prompt and sampling unless set).</summary>
-    public ChatSession CreateChat(ChatSessionOptions? options = null) => new(_model, Tokenizer, options);
+    /// <summary>The SigLIP tower and resampler, when the checkpoint (or its mmproj) has them.</summary>
+    public VisionTower? Vision => _vision;
+
+    /// <summary>MiniCPM-o's Whisper encoder and projection, when the checkpoint has them.</summary>
+    public AudioEmbedder? Audio => _audio;
+
+    /// <summary>Turns images and audio into placeholder text and embedding rows (null for a text-only model).</summary>
+    public ModelMediaEncoder? MediaEncoder { get; }
+
+    /// <summary>A new conversation (ChatML, MiniCPM's default system prompt and sampling unless set). Messages may
+    /// carry images/audio when the model has the towers (the session uses <see cref="MediaEncoder"/> unless the
+    /// options name another).</summary>
+    public ChatSession CreateChat(ChatSessionOptions? options = null)
+    {
+        options ??= new ChatSessionOptions();
+        if (options.MediaEncoder is null && MediaEncoder is not null) options = options with { MediaEncoder = MediaEncoder };
+        return new(_model, Tokenizer, options);
+    }
 
     /// <summary>A one-shot generator over raw prompt ids.</summary>
     public Generator CreateGenerator() => new(_model, Tokenizer);
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _vision?.Dispose();
+        _audio?.Dispose();
+        _model.Dispose();
+    }
 }

@@ -20,4 +20,13 @@ public sealed record MiniCpmOptions
     /// see <see cref="Loaders.FileResidency"/>.
     /// </summary>
     public Loaders.FileResidency WeightResidency { get; init; } = Loaders.FileResidency.Mapped;
+
+    /// <summary>
+    /// llama.cpp's vision projector (mmproj-*.gguf) for a text GGUF; an HF folder carries its vision tower itself.
+    /// Null: images work only when the checkpoint has vpm.* and resampler.* weights.
+    /// </summary>
+    public string? MmprojPath { get; init; }
+
+    /// <summary>Load the vision tower and audio encoder when the checkpoint has them (false: text only, less memory).</summary>
+    public bool LoadMediaEncoders { get; init; } = true;
 }

@@ -5,7 +5,8 @@ namespace MiniCPM.Cli;
 
 /// <summary>
 /// `minicpm chat --model PATH [options]`: an interactive conversation on standard input. Each line is a user turn;
-/// `/reset` starts over, `/exit` (or end of input) quits; Ctrl+C stops the reply being written.
+/// `/reset` starts over, `/exit` (or end of input) quits; Ctrl+C stops the reply being written. `/image FILE` and
+/// `/audio FILE` attach media to the next message (--image/--audio attach them to the first).
 /// </summary>
 internal static class ChatCommand
 {
@@ -36,7 +37,10 @@ internal static class ChatCommand
         {
             using var model = MiniCpm.Load(parsed.Model, parsed.LoadOptions);
             using var session = model.CreateChat(new() { SystemPrompt = system, Generation = parsed.Generation });
-            error.WriteLine($"loaded {parsed.Model}: {model.Config.Layers} layers, hidden {model.Config.HiddenSize}. /reset starts over, /exit quits.");
+            error.WriteLine($"loaded {parsed.Model}: {model.Config.Layers} layers, hidden {model.Config.HiddenSize}" +
+                (model.Vision is not null ? ", vision tower" : "") + (model.Audio is not null ? ", audio encoder" : "") +
+                ". /reset starts over, /image FILE and /audio FILE attach media to the next message, /exit quits.");
+            var pending = new List<MiniCPM.Engine.Multimodal.ChatMedia>(parsed.Media);
             while (true)
             {
                 output.Write("> ");
@@ -49,7 +53,18 @@ internal static class ChatCommand
                     continue;
                 }
                 if (line.Length == 0) continue;
-                session.AddUser(line);
+                if (TryAttach(line, pending, error)) continue;
+                try
+                {
+                    session.AddUser(line, pending);
+                }
+                catch (Exception e) when (e is MiniCpmException or Loaders.ModelFormatException)
+                {
+                    error.WriteLine($"[{e.Message}; the message was not added]");
+                    pending.Clear();
+                    continue;
+                }
+                pending.Clear();
                 using var cancel = ConsoleCancellation.Create();
                 try
                 {
@@ -69,5 +84,24 @@ internal static class ChatCommand
                 }
             }
         });
+    }
+
+    /// <summary>`/image FILE` or `/audio FILE`: reads the file for the next message (an unreadable file is reported).</summary>
+    private static bool TryAttach(string line, List<MiniCPM.Engine.Multimodal.ChatMedia> pending, TextWriter error)
+    {
+        var trimmed = line.Trim();
+        bool image = trimmed.StartsWith("/image ", StringComparison.Ordinal), audio = trimmed.StartsWith("/audio ", StringComparison.Ordinal);
+        if (!image && !audio) return false;
+        var path = trimmed[7..].Trim();
+        try
+        {
+            pending.Add(image ? MiniCPM.Engine.Multimodal.ChatMedia.ImageFile(path) : MiniCPM.Engine.Multimodal.ChatMedia.AudioFile(path));
+            error.WriteLine($"[{(image ? "image" : "audio")} {path} attached to the next message]");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"[cannot read {path}: {e.Message}]");
+        }
+        return true;
     }
 }

@@ -24,6 +24,7 @@ public static class CommandLine
             case "golden": return GoldenCommand.Run(rest, output, error);
             case "logits": return LogitsCommand.Run(rest, output, error);
             case "bench": return BenchCommand.Run(rest, output, error);
+            case "embed-image": return EmbedImageCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);

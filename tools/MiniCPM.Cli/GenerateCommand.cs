@@ -5,11 +5,13 @@ namespace MiniCPM.Cli;
 
 /// <summary>
 /// `minicpm generate --model PATH --prompt TEXT [--chat] [options]`: streams a continuation of the prompt (raw text, or
-/// with --chat a ChatML user turn and the assistant's reply).
+/// with --chat a ChatML user turn and the assistant's reply). --image/--audio put media in that user turn (chat mode):
+/// where the prompt has tags (<c>(&lt;image&gt;./&lt;/image&gt;)</c>, <c>(&lt;audio&gt;./&lt;/audio&gt;)</c>), else
+/// before the text.
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "usage: minicpm generate --prompt <text> [--chat]\n" + GenerationArguments.Help;
+    public const string Usage = "usage: minicpm generate --prompt <text> [--chat] (with --image/--audio: chat mode)\n" + GenerationArguments.Help;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -42,10 +44,10 @@ internal static class GenerateCommand
             using var model = MiniCpm.Load(parsed.Model, parsed.LoadOptions);
             using var cancel = ConsoleCancellation.Create();
             FinishReason? finish;
-            if (chat)
+            if (chat || parsed.Media.Count > 0) // media go into a user turn, as MiniCPM's chat() lays them out
             {
                 using var session = model.CreateChat(new() { Generation = parsed.Generation });
-                session.AddUser(prompt);
+                session.AddUser(prompt, parsed.Media);
                 finish = StreamAsync(session.StreamReplyAsync(parsed.Generation, cancel.Token), output).GetAwaiter().GetResult();
             }
             else

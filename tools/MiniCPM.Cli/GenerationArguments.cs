@@ -10,11 +10,15 @@ internal sealed class GenerationArguments
     public const string Help =
         "  --model <path> [--tokenizer <path>] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
         "  [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]\n" +
-        "  [--greedy | --beams N] [--stop TEXT]…";
+        "  [--greedy | --beams N] [--stop TEXT]…\n" +
+        "  [--image FILE]… [--audio FILE]… [--mmproj FILE] [--max-slices N]   (images/audio: MiniCPM-V / MiniCPM-o)";
 
     public string? Model { get; private set; }
     public MiniCpmOptions LoadOptions { get; private set; } = new();
     public GenerationOptions Generation { get; private set; } = GenerationOptions.MiniCpmSampling;
+
+    /// <summary>Images (--image) and audio (--audio) for the first user message, in the order given.</summary>
+    public List<Engine.Multimodal.ChatMedia> Media { get; } = [];
 
     /// <summary>Arguments this parser does not know, in order, for the command's own options.</summary>
     public List<string> Rest { get; } = [];
@@ -23,6 +27,7 @@ internal sealed class GenerationArguments
     {
         var parsed = new GenerationArguments();
         var stops = new List<string>();
+        int? maxSlices = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -50,11 +55,30 @@ internal sealed class GenerationArguments
                     parsed.Generation = parsed.Generation with { Strategy = DecodingStrategy.BeamSearch, NumBeams = PositiveInt("--beams", Next()) };
                     break;
                 case "--stop": stops.Add(Next()); break;
+                case "--image": parsed.Media.Add(ReadMedia("--image", Next(), Engine.Multimodal.ChatMedia.ImageFile)); break;
+                case "--audio": parsed.Media.Add(ReadMedia("--audio", Next(), Engine.Multimodal.ChatMedia.AudioFile)); break;
+                case "--mmproj": parsed.LoadOptions = parsed.LoadOptions with { MmprojPath = Next() }; break;
+                case "--max-slices": maxSlices = PositiveInt("--max-slices", Next()); break;
                 default: parsed.Rest.Add(args[i]); break;
             }
         }
         if (stops.Count > 0) parsed.Generation = parsed.Generation with { StopStrings = stops };
+        if (maxSlices is { } cap)
+            for (int m = 0; m < parsed.Media.Count; m++)
+                if (parsed.Media[m] is Engine.Multimodal.ImageMedia image) parsed.Media[m] = image with { MaxSlices = cap };
         return parsed;
+    }
+
+    private static Engine.Multimodal.ChatMedia ReadMedia(string name, string path, Func<string, Engine.Multimodal.ChatMedia> read)
+    {
+        try
+        {
+            return read(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"{name} {path}: {e.Message}");
+        }
     }
 
     private static int PositiveInt(string name, string text, bool allowZero = false) =>
