@@ -51,6 +51,11 @@ public sealed class MiniCpm : IDisposable
     {
         options ??= new MiniCpmOptions();
         var tokenizer = ModelTokenizer.Load(options.TokenizerPath ?? path);
+        if (options.ValidateQuantizedScales)
+        {
+            using var checkpoint = Checkpoint.Open(path);
+            Loaders.QuantizedScaleCheck.RequireFiniteScales(checkpoint.Tensors);
+        }
         var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency });
         VisionTower? vision = null;
         AudioEmbedder? audio = null;

@@ -29,4 +29,10 @@ public sealed record MiniCpmOptions
 
     /// <summary>Load the vision tower and audio encoder when the checkpoint has them (false: text only, less memory).</summary>
     public bool LoadMediaEncoders { get; init; } = true;
+
+    /// <summary>
+    /// Check every quantized block's scale for NaN/Inf at load (a typed error naming the tensor and block). It reads
+    /// the scales of the whole file once — the pages the first forward pass would read anyway; false skips it.
+    /// </summary>
+    public bool ValidateQuantizedScales { get; init; } = true;
 }
