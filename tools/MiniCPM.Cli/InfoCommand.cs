@@ -89,6 +89,8 @@ internal static class InfoCommand
             output.WriteLine($"  audio:      Whisper d_model {a.DModel}, layers {a.Layers}, heads {a.Heads}, ffn {a.FfnDim}, {a.MelBins} mel bins, pool step {a.PoolStep}, chunk {a.ChunkLengthSeconds:G} s");
         if (config.HasTts)
             output.WriteLine("  tts:        configured; speech output is not implemented, its weights are ignored");
+        if (config.Quantization is { } q)
+            output.WriteLine($"  quantized:  {q.Describe()}");
     }
 
     private static void WriteTensors(ITensorFile tensors, TextWriter output)
@@ -115,6 +117,8 @@ internal static class InfoCommand
     private static void WriteWeightMap(Engine.Weights.WeightMap map, TextWriter output)
     {
         output.WriteLine($"weights:      {map.Weights.Count} mapped to engine names, {map.Ignored.Count} ignored, {map.Unmapped.Count} not recognised");
+        foreach (var group in map.Weights.Where(w => w.Quantized is not null).GroupBy(w => w.Quantized!.Describe()))
+            output.WriteLine($"  int4 {group.Count()}: {group.Key}");
         foreach (var group in map.Ignored.GroupBy(i => i.Reason))
             output.WriteLine($"  ignored {group.Count()}: {group.Key}");
         foreach (var t in map.Unmapped.Take(20)) output.WriteLine($"  not recognised: {t.Name} {t.ShapeText}");

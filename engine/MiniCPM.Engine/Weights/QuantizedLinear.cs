@@ -35,7 +35,7 @@ public sealed record Nf4Linear(
         new[] { Codes, Absmax, QuantMap, NestedAbsmax, NestedQuantMap, State }.OfType<TensorInfo>().ToArray();
 
     public override string Describe() =>
-        $"NF4 block {BlockSize}{(Nested ? $", scales 8-bit per {NestedBlockSize} (offset {NestedOffset:G6})" : ", float32 scales")}, {DType}";
+        $"NF4 block {BlockSize}{(Nested ? $", scales 8-bit per {NestedBlockSize}" : ", float32 scales")}, {DType}";
 }
 
 /// <summary>GPTQ 4-bit in AutoGPTQ's layout: <c>P.qweight</c>, <c>P.qzeros</c>, <c>P.scales</c>, <c>P.g_idx</c>.</summary>
@@ -45,5 +45,5 @@ public sealed record GptqLinear(
 {
     public override IReadOnlyList<TensorInfo> Tensors => [QWeight, QZeros, Scales, GroupIndex];
 
-    public override string Describe() => $"GPTQ 4-bit, {Groups} group(s), zero offset {ZeroOffset}";
+    public override string Describe() => $"GPTQ 4-bit, groups of {(Cols + Groups - 1) / Groups} inputs, zero offset {ZeroOffset}";
 }
