@@ -12,6 +12,7 @@ public static class Program
             QuickBandwidth.Run(args);
             return;
         }
+        if (args.Length > 0 && args[0] == "int4") { QuickInt4.Run(args); return; }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -44,7 +44,7 @@ public static unsafe class GptqMatMul
                     for (int i = 0; i < w.Cols; i++) groupSums[w.GroupIndex[i]] += xp[i];
                     var job = new MatVecJob(w, xp, groupSums, yp, b);
                     if (pool is null) job.Execute(0, tiles);
-                    else pool.For(tiles, job);
+                    else pool.For(tiles, job, grain: 4);
                 }
                 finally
                 {
@@ -60,62 +60,96 @@ public static unsafe class GptqMatMul
         }
     }
 
-    /// <summary>y[o0 .. o0+16) for one token.</summary>
+    /// <summary>
+    /// Adds group <paramref name="g"/>'s share to y[o0 .. o0+64) for one token (contiguous groups): four 16-output
+    /// tiles side by side, so each qweight row yields 256 consecutive bytes and eight FMA chains are in flight.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatVecTile(in GptqTensor w, int o0, float* x, float* groupSums, float* y)
+    private static void AddGroupTile4(in GptqTensor w, int g, int o0, float* x, float groupSum, float* y)
+    {
+        int outs = w.Rows, groupSize = w.ContiguousGroupSize;
+        Vector512<int> nibble = Vector512.Create(0xF);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        int firstOctet = g * groupSize / 8, lastOctet = Math.Min(w.Cols, (g + 1) * groupSize) / 8;
+        for (int k = firstOctet; k < lastOctet; k++)
+        {
+            int* row = w.QWeight + (long)k * outs + o0;
+            Vector512<int> q0 = Vector512.Load(row), q1 = Vector512.Load(row + 16), q2 = Vector512.Load(row + 32), q3 = Vector512.Load(row + 48);
+            float* xi = x + 8 * k;
+            for (int j = 0; j < 8; j += 2)
+            {
+                Vector512<float> xe = Vector512.Create(xi[j]), xo = Vector512.Create(xi[j + 1]);
+                a0 = Vector512.FusedMultiplyAdd(Code(q0, 4 * j, nibble), xe, a0);
+                a1 = Vector512.FusedMultiplyAdd(Code(q1, 4 * j, nibble), xe, a1);
+                a2 = Vector512.FusedMultiplyAdd(Code(q2, 4 * j, nibble), xe, a2);
+                a3 = Vector512.FusedMultiplyAdd(Code(q3, 4 * j, nibble), xe, a3);
+                b0 = Vector512.FusedMultiplyAdd(Code(q0, 4 * j + 4, nibble), xo, b0);
+                b1 = Vector512.FusedMultiplyAdd(Code(q1, 4 * j + 4, nibble), xo, b1);
+                b2 = Vector512.FusedMultiplyAdd(Code(q2, 4 * j + 4, nibble), xo, b2);
+                b3 = Vector512.FusedMultiplyAdd(Code(q3, 4 * j + 4, nibble), xo, b3);
+            }
+        }
+        Vector512<float> sum = Vector512.Create(groupSum);
+        AddGroup(w, g, o0, a0 + b0, sum, y);
+        AddGroup(w, g, o0 + 16, a1 + b1, sum, y);
+        AddGroup(w, g, o0 + 32, a2 + b2, sum, y);
+        AddGroup(w, g, o0 + 48, a3 + b3, sum, y);
+    }
+
+    /// <summary>Adds group <paramref name="g"/>'s share to y[o0 .. o0+16) (contiguous groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddGroupTile(in GptqTensor w, int g, int o0, float* x, float groupSum, float* y)
+    {
+        int outs = w.Rows, groupSize = w.ContiguousGroupSize;
+        Vector512<int> nibble = Vector512.Create(0xF);
+        Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+        int firstOctet = g * groupSize / 8, lastOctet = Math.Min(w.Cols, (g + 1) * groupSize) / 8;
+        for (int k = firstOctet; k < lastOctet; k++)
+        {
+            Vector512<int> q = Vector512.Load(w.QWeight + (long)k * outs + o0);
+            float* xi = x + 8 * k;
+            for (int j = 0; j < 8; j += 2)
+            {
+                acc0 = Vector512.FusedMultiplyAdd(Code(q, 4 * j, nibble), Vector512.Create(xi[j]), acc0);
+                acc1 = Vector512.FusedMultiplyAdd(Code(q, 4 * j + 4, nibble), Vector512.Create(xi[j + 1]), acc1);
+            }
+        }
+        AddGroup(w, g, o0, acc0 + acc1, Vector512.Create(groupSum), y);
+    }
+
+    /// <summary>y[o0 .. o0+16) += scale · (Σ q·x − zero · Σ x) for group <paramref name="g"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddGroup(in GptqTensor w, int g, int o0, Vector512<float> codeDot, Vector512<float> groupSum, float* y) =>
+        Vector512.FusedMultiplyAdd(Scales(w, g, o0), codeDot - Zeros(w, g, o0) * groupSum, Vector512.Load(y + o0)).Store(y + o0);
+
+    /// <summary>y[o0 .. o0+16) for one token, act-order (the inputs of a group are scattered, so each group keeps its own accumulator).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatVecTileActOrder(in GptqTensor w, int o0, float* x, float* groupSums, float* y)
     {
         int outs = w.Rows;
         Vector512<int> nibble = Vector512.Create(0xF);
-        Vector512<float> result = Vector512<float>.Zero;
-        int groupSize = w.ContiguousGroupSize;
-        if (groupSize != 0)
+        var accumulators = (Vector512<float>*)NativeMemory.AllocZeroed((nuint)w.Groups, (nuint)sizeof(Vector512<float>));
+        try
         {
+            for (int k = 0; k < w.Cols / 8; k++)
+            {
+                Vector512<int> q = Vector512.Load(w.QWeight + (long)k * outs + o0);
+                for (int j = 0; j < 8; j++)
+                {
+                    Vector512<float>* a = accumulators + w.GroupIndex[8 * k + j];
+                    *a = Vector512.FusedMultiplyAdd(Code(q, 4 * j, nibble), Vector512.Create(x[8 * k + j]), *a);
+                }
+            }
+            Vector512<float> result = Vector512<float>.Zero;
             for (int g = 0; g < w.Groups; g++)
-            {
-                Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
-                int firstOctet = g * groupSize / 8, lastOctet = Math.Min(w.Cols, (g + 1) * groupSize) / 8;
-                for (int k = firstOctet; k < lastOctet; k++)
-                {
-                    Vector512<int> q = Vector512.Load(w.QWeight + (long)k * outs + o0);
-                    float* xi = x + 8 * k;
-                    acc0 = Vector512.FusedMultiplyAdd(Code(q, 0, nibble), Vector512.Create(xi[0]), acc0);
-                    acc1 = Vector512.FusedMultiplyAdd(Code(q, 4, nibble), Vector512.Create(xi[1]), acc1);
-                    acc0 = Vector512.FusedMultiplyAdd(Code(q, 8, nibble), Vector512.Create(xi[2]), acc0);
-                    acc1 = Vector512.FusedMultiplyAdd(Code(q, 12, nibble), Vector512.Create(xi[3]), acc1);
-                    acc0 = Vector512.FusedMultiplyAdd(Code(q, 16, nibble), Vector512.Create(xi[4]), acc0);
-                    acc1 = Vector512.FusedMultiplyAdd(Code(q, 20, nibble), Vector512.Create(xi[5]), acc1);
-                    acc0 = Vector512.FusedMultiplyAdd(Code(q, 24, nibble), Vector512.Create(xi[6]), acc0);
-                    acc1 = Vector512.FusedMultiplyAdd(Code(q, 28, nibble), Vector512.Create(xi[7]), acc1);
-                }
-                Vector512<float> sum = (acc0 + acc1) - Zeros(w, g, o0) * Vector512.Create(groupSums[g]);
-                result = Vector512.FusedMultiplyAdd(Scales(w, g, o0), sum, result);
-            }
+                result = Vector512.FusedMultiplyAdd(Scales(w, g, o0), accumulators[g] - Zeros(w, g, o0) * Vector512.Create(groupSums[g]), result);
+            result.Store(y + o0);
         }
-        else
+        finally
         {
-            // Act-order: the inputs of a group are scattered, so each group keeps its own accumulator.
-            var accumulators = (Vector512<float>*)NativeMemory.AllocZeroed((nuint)w.Groups, (nuint)sizeof(Vector512<float>));
-            var acc = new Span<Vector512<float>>(accumulators, w.Groups);
-            try
-            {
-                for (int k = 0; k < w.Cols / 8; k++)
-                {
-                    Vector512<int> q = Vector512.Load(w.QWeight + (long)k * outs + o0);
-                    for (int j = 0; j < 8; j++)
-                    {
-                        ref var a = ref acc[w.GroupIndex[8 * k + j]];
-                        a = Vector512.FusedMultiplyAdd(Code(q, 4 * j, nibble), Vector512.Create(x[8 * k + j]), a);
-                    }
-                }
-                for (int g = 0; g < w.Groups; g++)
-                    result = Vector512.FusedMultiplyAdd(Scales(w, g, o0), acc[g] - Zeros(w, g, o0) * Vector512.Create(groupSums[g]), result);
-            }
-            finally
-            {
-                NativeMemory.Free(accumulators);
-            }
+            NativeMemory.Free(accumulators);
         }
-        result.Store(y + o0);
     }
 
     /// <summary>The codes at bit <paramref name="shift"/> of 16 packed int32s, as floats.</summary>
@@ -166,13 +200,25 @@ public static unsafe class GptqMatMul
     {
         public void Execute(int start, int end)
         {
-            for (int tile = start; tile < end; tile++)
+            int full = start;
+            while (full < end && FullTile(w, full * Tile)) full++; // [start, full) are whole 16-output SIMD tiles
+            if (w.ContiguousGroupSize != 0)
             {
-                int o0 = tile * Tile, o1 = Math.Min(w.Rows, o0 + Tile);
-                if (FullTile(w, o0)) MatVecTile(w, o0, x, groupSums, y);
-                else for (int o = o0; o < o1; o++) y[o] = DotOutput(w, o, x);
-                if (bias != null) for (int o = o0; o < o1; o++) y[o] += bias[o];
+                // Group by group across this range's whole width: each group's qweight rows are read as runs of
+                // (range width × 4) consecutive bytes, rather than one 64-byte piece of every row per tile.
+                new Span<float>(y + start * Tile, (full - start) * Tile).Clear();
+                for (int g = 0; g < w.Groups; g++)
+                {
+                    int tile = start;
+                    for (; tile + 4 <= full; tile += 4) AddGroupTile4(w, g, tile * Tile, x, groupSums[g], y);
+                    for (; tile < full; tile++) AddGroupTile(w, g, tile * Tile, x, groupSums[g], y);
+                }
             }
+            else
+                for (int tile = start; tile < full; tile++) MatVecTileActOrder(w, tile * Tile, x, groupSums, y);
+            for (int o = full * Tile; o < Math.Min(w.Rows, end * Tile); o++) y[o] = DotOutput(w, o, x);
+            if (bias != null)
+                for (int o = start * Tile; o < Math.Min(w.Rows, end * Tile); o++) y[o] += bias[o];
         }
     }
 

@@ -53,6 +53,7 @@ public sealed unsafe class GptqTests
     public static TheoryData<int, int, int, int, bool> KernelCases() => new()
     {
         { 16, 64, 1, 1, false }, { 24, 128, 1, 2, false }, { 64, 256, 1, 2, true }, { 40, 512, 1, 1, false },
+        { 128, 256, 1, 2, false }, { 88, 128, 1, 1, false }, // four-tile path, then single tiles and the 8-output remainder
         { 16, 64, 3, 1, false }, { 24, 384, 5, 2, true }, { 48, 256, 9, 2, false }, { 8, 64, 2, 1, true },
     };
 

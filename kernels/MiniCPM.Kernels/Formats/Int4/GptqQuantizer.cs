@@ -29,25 +29,29 @@ public static class GptqQuantizer
         var zeros = new int[groups * rows];
         var qweight = new int[cols / 8 * rows];
         var qzeros = new int[groups * (rows / 8)];
+        var min = new double[groups];
+        var max = new double[groups];
         for (int o = 0; o < rows; o++)
         {
+            Array.Clear(min);
+            Array.Clear(max);
+            for (int i = 0; i < cols; i++)
+            {
+                int g = groupIndex[i];
+                min[g] = Math.Min(min[g], weights[o * cols + i]);
+                max[g] = Math.Max(max[g], weights[o * cols + i]);
+            }
             for (int g = 0; g < groups; g++)
             {
-                double min = 0, max = 0;
-                for (int i = 0; i < cols; i++)
-                    if (groupIndex[i] == g)
-                    {
-                        min = Math.Min(min, weights[o * cols + i]);
-                        max = Math.Max(max, weights[o * cols + i]);
-                    }
+                double low = min[g], high = max[g];
                 if (symmetric)
                 {
-                    max = Math.Max(-min, max);
-                    if (min < 0) min = -max;
+                    high = Math.Max(-low, high);
+                    if (low < 0) low = -high;
                 }
-                if (min == 0 && max == 0) (min, max) = (-1, 1);
-                double scale = (max - min) / MaxQ;
-                int zero = symmetric ? (MaxQ + 1) / 2 : (int)Math.Round(-min / scale, MidpointRounding.ToEven);
+                if (low == 0 && high == 0) (low, high) = (-1, 1);
+                double scale = (high - low) / MaxQ;
+                int zero = symmetric ? (MaxQ + 1) / 2 : (int)Math.Round(-low / scale, MidpointRounding.ToEven);
                 scales[g * rows + o] = Fp16.FromFloat((float)scale);
                 zeros[g * rows + o] = zero;
                 int stored = (zero - zeroOffset) & 0xF;
