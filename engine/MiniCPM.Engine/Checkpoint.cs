@@ -53,7 +53,7 @@ public sealed class Checkpoint : IDisposable
 
     /// <summary>The file tensors under the engine's internal names.</summary>
     public static WeightMap MapWeights(ITensorFile tensors, ModelConfig config) =>
-        tensors is GgufFile ? GgufWeightNames.Map(tensors, config) : HfWeightNames.Map(tensors);
+        tensors is GgufFile ? GgufWeightNames.Map(tensors, config) : HfWeightNames.Map(tensors, config.Quantization);
 
     public void Dispose() => Tensors.Dispose();
 }

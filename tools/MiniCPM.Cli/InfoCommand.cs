@@ -93,6 +93,8 @@ internal static class InfoCommand
         }
         if (config.HasTts)
             output.WriteLine("  tts:        configured (MiniCPM-o speech output); not implemented: any tts.* weights are present but unused");
+        if (config.Quantization is { } q)
+            output.WriteLine($"  quantized:  {q.Describe()}");
     }
 
     private static void WriteTensors(ITensorFile tensors, TextWriter output)
@@ -119,6 +121,8 @@ internal static class InfoCommand
     private static void WriteWeightMap(Engine.Weights.WeightMap map, TextWriter output)
     {
         output.WriteLine($"weights:      {map.Weights.Count} mapped to engine names, {map.Ignored.Count} ignored, {map.Unmapped.Count} not recognised");
+        foreach (var group in map.Weights.Where(w => w.Quantized is not null).GroupBy(w => w.Quantized!.Describe()))
+            output.WriteLine($"  int4 {group.Count()}: {group.Key}");
         foreach (var group in map.Ignored.GroupBy(i => i.Reason))
             output.WriteLine($"  ignored {group.Count()}: {group.Key}");
         foreach (var t in map.Unmapped.Take(20)) output.WriteLine($"  not recognised: {t.Name} {t.ShapeText}");

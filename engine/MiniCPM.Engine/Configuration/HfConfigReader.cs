@@ -17,7 +17,28 @@ public static class HfConfigReader
         if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "config.json not found");
         var length = new FileInfo(configPath).Length;
         if (length > MaxConfigBytes) throw new ModelFormatException(configPath, $"config.json is {length} bytes; refusing more than {MaxConfigBytes}");
-        return Parse(File.ReadAllBytes(configPath), configPath);
+        var config = Parse(File.ReadAllBytes(configPath), configPath);
+        // AutoGPTQ writes its settings beside config.json rather than into it.
+        var autoGptq = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, "quantize_config.json");
+        if (config.Quantization is null && File.Exists(autoGptq))
+            config = config with { Quantization = ReadQuantizeConfig(autoGptq) };
+        return config;
+    }
+
+    private static QuantizationConfig ReadQuantizeConfig(string path)
+    {
+        if (new FileInfo(path).Length > MaxConfigBytes) throw new ModelFormatException(path, "quantize_config.json is too large");
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "quantize_config.json must be a JSON object");
+            var section = new JsonSection(document.RootElement, path, "");
+            return QuantizationConfig.Read(section, path);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, $"quantize_config.json is not valid JSON: {e.Message}", inner: e);
+        }
     }
 
     public static ModelConfig Parse(ReadOnlySpan<byte> json, string sourceName)
@@ -74,6 +95,7 @@ public static class HfConfigReader
                 Slicing = hasVision ? ReadSlicing(root) : null,
                 Audio = hasAudio ? ReadAudio(root) : null,
                 HasTts = hasTts,
+                Quantization = root.Section("quantization_config") is { } q ? QuantizationConfig.Read(q, sourceName) : null,
             };
             var problems = config.Problems();
             if (problems.Count > 0) throw new ModelFormatException(sourceName, "inconsistent configuration: " + string.Join("; ", problems));

@@ -16,6 +16,8 @@ public sealed record ModelConfig
     public AudioConfig? Audio { get; init; }
     /// <summary>MiniCPM-o's speech head is configured (its weights are not used by the engine yet).</summary>
     public bool HasTts { get; init; }
+    /// <summary>The checkpoint's int4 scheme (HF int4 checkpoints); null for float and GGUF checkpoints.</summary>
+    public QuantizationConfig? Quantization { get; init; }
 
     /// <summary>Every inconsistency in the configuration, empty when it is usable.</summary>
     public IReadOnlyList<string> Problems()

@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Configuration;
 using MiniCPM.Loaders;
 
 namespace MiniCPM.Engine.Weights;
@@ -54,12 +55,25 @@ public static class HfWeightNames
         (@"^audio_projection_layer\.(linear1|linear2)\.(weight|bias)$", "audio_proj.$1.$2"),
     ]);
 
-    /// <summary>Maps every tensor of an HF checkpoint; unknown names are kept in <see cref="WeightMap.Unmapped"/>.</summary>
-    public static WeightMap Map(ITensorFile file)
+    /// <summary>
+    /// Maps every tensor of an HF checkpoint; unknown names are kept in <see cref="WeightMap.Unmapped"/>. The int4
+    /// linears of a quantized checkpoint (bitsandbytes, GPTQ; <paramref name="quantization"/> from its config) map as
+    /// one weight each, named as the float checkpoint would name it, with the family in <see cref="WeightSource.Quantized"/>.
+    /// </summary>
+    public static WeightMap Map(ITensorFile file, QuantizationConfig? quantization = null)
     {
         var map = new WeightMap();
+        var families = QuantizedFamilies.Find(file, quantization);
         foreach (var tensor in file.Tensors)
         {
+            if (families.ByMainTensor.TryGetValue(tensor.Name, out var family))
+            {
+                var weightTarget = Translate(family.WeightName);
+                if (weightTarget is null) map.AddUnmapped(tensor);
+                else map.Add(new WeightSource(weightTarget, tensor, 0, family.Linear.Rows, false) { Quantized = family.Linear }, file.SourcePath);
+                continue;
+            }
+            if (families.Members.Contains(tensor.Name)) continue; // a companion of a family mapped above
             if (tensor.Name.StartsWith("tts.", StringComparison.Ordinal))
             {
                 map.AddIgnored(tensor, "MiniCPM-o speech output (TTS) is not implemented");

@@ -20,6 +20,7 @@ public static class WeightReader
     /// <summary>Elements of one outermost row (the product of the inner dimensions).</summary>
     public static long RowElements(WeightSource weight)
     {
+        if (weight.Quantized is { } q) return q.Cols;
         long n = 1;
         for (int i = 1; i < weight.Tensor.Shape.Length; i++) n *= weight.Tensor.Shape[i];
         return n;
@@ -34,6 +35,11 @@ public static class WeightReader
         if (weight.Transposed) throw new InvalidOperationException($"'{weight.InternalName}' is stored transposed; read it whole with ReadAll");
         if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > weight.RowCount)
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows [{firstRow}, {firstRow + rowCount}) outside the {weight.RowCount} rows of '{weight.InternalName}'");
+        if (weight.Quantized is { } quantized)
+        {
+            Int4Views.DequantizeRows(file, quantized, checked((int)firstRow), rowCount, destination);
+            return;
+        }
         long rowBytes = RowBytes(weight);
         long rowElements = RowElements(weight);
         var data = file.GetData(weight.Tensor);
