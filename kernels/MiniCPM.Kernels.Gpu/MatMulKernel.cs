@@ -1,0 +1,127 @@
+using ILGPU;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>Arguments of <see cref="MatMulKernel"/>: Y[t] = W·X[t] (+ bias) (+ Y[t] when accumulating).</summary>
+public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
+{
+    public TFormat Weights;
+    /// <summary>Tokens × Cols activations.</summary>
+    public ArrayView<float> X;
+    /// <summary>Tokens × Rows outputs.</summary>
+    public ArrayView<float> Y;
+    /// <summary>Rows biases, read when HasBias is 1.</summary>
+    public ArrayView<float> Bias;
+    public int Rows, Cols, Tokens, HasBias;
+    /// <summary>1: add into Y (the residual add fused into the projection that feeds it).</summary>
+    public int Accumulate;
+}
+
+/// <summary>
+/// Matrix × activations for every weight format, dequantization fused into the inner loop. Each warp owns two rows
+/// and up to four tokens: per 32-column unit a lane loads both rows' weights once (16-byte loads), then the four
+/// tokens' activations (16-byte loads, shared by the two rows), so weights stream from memory once per four tokens
+/// and activation loads are amortized over two rows. Lanes stride over the units; a shuffle reduction ends the row.
+/// One token is the decode matrix-vector product; more tokens (prefill) reuse each weight load across four.
+/// </summary>
+public static class MatMulKernel
+{
+    public const int Lanes = 32;
+    public const int WarpsPerGroup = 4;
+    public const int RowsPerWarp = 2;
+    public const int TokensPerGroup = 4;
+    public const int GroupSize = Lanes * WarpsPerGroup;
+    public const int RowsPerGroup = WarpsPerGroup * RowsPerWarp;
+
+    public static void Kernel<TFormat>(MatMulArgs<TFormat> a) where TFormat : struct, IRowFormat
+    {
+        int lane = Group.IdxX & (Lanes - 1);
+        int warp = Group.IdxX / Lanes;
+        int row0 = (Grid.IdxX * WarpsPerGroup + warp) * RowsPerWarp;
+        if (row0 >= a.Rows) return;
+        int row1 = IntrinsicMath.Min(row0 + 1, a.Rows - 1);
+        int firstToken = Grid.IdxY * TokensPerGroup;
+        int tokens = IntrinsicMath.Min(TokensPerGroup, a.Tokens - firstToken);
+
+        var x = a.X.Cast<Float4>();
+        int xStride = a.Cols / 4;
+        long xBase = (long)firstToken * xStride;
+        int units = a.Cols / 32;
+        float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        for (int unit = lane; unit < units; unit += Lanes)
+        {
+            var w0 = a.Weights.Load(row0, unit);
+            var w1 = a.Weights.Load(row1, unit);
+            long pa = xBase + a.Weights.PieceA(unit) / 4, pb = xBase + a.Weights.PieceB(unit) / 4;
+            var d = Dot2(w0, w1, x, pa, pb);
+            s00 += d.X; s10 += d.Y;
+            if (tokens > 1)
+            {
+                d = Dot2(w0, w1, x, pa + xStride, pb + xStride);
+                s01 += d.X; s11 += d.Y;
+            }
+            if (tokens > 2)
+            {
+                d = Dot2(w0, w1, x, pa + 2 * xStride, pb + 2 * xStride);
+                s02 += d.X; s12 += d.Y;
+            }
+            if (tokens > 3)
+            {
+                d = Dot2(w0, w1, x, pa + 3 * xStride, pb + 3 * xStride);
+                s03 += d.X; s13 += d.Y;
+            }
+        }
+
+        bool second = row0 + 1 < a.Rows;
+        Write(a, row0, firstToken, WarpMath.Sum(s00), lane);
+        if (second) Write(a, row1, firstToken, WarpMath.Sum(s10), lane);
+        if (tokens > 1)
+        {
+            Write(a, row0, firstToken + 1, WarpMath.Sum(s01), lane);
+            if (second) Write(a, row1, firstToken + 1, WarpMath.Sum(s11), lane);
+        }
+        if (tokens > 2)
+        {
+            Write(a, row0, firstToken + 2, WarpMath.Sum(s02), lane);
+            if (second) Write(a, row1, firstToken + 2, WarpMath.Sum(s12), lane);
+        }
+        if (tokens > 3)
+        {
+            Write(a, row0, firstToken + 3, WarpMath.Sum(s03), lane);
+            if (second) Write(a, row1, firstToken + 3, WarpMath.Sum(s13), lane);
+        }
+    }
+
+    private struct Pair
+    {
+        public float X, Y;
+    }
+
+    /// <summary>Both rows' unit dot products with one token's 32 activations (pieces A and B).</summary>
+    private static Pair Dot2(Unit32 w0, Unit32 w1, ArrayView<Float4> x, long pa, long pb)
+    {
+        var a0 = x[pa]; var a1 = x[pa + 1]; var a2 = x[pa + 2]; var a3 = x[pa + 3];
+        var b0 = x[pb]; var b1 = x[pb + 1]; var b2 = x[pb + 2]; var b3 = x[pb + 3];
+        float sumA = Float4.Sum(a0) + Float4.Sum(a1) + Float4.Sum(a2) + Float4.Sum(a3);
+        float sumB = Float4.Sum(b0) + Float4.Sum(b1) + Float4.Sum(b2) + Float4.Sum(b3);
+        Pair result;
+        result.X = w0.ScaleA * (Float4.Dot(w0.A0, a0) + Float4.Dot(w0.A1, a1) + Float4.Dot(w0.A2, a2) + Float4.Dot(w0.A3, a3))
+                 + w0.ScaleB * (Float4.Dot(w0.B0, b0) + Float4.Dot(w0.B1, b1) + Float4.Dot(w0.B2, b2) + Float4.Dot(w0.B3, b3))
+                 + w0.OffsetA * sumA + w0.OffsetB * sumB;
+        result.Y = w1.ScaleA * (Float4.Dot(w1.A0, a0) + Float4.Dot(w1.A1, a1) + Float4.Dot(w1.A2, a2) + Float4.Dot(w1.A3, a3))
+                 + w1.ScaleB * (Float4.Dot(w1.B0, b0) + Float4.Dot(w1.B1, b1) + Float4.Dot(w1.B2, b2) + Float4.Dot(w1.B3, b3))
+                 + w1.OffsetA * sumA + w1.OffsetB * sumB;
+        return result;
+    }
+
+    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int token, float sum, int lane)
+        where TFormat : struct, IRowFormat
+    {
+        if (lane != 0) return;
+        if (a.HasBias != 0) sum += a.Bias[row];
+        long index = (long)token * a.Rows + row;
+        if (a.Accumulate != 0) sum += a.Y[index];
+        a.Y[index] = sum;
+    }
+}
