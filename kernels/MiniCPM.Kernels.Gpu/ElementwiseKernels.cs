@@ -20,6 +20,14 @@ public static class ElementwiseKernels
         y[i] = g / (1f + XMath.Exp(-g)) * up[i];
     }
 
+    /// <summary>y[t, i] = silu(g) · u with g = gateUp[t, i], u = gateUp[t, width + i] (gate and up fused in one row).</summary>
+    public static void SiluMulFused(Index1D i, ArrayView<float> gateUp, ArrayView<float> y, int width)
+    {
+        long token = i / width, j = i % width;
+        float g = gateUp[token * 2 * width + j];
+        y[i] = g / (1f + XMath.Exp(-g)) * gateUp[token * 2 * width + width + j];
+    }
+
     /// <summary>y = ½x(1 + tanh(β(x + κx³))).</summary>
     public static void GeluTanh(Index1D i, ArrayView<float> x, ArrayView<float> y)
     {

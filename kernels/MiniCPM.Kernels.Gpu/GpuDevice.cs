@@ -56,7 +56,7 @@ public sealed class GpuDevice : IDisposable
     }
 
     /// <summary>
-    /// Opens "cpu", "cuda", "cuda:N", "opencl" or "opencl:N".
+    /// Opens "cpu" (alias "simulator"), "cuda", "cuda:N", "opencl" or "opencl:N".
     /// </summary>
     /// <exception cref="GpuDeviceUnavailableException">Malformed name, no driver, or no such device.</exception>
     public static GpuDevice Open(string device)
@@ -116,6 +116,7 @@ public sealed class GpuDevice : IDisposable
     private static (string Kind, int Index) Parse(string device)
     {
         string text = device.Trim().ToLowerInvariant();
+        if (text == "simulator") text = "cpu"; // the engine's name for ILGPU's CPU accelerator ("cpu" there is the CPU backend)
         string kind = text;
         int index = 0;
         int colon = text.IndexOf(':');

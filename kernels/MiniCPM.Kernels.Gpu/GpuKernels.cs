@@ -14,10 +14,12 @@ public sealed class GpuKernels
     private readonly Accelerator _accelerator;
     private readonly Dictionary<Type, Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
+    private int _yStride;
     private Action<KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<KernelConfig, ArrayView<float>, int>? _softmax;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _add, _siluMul;
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluTanh;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, int>? _siluMulFused;
     private Action<Index1D, RopeArgs>? _rope;
     private Action<KernelConfig, AttentionArgs>? _attention;
     private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
@@ -26,10 +28,13 @@ public sealed class GpuKernels
     internal GpuKernels(Accelerator accelerator) => _accelerator = accelerator;
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t] when <paramref name="accumulate"/>), for <paramref name="tokens"/> rows of X.</summary>
+    /// <remarks><paramref name="yStride"/>: floats per output row (0: the matrix's rows); <paramref name="y"/> may be a
+    /// view at an offset into a wider output, so a fused projection writes its part of each row.</remarks>
     public void MatMul(GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y, ArrayView<float> bias = default,
-        bool accumulate = false)
+        bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
+        _yStride = yStride > 0 ? yStride : w.Rows;
         switch (w.Type)
         {
             case TensorType.F32: MatMul(w.AsF32, w, x, tokens, y, bias, accumulate); break;
@@ -51,7 +56,7 @@ public sealed class GpuKernels
         var args = new MatMulArgs<TFormat>
         {
             Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y,
-            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = _yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
         };
         var grid = new Index2D(
             (w.Rows + MatMulKernel.RowsPerGroup - 1) / MatMulKernel.RowsPerGroup,
@@ -119,6 +124,13 @@ public sealed class GpuKernels
     {
         _siluMul ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
         _siluMul(count, gate, up, y);
+    }
+
+    /// <summary>y[t, i] = silu(gateUp[t, i]) · gateUp[t, width + i]: the fused gate/up projection's output.</summary>
+    public void SiluMulFused(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width)
+    {
+        _siluMulFused ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
+        _siluMulFused(tokens * width, gateUp, y, width);
     }
 
     public void GeluTanh(ArrayView<float> x, ArrayView<float> y, int count)

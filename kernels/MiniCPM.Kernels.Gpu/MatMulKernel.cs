@@ -9,8 +9,10 @@ public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
     public TFormat Weights;
     /// <summary>Tokens × Cols activations.</summary>
     public ArrayView<float> X;
-    /// <summary>Tokens × Rows outputs.</summary>
+    /// <summary>Tokens rows of YStride outputs; this matrix writes the first Rows of each (a view may start at
+    /// an offset, so several matrices fill one fused output row).</summary>
     public ArrayView<float> Y;
+    public int YStride;
     /// <summary>Rows biases, read when HasBias is 1.</summary>
     public ArrayView<float> Bias;
     public int Rows, Cols, Tokens, HasBias;
@@ -120,7 +122,7 @@ public static class MatMulKernel
     {
         if (lane != 0) return;
         if (a.HasBias != 0) sum += a.Bias[row];
-        long index = (long)token * a.Rows + row;
+        long index = (long)token * a.YStride + row;
         if (a.Accumulate != 0) sum += a.Y[index];
         a.Y[index] = sum;
     }

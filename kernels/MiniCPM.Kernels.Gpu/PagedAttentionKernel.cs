@@ -6,8 +6,9 @@ namespace MiniCPM.Kernels.Gpu;
 /// <summary>Arguments of <see cref="PagedAttentionKernel"/>.</summary>
 public struct AttentionArgs
 {
-    /// <summary>[rows, heads·d] rotated queries; Output has the same shape.</summary>
+    /// <summary>Rotated queries, QueryStride floats per row (heads·d used); Output is [rows, heads·d].</summary>
     public ArrayView<float> Query, Output;
+    public int QueryStride;
     /// <summary>This layer's cache, [slot, kvHeads·d]; slot = block·BlockSize + offset.</summary>
     public ArrayView<float> KeyCache, ValueCache;
     /// <summary>Per row: its position (it attends to positions 0..position) and where its block table starts.</summary>
@@ -36,7 +37,8 @@ public static class PagedAttentionKernel
         int kvHead = head / a.GroupSize;
         int lane = Group.IdxX & 31, warp = Group.IdxX / 32;
         int kvWidth = a.Heads / a.GroupSize * a.HeadDim;
-        long q = ((long)row * a.Heads + head) * a.HeadDim;
+        long q = (long)row * a.QueryStride + head * a.HeadDim;
+        long o = ((long)row * a.Heads + head) * a.HeadDim;
 
         // This lane's dimensions: lane, lane+32, lane+64, lane+96 (those < d).
         bool has0 = lane < a.HeadDim, has1 = lane + 32 < a.HeadDim, has2 = lane + 64 < a.HeadDim, has3 = lane + 96 < a.HeadDim;
@@ -94,9 +96,9 @@ public static class PagedAttentionKernel
             r3 += outs[w * MaxHeadDim + lane + 96] * factor;
         }
         float inverse = 1f / denominator;
-        if (has0) a.Output[q + lane] = r0 * inverse;
-        if (has1) a.Output[q + lane + 32] = r1 * inverse;
-        if (has2) a.Output[q + lane + 64] = r2 * inverse;
-        if (has3) a.Output[q + lane + 96] = r3 * inverse;
+        if (has0) a.Output[o + lane] = r0 * inverse;
+        if (has1) a.Output[o + lane + 32] = r1 * inverse;
+        if (has2) a.Output[o + lane + 64] = r2 * inverse;
+        if (has3) a.Output[o + lane + 96] = r3 * inverse;
     }
 }

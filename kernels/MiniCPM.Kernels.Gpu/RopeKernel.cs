@@ -3,12 +3,14 @@ using ILGPU;
 namespace MiniCPM.Kernels.Gpu;
 
 /// <summary>
-/// Arguments of <see cref="RopeKernel"/>: the rows' q [rows, heads·d] and k, v [rows, kvHeads·d], their positions and
-/// KV-cache slots, and a host-computed cos/sin table ([position, d/2] each) so the angles round exactly as the CPU's.
+/// Arguments of <see cref="RopeKernel"/>: the rows of the fused projection [q (heads·d) | k (kvHeads·d) | v (kvHeads·d)],
+/// RowStride floats apart; their positions and KV-cache slots; a host-computed cos/sin table ([position, d/2] each) so
+/// the angles round exactly as the CPU's.
 /// </summary>
 public struct RopeArgs
 {
-    public ArrayView<float> Query, Key, Value;
+    public ArrayView<float> Qkv;
+    public int RowStride;
     public ArrayView<int> Positions, Slots;
     public ArrayView<float> Cos, Sin;
     /// <summary>This layer's cache: [slot, kvHeads·d] keys and values.</summary>
@@ -35,25 +37,26 @@ public static class RopeKernel
         float cos = a.Cos[(long)position * half + pair], sin = a.Sin[(long)position * half + pair];
         if (head < a.Heads)
         {
-            long i = ((long)row * a.Heads + head) * a.HeadDim + pair;
-            float x1 = a.Query[i], x2 = a.Query[i + half];
-            a.Query[i] = x1 * cos - x2 * sin;
-            a.Query[i + half] = x2 * cos + x1 * sin;
+            long i = (long)row * a.RowStride + head * a.HeadDim + pair;
+            float x1 = a.Qkv[i], x2 = a.Qkv[i + half];
+            a.Qkv[i] = x1 * cos - x2 * sin;
+            a.Qkv[i + half] = x2 * cos + x1 * sin;
         }
         else
         {
             int kvHead = head - a.Heads;
             int kvWidth = a.KvHeads * a.HeadDim;
-            long i = (long)row * kvWidth + kvHead * a.HeadDim + pair;
-            float x1 = a.Key[i], x2 = a.Key[i + half];
+            long i = (long)row * a.RowStride + a.Heads * a.HeadDim + kvHead * a.HeadDim + pair;
+            long value = i + kvWidth;
+            float x1 = a.Qkv[i], x2 = a.Qkv[i + half];
             float k1 = x1 * cos - x2 * sin, k2 = x2 * cos + x1 * sin;
-            a.Key[i] = k1;
-            a.Key[i + half] = k2;
+            a.Qkv[i] = k1;
+            a.Qkv[i + half] = k2;
             long slot = (long)a.Slots[row] * kvWidth + kvHead * a.HeadDim + pair;
             a.KeyCache[slot] = k1;
             a.KeyCache[slot + half] = k2;
-            a.ValueCache[slot] = a.Value[i];
-            a.ValueCache[slot + half] = a.Value[i + half];
+            a.ValueCache[slot] = a.Qkv[value];
+            a.ValueCache[slot + half] = a.Qkv[value + half];
         }
     }
 }

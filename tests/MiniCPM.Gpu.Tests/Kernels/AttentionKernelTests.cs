@@ -64,9 +64,16 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
             }
         }
 
-        using var qs = _device.Upload<float>(q);
-        using var ks = _device.Upload<float>(k);
-        using var vs = _device.Upload<float>(v);
+        // The fused projection's rows: [q | k | v].
+        int stride = heads * headDim + 2 * kvWidth;
+        var qkv = new float[rows * stride];
+        for (int r = 0; r < rows; r++)
+        {
+            q.AsSpan(r * heads * headDim, heads * headDim).CopyTo(qkv.AsSpan(r * stride));
+            k.AsSpan(r * kvWidth, kvWidth).CopyTo(qkv.AsSpan(r * stride + heads * headDim));
+            v.AsSpan(r * kvWidth, kvWidth).CopyTo(qkv.AsSpan(r * stride + heads * headDim + kvWidth));
+        }
+        using var qkvBuffer = _device.Upload<float>(qkv);
         using var pos = _device.Upload<int>(positions);
         using var slotBuffer = _device.Upload<int>(slots);
         using var starts = _device.Upload<int>(tableStarts);
@@ -78,16 +85,20 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         using var output = _device.Allocate<float>(rows * heads * headDim);
         _device.Kernels.RopeAndCache(new RopeArgs
         {
-            Query = qs.View, Key = ks.View, Value = vs.View, Positions = pos.View, Slots = slotBuffer.View,
+            Qkv = qkvBuffer.View, RowStride = stride, Positions = pos.View, Slots = slotBuffer.View,
             Cos = cosBuffer.View, Sin = sinBuffer.View, KeyCache = keyCache.View, ValueCache = valueCache.View,
             Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
         }, rows);
-        Check.Close(qRef, Check.Download(_device, qs.View, qRef.Length), absolute: 1e-6, relative: 1e-6);
-        Check.Close(kRef, Check.Download(_device, ks.View, kRef.Length), absolute: 1e-6, relative: 1e-6);
+        var rotated = Check.Download(_device, qkvBuffer.View, qkv.Length);
+        for (int r = 0; r < rows; r++)
+        {
+            Check.Close(qRef.AsSpan(r * heads * headDim, heads * headDim), rotated.AsSpan(r * stride, heads * headDim), absolute: 1e-6, relative: 1e-6);
+            Check.Close(kRef.AsSpan(r * kvWidth, kvWidth), rotated.AsSpan(r * stride + heads * headDim, kvWidth), absolute: 1e-6, relative: 1e-6);
+        }
 
         _device.Kernels.Attention(new AttentionArgs
         {
-            Query = qs.View, Output = output.View, KeyCache = keyCache.View, ValueCache = valueCache.View,
+            Query = qkvBuffer.View, QueryStride = stride, Output = output.View, KeyCache = keyCache.View, ValueCache = valueCache.View,
             Positions = pos.View, TableStarts = starts.View, BlockTables = tableBuffer.View,
             Heads = heads, GroupSize = groupSize, HeadDim = headDim, BlockSize = blockSize, Scale = scale,
         }, rows);
