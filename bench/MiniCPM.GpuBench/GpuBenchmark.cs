@@ -21,6 +21,7 @@ internal static class GpuBenchmark
 {
     private static readonly StringBuilder Report = new();
     private static double _copyBandwidth; // bytes/s
+    private static double _launchSeconds;
 
     public static int Main(string[] args)
     {
@@ -109,6 +110,7 @@ internal static class GpuBenchmark
         using var x = gpu.Allocate<float>(32);
         x.MemSetToZero();
         double seconds = Seconds(gpu, () => gpu.Kernels.Add(x.View, x.View, x.View, 32), 2000);
+        _launchSeconds = seconds;
         Line($"## back-to-back launch of a tiny kernel: {seconds * 1e6:F2} µs");
     }
 
@@ -239,6 +241,10 @@ internal static class GpuBenchmark
             Line($"| {type} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} |");
             model.FreeSequence(sequence);
         }
+        // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
+        // final norm, lm_head.
+        int launches = 1 + 9 * spec.Llm.Layers + 2;
+        Line($"launches per decode token: {launches}; × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound; plus one logits copy (sync) per token");
     }
 
     private static int ArgMax(float[] values)

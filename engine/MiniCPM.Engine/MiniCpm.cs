@@ -4,6 +4,7 @@ using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Tokenization;
 
 namespace MiniCPM.Engine;
@@ -20,9 +21,9 @@ namespace MiniCPM.Engine;
 /// </summary>
 public sealed class MiniCpm : IDisposable
 {
-    private readonly Qwen2Model _model;
+    private readonly ILanguageModel _model;
 
-    private MiniCpm(Qwen2Model model, Qwen2Tokenizer tokenizer, string sourcePath)
+    private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath)
     {
         _model = model;
         Tokenizer = tokenizer;
@@ -38,7 +39,9 @@ public sealed class MiniCpm : IDisposable
     {
         options ??= new MiniCpmOptions();
         var tokenizer = ModelTokenizer.Load(options.TokenizerPath ?? path);
-        var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency });
+        ILanguageModel model = options.Device is "cpu"
+            ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
+            : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = options.KvCacheTokens });
         return new MiniCpm(model, tokenizer, path);
     }
 

@@ -20,4 +20,11 @@ public sealed record MiniCpmOptions
     /// see <see cref="Loaders.FileResidency"/>.
     /// </summary>
     public Loaders.FileResidency WeightResidency { get; init; } = Loaders.FileResidency.Mapped;
+
+    /// <summary>
+    /// "cpu" (the default): the CPU backend. "cuda", "cuda:N", "opencl[:N]": the GPU backend on that device (weights
+    /// uploaded once; <see cref="Threads"/> and <see cref="WeightResidency"/> do not apply). No usable device raises
+    /// <see cref="Errors.GpuUnavailableException"/>, whose message says to use "cpu".
+    /// </summary>
+    public string Device { get; init; } = "cpu";
 }

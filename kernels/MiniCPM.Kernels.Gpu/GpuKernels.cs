@@ -59,7 +59,7 @@ public sealed class GpuKernels
             Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = _yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
         };
         var grid = new Index2D(
-            (w.Rows + MatMulKernel.RowsPerGroup - 1) / MatMulKernel.RowsPerGroup,
+            (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
             (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
         ((Action<KernelConfig, MatMulArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }

@@ -21,37 +21,44 @@ public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
 }
 
 /// <summary>
-/// Matrix × activations for every weight format, dequantization fused into the inner loop. Each warp owns two rows
-/// and up to four tokens: per 32-column unit a lane loads both rows' weights once (16-byte loads), then the four
-/// tokens' activations (16-byte loads, shared by the two rows), so weights stream from memory once per four tokens
-/// and activation loads are amortized over two rows. Lanes stride over the units; a shuffle reduction ends the row.
-/// One token is the decode matrix-vector product; more tokens (prefill) reuse each weight load across four.
+/// Matrix × activations for every weight format, dequantization fused into the inner loop. A team of warps owns two
+/// rows and up to four tokens and splits the columns between its threads: per 32-column unit a thread loads both
+/// rows' weights once (16-byte loads), then the tokens' activations (16-byte loads, shared by the two rows), so weights
+/// stream from memory once per four tokens. A team is one warp for short rows (each lane gets several units) and the
+/// whole group of four warps for long rows (so a matrix of few rows still spreads over every SM); warp shuffles, and
+/// shared memory between a team's warps, reduce the partial sums. One token is the decode matrix-vector product.
 /// </summary>
 public static class MatMulKernel
 {
     public const int Lanes = 32;
     public const int WarpsPerGroup = 4;
-    public const int RowsPerWarp = 2;
-    public const int TokensPerGroup = 4;
     public const int GroupSize = Lanes * WarpsPerGroup;
-    public const int RowsPerGroup = WarpsPerGroup * RowsPerWarp;
+    public const int RowsPerTeam = 2;
+    public const int TokensPerGroup = 4;
+
+    /// <summary>Warps per team for a row of <paramref name="cols"/> columns: split long rows across the group.</summary>
+    public static int TeamWarps(int cols) => cols >= 8192 ? WarpsPerGroup : 1;
+
+    /// <summary>Rows one group covers.</summary>
+    public static int RowsPerGroup(int cols) => RowsPerTeam * (WarpsPerGroup / TeamWarps(cols));
 
     public static void Kernel<TFormat>(MatMulArgs<TFormat> a) where TFormat : struct, IRowFormat
     {
-        int lane = Group.IdxX & (Lanes - 1);
-        int warp = Group.IdxX / Lanes;
-        int row0 = (Grid.IdxX * WarpsPerGroup + warp) * RowsPerWarp;
-        if (row0 >= a.Rows) return;
+        int teamWarps = TeamWarps(a.Cols), teamSize = teamWarps * Lanes;
+        int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
+        int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
+        int row0 = (Grid.IdxX * (WarpsPerGroup / teamWarps) + team) * RowsPerTeam;
         int row1 = IntrinsicMath.Min(row0 + 1, a.Rows - 1);
+        bool live = row0 < a.Rows; // a dead team still joins the barrier below
         int firstToken = Grid.IdxY * TokensPerGroup;
         int tokens = IntrinsicMath.Min(TokensPerGroup, a.Tokens - firstToken);
 
         var x = a.X.Cast<Float4>();
         int xStride = a.Cols / 4;
         long xBase = (long)firstToken * xStride;
-        int units = a.Cols / 32;
+        int units = live ? a.Cols / 32 : 0;
         float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-        for (int unit = lane; unit < units; unit += Lanes)
+        for (int unit = member; unit < units; unit += teamSize)
         {
             var w0 = a.Weights.Load(row0, unit);
             var w1 = a.Weights.Load(row1, unit);
@@ -75,24 +82,43 @@ public static class MatMulKernel
             }
         }
 
-        bool second = row0 + 1 < a.Rows;
-        Write(a, row0, firstToken, WarpMath.Sum(s00), lane);
-        if (second) Write(a, row1, firstToken, WarpMath.Sum(s10), lane);
-        if (tokens > 1)
+        // Reduce within each warp (only the sums of tokens present: decode reduces two), then across a team's warps.
+        s00 = WarpMath.Sum(s00); s10 = WarpMath.Sum(s10);
+        if (tokens > 1) { s01 = WarpMath.Sum(s01); s11 = WarpMath.Sum(s11); }
+        if (tokens > 2) { s02 = WarpMath.Sum(s02); s12 = WarpMath.Sum(s12); }
+        if (tokens > 3) { s03 = WarpMath.Sum(s03); s13 = WarpMath.Sum(s13); }
+        if (teamWarps > 1)
         {
-            Write(a, row0, firstToken + 1, WarpMath.Sum(s01), lane);
-            if (second) Write(a, row1, firstToken + 1, WarpMath.Sum(s11), lane);
+            var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 8);
+            if (lane == 0)
+            {
+                partial[warp * 8] = s00; partial[warp * 8 + 1] = s01; partial[warp * 8 + 2] = s02; partial[warp * 8 + 3] = s03;
+                partial[warp * 8 + 4] = s10; partial[warp * 8 + 5] = s11; partial[warp * 8 + 6] = s12; partial[warp * 8 + 7] = s13;
+            }
+            Group.Barrier();
+            if (Group.IdxX >= 8 || !live) return;
+            float total = 0;
+            for (int w = 0; w < WarpsPerGroup; w++) total += partial[w * 8 + Group.IdxX];
+            Write(a, row0 + (Group.IdxX >> 2), firstToken, tokens, Group.IdxX & 3, total);
+            return;
         }
-        if (tokens > 2)
-        {
-            Write(a, row0, firstToken + 2, WarpMath.Sum(s02), lane);
-            if (second) Write(a, row1, firstToken + 2, WarpMath.Sum(s12), lane);
-        }
-        if (tokens > 3)
-        {
-            Write(a, row0, firstToken + 3, WarpMath.Sum(s03), lane);
-            if (second) Write(a, row1, firstToken + 3, WarpMath.Sum(s13), lane);
-        }
+        if (!live || lane >= 8) return;
+        // Lane i writes row (i >> 2), token (i & 3): pick its sum without indexing a register array.
+        int t = lane & 3;
+        float mine = lane < 4
+            ? (t == 0 ? s00 : t == 1 ? s01 : t == 2 ? s02 : s03)
+            : (t == 0 ? s10 : t == 1 ? s11 : t == 2 ? s12 : s13);
+        Write(a, row0 + (lane >> 2), firstToken, tokens, t, mine);
+    }
+
+    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int firstToken, int tokens, int token, float sum)
+        where TFormat : struct, IRowFormat
+    {
+        if (token >= tokens || row >= a.Rows) return;
+        if (a.HasBias != 0) sum += a.Bias[row];
+        long index = (long)(firstToken + token) * a.YStride + row;
+        if (a.Accumulate != 0) sum += a.Y[index];
+        a.Y[index] = sum;
     }
 
     private struct Pair
@@ -115,15 +141,5 @@ public static class MatMulKernel
                  + w1.ScaleB * (Float4.Dot(w1.B0, b0) + Float4.Dot(w1.B1, b1) + Float4.Dot(w1.B2, b2) + Float4.Dot(w1.B3, b3))
                  + w1.OffsetA * sumA + w1.OffsetB * sumB;
         return result;
-    }
-
-    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int token, float sum, int lane)
-        where TFormat : struct, IRowFormat
-    {
-        if (lane != 0) return;
-        if (a.HasBias != 0) sum += a.Bias[row];
-        long index = (long)token * a.YStride + row;
-        if (a.Accumulate != 0) sum += a.Y[index];
-        a.Y[index] = sum;
     }
 }

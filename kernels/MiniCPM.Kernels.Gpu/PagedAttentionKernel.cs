@@ -21,13 +21,15 @@ public struct AttentionArgs
 
 /// <summary>
 /// Causal grouped-query attention over the paged KV cache, for decode and prefill alike (a prefill row attends to
-/// the positions up to its own, which the same kernel's causal bound gives). One group of four warps per (row, query
-/// head): the warps split the positions (split-K), each keeps an online softmax (running max, sum, weighted V), and
-/// the four partial states merge through shared memory. A lane holds d/32 of the head's dimensions (d ≤ 128).
+/// the positions up to its own, which the same kernel's causal bound gives). One group of eight warps per (row, query
+/// head); the warps split the positions (split-K) in chunks of 32, one position per lane: each lane takes the whole
+/// q·k dot product of its position (q from shared memory), the warp turns the 32 scores into one online-softmax step
+/// (one max and one sum per chunk, not per position), then accumulates the chunk's values with each lane owning d/32
+/// output dimensions and the weights broadcast by shuffles. The warps' partial states merge through shared memory.
 /// </summary>
 public static class PagedAttentionKernel
 {
-    public const int Warps = 4;
+    public const int Warps = 8;
     public const int GroupSize = 32 * Warps;
     public const int MaxHeadDim = 128;
 
@@ -40,31 +42,53 @@ public static class PagedAttentionKernel
         long q = (long)row * a.QueryStride + head * a.HeadDim;
         long o = ((long)row * a.Heads + head) * a.HeadDim;
 
-        // This lane's dimensions: lane, lane+32, lane+64, lane+96 (those < d).
-        bool has0 = lane < a.HeadDim, has1 = lane + 32 < a.HeadDim, has2 = lane + 64 < a.HeadDim, has3 = lane + 96 < a.HeadDim;
-        float q0 = has0 ? a.Query[q + lane] : 0, q1 = has1 ? a.Query[q + lane + 32] : 0;
-        float q2 = has2 ? a.Query[q + lane + 64] : 0, q3 = has3 ? a.Query[q + lane + 96] : 0;
+        var query = SharedMemory.Allocate<float>(MaxHeadDim);
+        for (int i = Group.IdxX; i < a.HeadDim; i += GroupSize) query[i] = a.Query[q + i] * a.Scale;
+        Group.Barrier();
 
+        bool has0 = lane < a.HeadDim, has1 = lane + 32 < a.HeadDim, has2 = lane + 64 < a.HeadDim, has3 = lane + 96 < a.HeadDim;
         float max = float.NegativeInfinity, sum = 0, o0 = 0, o1 = 0, o2 = 0, o3 = 0;
         int last = a.Positions[row], tableStart = a.TableStarts[row];
-        for (int p = warp; p <= last; p += Warps)
+        var keys = a.KeyCache.Cast<Float4>();
+        for (int chunk = warp * 32; chunk <= last; chunk += GroupSize)
         {
-            long slot = (long)a.BlockTables[tableStart + p / a.BlockSize] * a.BlockSize + p % a.BlockSize;
-            long k = slot * kvWidth + (long)kvHead * a.HeadDim;
-            float partial = 0;
-            if (has0) partial += q0 * a.KeyCache[k + lane];
-            if (has1) partial += q1 * a.KeyCache[k + lane + 32];
-            if (has2) partial += q2 * a.KeyCache[k + lane + 64];
-            if (has3) partial += q3 * a.KeyCache[k + lane + 96];
-            float score = WarpMath.Sum(partial) * a.Scale;
-            float newMax = IntrinsicMath.Max(max, score);
-            float correction = XMath.Exp(max - newMax), weight = XMath.Exp(score - newMax);
-            sum = sum * correction + weight;
-            if (has0) o0 = o0 * correction + weight * a.ValueCache[k + lane];
-            if (has1) o1 = o1 * correction + weight * a.ValueCache[k + lane + 32];
-            if (has2) o2 = o2 * correction + weight * a.ValueCache[k + lane + 64];
-            if (has3) o3 = o3 * correction + weight * a.ValueCache[k + lane + 96];
+            // Scores: lane j takes position chunk + j.
+            int p = chunk + lane;
+            float score = float.NegativeInfinity;
+            if (p <= last)
+            {
+                long slot = (long)a.BlockTables[tableStart + p / a.BlockSize] * a.BlockSize + p % a.BlockSize;
+                long k = (slot * kvWidth + (long)kvHead * a.HeadDim) / 4;
+                float dot = 0;
+                for (int i = 0; i < a.HeadDim / 4; i++)
+                {
+                    var kv = keys[k + i];
+                    dot += kv.X * query[4 * i] + kv.Y * query[4 * i + 1] + kv.Z * query[4 * i + 2] + kv.W * query[4 * i + 3];
+                }
+                score = dot;
+            }
+
+            // One online-softmax step for the whole chunk.
+            float newMax = IntrinsicMath.Max(max, WarpMath.Max(score));
+            float correction = XMath.Exp(max - newMax);
+            float weight = p <= last ? XMath.Exp(score - newMax) : 0;
+            sum = sum * correction + WarpMath.Sum(weight);
+            o0 *= correction; o1 *= correction; o2 *= correction; o3 *= correction;
             max = newMax;
+
+            // Values: every lane walks the chunk's positions, owning its output dimensions.
+            int count = IntrinsicMath.Min(32, last - chunk + 1);
+            for (int j = 0; j < count; j++)
+            {
+                float w = Warp.Shuffle(weight, j);
+                int pj = chunk + j;
+                long slot = (long)a.BlockTables[tableStart + pj / a.BlockSize] * a.BlockSize + pj % a.BlockSize;
+                long v = slot * kvWidth + (long)kvHead * a.HeadDim;
+                if (has0) o0 += w * a.ValueCache[v + lane];
+                if (has1) o1 += w * a.ValueCache[v + lane + 32];
+                if (has2) o2 += w * a.ValueCache[v + lane + 64];
+                if (has3) o3 += w * a.ValueCache[v + lane + 96];
+            }
         }
 
         // Merge the warps' partial softmax states.

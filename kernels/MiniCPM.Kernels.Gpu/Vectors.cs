@@ -45,6 +45,16 @@ internal static class Bits
 
     /// <summary>Signed byte <paramref name="index"/> of a word as float.</summary>
     public static float SignedByte(uint word, int index) => (sbyte)(byte)(word >> (8 * index));
+
+    /// <summary>
+    /// A small unsigned integer n (&lt; 2^23) as float without an int→float conversion instruction (a quarter-rate
+    /// pipe on NVIDIA GPUs): the bits 0x4B000000 | n are the float 2^23 + n, exact, and subtracting 2^23 leaves n.
+    /// </summary>
+    public static float Small(uint n) => Interop.IntAsFloat(0x4B000000u | n) - 8388608f;
+
+    /// <summary>Signed byte <paramref name="index"/> as float by the same trick: (b ^ 0x80) = b + 128 as unsigned.</summary>
+    public static float SignedByteFast(uint word, int index) =>
+        Interop.IntAsFloat(0x4B000000u | (((word >> (8 * index)) & 0xFF) ^ 0x80)) - 8388736f;
 }
 
 /// <summary>Warp-wide reductions through shuffles (every lane gets the result).</summary>

@@ -28,8 +28,8 @@ public struct Q4_0Rows : IRowFormat
     public int PieceB(int unit) => 32 * unit + 16;
 
     internal static Float4 Low(uint w) =>
-        new(w & 0xF, (w >> 8) & 0xF, (w >> 16) & 0xF, (w >> 24) & 0xF);
+        new(Bits.Small(w & 0xF), Bits.Small((w >> 8) & 0xF), Bits.Small((w >> 16) & 0xF), Bits.Small((w >> 24) & 0xF));
 
     internal static Float4 High(uint w) =>
-        new((w >> 4) & 0xF, (w >> 12) & 0xF, (w >> 20) & 0xF, (w >> 28) & 0xF);
+        new(Bits.Small((w >> 4) & 0xF), Bits.Small((w >> 12) & 0xF), Bits.Small((w >> 20) & 0xF), Bits.Small((w >> 28) & 0xF));
 }

@@ -39,10 +39,10 @@ public struct Q6_KRows : IRowFormat
 
     /// <summary>Four 6-bit levels: the nibble at <paramref name="lowShift"/> of each ql byte, 2 bits of qh above it.</summary>
     private static Float4 Six(uint ql, uint qh, int lowShift, int highShift) => new(
-        ((ql >> lowShift) & 0xF) | (((qh >> highShift) & 3) << 4),
-        ((ql >> (8 + lowShift)) & 0xF) | (((qh >> (8 + highShift)) & 3) << 4),
-        ((ql >> (16 + lowShift)) & 0xF) | (((qh >> (16 + highShift)) & 3) << 4),
-        ((ql >> (24 + lowShift)) & 0xF) | (((qh >> (24 + highShift)) & 3) << 4));
+        Bits.Small(((ql >> lowShift) & 0xF) | (((qh >> highShift) & 3) << 4)),
+        Bits.Small(((ql >> (8 + lowShift)) & 0xF) | (((qh >> (8 + highShift)) & 3) << 4)),
+        Bits.Small(((ql >> (16 + lowShift)) & 0xF) | (((qh >> (16 + highShift)) & 3) << 4)),
+        Bits.Small(((ql >> (24 + lowShift)) & 0xF) | (((qh >> (24 + highShift)) & 3) << 4)));
 
     private static float ScaleAt(UInt4 sc, int i) =>
         Bits.SignedByte(i < 4 ? sc.X : i < 8 ? sc.Y : i < 12 ? sc.Z : sc.W, i & 3);

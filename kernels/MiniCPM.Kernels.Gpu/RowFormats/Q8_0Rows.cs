@@ -28,5 +28,5 @@ public struct Q8_0Rows : IRowFormat
     public int PieceB(int unit) => 32 * unit + 16;
 
     private static Float4 Bytes(uint w) =>
-        new(Bits.SignedByte(w, 0), Bits.SignedByte(w, 1), Bits.SignedByte(w, 2), Bits.SignedByte(w, 3));
+        new(Bits.SignedByteFast(w, 0), Bits.SignedByteFast(w, 1), Bits.SignedByteFast(w, 2), Bits.SignedByteFast(w, 3));
 }

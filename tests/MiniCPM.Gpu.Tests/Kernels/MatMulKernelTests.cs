@@ -27,6 +27,7 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         { TensorType.Q4_K, 3, 256, 5 },
         { TensorType.Q6_K, 5, 512, 1 },
         { TensorType.Q6_K, 3, 256, 6 },
+        { TensorType.Q4_0, 3, 8192, 2 }, // long rows: a whole group of warps shares each row pair
     };
 
     [Theory]
