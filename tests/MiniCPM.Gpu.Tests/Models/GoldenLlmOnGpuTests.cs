@@ -1,6 +1,4 @@
 using MiniCPM.Engine.Golden;
-using MiniCPM.Engine.Models;
-using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Kernels.Gpu;
 using Xunit.Abstractions;
 
@@ -17,30 +15,14 @@ public sealed class CudaFactAttribute : FactAttribute
 
 /// <summary>
 /// The `llm` golden case (HF logits, greedy continuation, cache reuse, per-layer hidden states of the tiny Qwen2)
-/// through the GPU decoder, judged with the manifest's tolerances exactly as the CPU backend is. The whole case runs
-/// on CUDA; on ILGPU's CPU simulator (hundreds of launches would take many minutes) the prompt's prefill logits are
-/// checked against the same expected tensor and tolerance.
+/// through the GPU decoder, judged with the manifest's tolerances exactly as the CPU backend is. CUDA only: on ILGPU's
+/// CPU simulator one thread group costs about a second here, and even the prefill of this 2-layer model launches
+/// thousands of groups (tried: over 15 minutes), so the simulator covers the kernels one by one instead.
 /// </summary>
 public sealed class GoldenLlmOnGpuTests(ITestOutputHelper output)
 {
     [CudaFact]
     public void PassesOnCuda() => RunOn("cuda");
-
-    [Fact]
-    public void PrefillLogitsPassOnTheCpuSimulator()
-    {
-        using var goldenCase = GoldenCase.Open(TestData.GoldenCase("llm"));
-        int[] prompt = goldenCase.ReadInts("input_ids");
-        using var model = Qwen2GpuModel.Load(goldenCase.WeightsPath, new Qwen2GpuOptions { Device = "simulator", KvCacheTokens = 64 });
-        var request = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = prompt, AllLogits = true };
-        model.Forward([request]);
-
-        var expected = goldenCase.ReadFloats("logits").Select(v => (double)v).ToArray();
-        var actual = request.Logits!.AsSpan(0, expected.Length).ToArray().Select(v => (double)v).ToArray();
-        var result = GoldenRunner.Compare("logits", actual, expected, goldenCase.Manifest.Find("logits")!.Tolerance);
-        output.WriteLine($"{result.Name}: {result.Status} max error {result.MaxAbsError:G3} ({result.Detail})");
-        Assert.Equal(GoldenStatus.Passed, result.Status);
-    }
 
     private void RunOn(string device)
     {
