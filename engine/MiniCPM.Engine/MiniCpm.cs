@@ -5,6 +5,7 @@ using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
 using MiniCPM.Engine.Vision;
@@ -27,11 +28,11 @@ namespace MiniCPM.Engine;
 /// </summary>
 public sealed class MiniCpm : IDisposable
 {
-    private readonly Qwen2Model _model;
+    private readonly ILanguageModel _model;
     private readonly VisionTower? _vision;
     private readonly AudioEmbedder? _audio;
 
-    private MiniCpm(Qwen2Model model, Qwen2Tokenizer tokenizer, string sourcePath, VisionTower? vision, AudioEmbedder? audio,
+    private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath, VisionTower? vision, AudioEmbedder? audio,
         Configuration.SliceConfig? slicing)
     {
         _model = model;
@@ -56,7 +57,9 @@ public sealed class MiniCpm : IDisposable
             using var checkpoint = Checkpoint.Open(path);
             Loaders.QuantizedScaleCheck.RequireFiniteScales(checkpoint.Tensors);
         }
-        var model = Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency });
+        ILanguageModel model = options.Device is "cpu"
+            ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
+            : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = options.KvCacheTokens });
         VisionTower? vision = null;
         AudioEmbedder? audio = null;
         try

@@ -35,4 +35,11 @@ public sealed record MiniCpmOptions
     /// the scales of the whole file once — the pages the first forward pass would read anyway; false skips it.
     /// </summary>
     public bool ValidateQuantizedScales { get; init; } = true;
+
+    /// <summary>
+    /// "cpu" (the default): the CPU backend. "cuda", "cuda:N", "opencl[:N]": the GPU backend on that device (weights
+    /// uploaded once; <see cref="Threads"/> and <see cref="WeightResidency"/> do not apply). No usable device raises
+    /// <see cref="Errors.GpuUnavailableException"/>, whose message says to use "cpu".
+    /// </summary>
+    public string Device { get; init; } = "cpu";
 }

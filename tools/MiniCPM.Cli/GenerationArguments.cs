@@ -8,7 +8,7 @@ namespace MiniCPM.Cli;
 internal sealed class GenerationArguments
 {
     public const string Help =
-        "  --model <path> [--tokenizer <path>] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
+        "  --model <path> [--tokenizer <path>] [--device cpu|cuda[:N]|opencl[:N]] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
         "  [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]\n" +
         "  [--greedy | --beams N] [--stop TEXT]…\n" +
         "  [--image FILE]… [--audio FILE]… [--mmproj FILE] [--max-slices N]   (images/audio: MiniCPM-V / MiniCPM-o)";
@@ -35,6 +35,7 @@ internal sealed class GenerationArguments
             {
                 case "--model": parsed.Model = Next(); break;
                 case "--tokenizer": parsed.LoadOptions = parsed.LoadOptions with { TokenizerPath = Next() }; break;
+                case "--device": parsed.LoadOptions = parsed.LoadOptions with { Device = Next() }; break;
                 case "--threads": parsed.LoadOptions = parsed.LoadOptions with { Threads = PositiveInt("--threads", Next()) }; break;
                 case "--kv-tokens": parsed.LoadOptions = parsed.LoadOptions with { KvCacheTokens = PositiveInt("--kv-tokens", Next()) }; break;
                 case "--weights-in-memory": parsed.LoadOptions = parsed.LoadOptions with { WeightResidency = Loaders.FileResidency.InMemory }; break;

@@ -11,7 +11,7 @@ namespace MiniCPM.Cli;
 /// </summary>
 internal static class GoldenCommand
 {
-    public const string Usage = "usage: minicpm golden <case-dir> [--threads N]";
+    public const string Usage = "usage: minicpm golden <case-dir> [--threads N] [--device cpu|cuda[:N]|opencl[:N]]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -24,6 +24,7 @@ internal static class GoldenCommand
                 options = options with { Threads = threads };
                 i++;
             }
+            else if (args[i] == "--device" && i + 1 < args.Length) options = options with { Device = args[++i] };
             else if (!args[i].StartsWith('-') && directory is null) directory = args[i];
             else return Fail(error, $"unexpected argument '{args[i]}'");
         }
@@ -34,7 +35,7 @@ internal static class GoldenCommand
         {
             report = GoldenRunner.Run(directory, options);
         }
-        catch (Exception e) when (e is GoldenCaseException or ModelFormatException or IOException)
+        catch (Exception e) when (e is GoldenCaseException or ModelFormatException or IOException or Engine.Errors.MiniCpmException)
         {
             error.WriteLine($"minicpm golden: {e.Message}");
             return 1;

@@ -6,6 +6,7 @@ using MiniCPM.Engine.Errors;
 using MiniCPM.Engine.ModelFiles;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Tokenization;
 using MiniCPM.Loaders;
 
@@ -18,11 +19,12 @@ namespace MiniCPM.Cli;
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "usage: minicpm logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>] [--threads N]";
+    public const string Usage = "usage: minicpm logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>] [--threads N] [--device cpu|cuda[:N]|opencl[:N]]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         string? model = null, tokensText = null, prompt = null, outPath = null;
+        string device = "cpu";
         int threads = Math.Min(Environment.ProcessorCount, 4);
         for (int i = 0; i < args.Length; i++)
         {
@@ -33,6 +35,7 @@ internal static class LogitsCommand
                 case "--tokens": tokensText = Next(); break;
                 case "--prompt": prompt = Next(); break;
                 case "--out": outPath = Next(); break;
+                case "--device": device = Next() ?? "cpu"; break;
                 case "--threads":
                     if (!int.TryParse(Next(), out threads) || threads < 1) return Fail(error, "--threads needs a positive integer");
                     break;
@@ -46,7 +49,9 @@ internal static class LogitsCommand
         {
             int[] tokens = tokensText is not null ? ParseTokens(tokensText) : Tokenize(model, prompt!);
             if (tokens.Length == 0) return Fail(error, "no tokens to run");
-            using var lm = Qwen2Model.Load(model, new Qwen2Options { Threads = threads, KvCacheTokens = tokens.Length });
+            using ILanguageModel lm = device == "cpu"
+                ? Qwen2Model.Load(model, new Qwen2Options { Threads = threads, KvCacheTokens = tokens.Length })
+                : Qwen2GpuModel.Load(model, new Qwen2GpuOptions { Device = device, KvCacheTokens = tokens.Length });
             var sequence = lm.CreateSequence();
             var request = new ForwardRequest { Sequence = sequence, Tokens = tokens, AllLogits = true };
             lm.Forward([request]);
@@ -64,7 +69,7 @@ internal static class LogitsCommand
             }
             return 0;
         }
-        catch (Exception e) when (e is ModelFormatException or TokenOutOfRangeException or ContextOverflowException
+        catch (Exception e) when (e is ModelFormatException or GpuUnavailableException or TokenOutOfRangeException or ContextOverflowException
                                       or KvCacheExhaustedException or UnsupportedWeightTypeException or TokenizerNotFoundException or FormatException or IOException)
         {
             error.WriteLine($"minicpm logits: {e.Message}");

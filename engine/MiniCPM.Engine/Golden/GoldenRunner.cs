@@ -62,4 +62,7 @@ public static class GoldenRunner
 public sealed record GoldenRunOptions
 {
     public int Threads { get; init; } = Math.Min(Environment.ProcessorCount, 4);
+
+    /// <summary>"cpu" or null: the CPU backend; "cuda[:N]", "opencl[:N]", "simulator": the GPU backend on that device.</summary>
+    public string? Device { get; init; }
 }

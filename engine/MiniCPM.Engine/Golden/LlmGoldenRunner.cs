@@ -1,5 +1,6 @@
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Engine.Models.Qwen2Gpu;
 
 namespace MiniCPM.Engine.Golden;
 
@@ -22,20 +23,16 @@ public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunne
         if (prompt2 is not null) outputs.MarkInput("input_ids_2");
 
         int needed = prompt.Length + Math.Max(generate, prompt2?.Length ?? 0) + 16;
-        using var model = Qwen2Model.Load(goldenCase.WeightsPath, new Qwen2Options
-        {
-            Threads = options.Threads,
-            KvCacheTokens = 2 * needed,
-        });
+        using var model = LoadModel(goldenCase.WeightsPath, 2 * needed);
         int vocab = model.VocabularySize;
 
         // Prompt 1, recording the residual stream of every stage (embeddings, each layer, final norm).
         var stages = new float[model.Config.Layers + 2][];
-        model.HiddenStates = (stage, rows, hiddenStates) => stages[stage] = hiddenStates.ToArray();
+        Observe(model, (stage, rows, hiddenStates) => stages[stage] = hiddenStates.ToArray());
         var sequence = model.CreateSequence();
         var prefill = new ForwardRequest { Sequence = sequence, Tokens = prompt, AllLogits = true };
         model.Forward([prefill]);
-        model.HiddenStates = null;
+        Observe(model, null);
         outputs.Add("logits", prefill.Logits.AsSpan(0, prompt.Length * vocab));
         outputs.Add("debug_hidden_layers", stages.SelectMany(s => s).ToArray());
 
@@ -69,6 +66,17 @@ public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunne
             outputs.Add("logits_2", second.Logits.AsSpan(0, prompt2.Length * vocab));
         }
         model.FreeSequence(sequence);
+    }
+
+    /// <summary>The CPU decoder, or the GPU one when <see cref="GoldenRunOptions.Device"/> names a device.</summary>
+    private ILanguageModel LoadModel(string path, int cacheTokens) => options.Device is null or "cpu"
+        ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = cacheTokens })
+        : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = cacheTokens });
+
+    private static void Observe(ILanguageModel model, HiddenStateObserver? observer)
+    {
+        if (model is Qwen2Model cpu) cpu.HiddenStates = observer;
+        else if (model is Qwen2GpuModel gpu) gpu.HiddenStates = observer;
     }
 
     /// <summary>Index of the largest logit; the first one on ties (torch.argmax).</summary>

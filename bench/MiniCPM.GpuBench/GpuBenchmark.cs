@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ILGPU;
+using ILGPU.Runtime;
+using MiniCPM.Engine.Golden;
+using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Models.Qwen2Gpu;
+using MiniCPM.Engine.Synthetic;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.GpuBench;
+
+/// <summary>
+/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e]</c>: prints (and writes to $OUT/gpubench.txt
+/// when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and TFLOP/s against it, and
+/// end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode roofline ratio.
+/// </summary>
+internal static class GpuBenchmark
+{
+    private static readonly StringBuilder Report = new();
+    private static double _copyBandwidth; // bytes/s
+    private static double _launchSeconds;
+
+    public static int Main(string[] args)
+    {
+        string device = "cuda";
+        string? golden = null;
+        bool quick = false, e2e = true;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--device": device = args[++i]; break;
+                case "--golden": golden = args[++i]; break;
+                case "--quick": quick = true; break;
+                case "--skip-e2e": e2e = false; break;
+                default:
+                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e]");
+                    return 2;
+            }
+        }
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+
+        try
+        {
+            if (golden is not null) Golden(golden, device);
+            using var gpu = GpuDevice.Open(device);
+            Line($"# MiniCPM GPU bench — {gpu.Description} ({gpu.Name}), {gpu.MemoryBytes / (1L << 30)} GiB, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+            Line($"# ILGPU {typeof(Context).Assembly.GetName().Version}, .NET {Environment.Version}");
+            var total = Stopwatch.StartNew();
+            CopyBandwidth(gpu, quick);
+            LaunchOverhead(gpu);
+            Kernels(gpu, quick);
+            if (e2e) EndToEnd(gpu, quick);
+            Line($"# total {total.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
+        catch (GpuDeviceUnavailableException e)
+        {
+            Line("no GPU: " + e.Message);
+            return 3;
+        }
+        finally
+        {
+            if (Environment.GetEnvironmentVariable("OUT") is { Length: > 0 } outDir)
+                File.WriteAllText(Path.Combine(outDir, "gpubench.txt"), Report.ToString());
+        }
+    }
+
+    private static void Line(string text)
+    {
+        Console.WriteLine(text);
+        Report.AppendLine(text);
+    }
+
+    private static void Golden(string caseDirectory, string device)
+    {
+        var watch = Stopwatch.StartNew();
+        var report = GoldenRunner.Run(caseDirectory, new GoldenRunOptions { Device = device });
+        Line($"## golden '{report.CaseType}' on {device}: {report.Passed} passed, {report.Failed} failed ({watch.Elapsed.TotalSeconds:F1} s)");
+        foreach (var r in report.Results) Line($"  {r.Name,-24} {r.Status,-8} max |err| {r.MaxAbsError:G3}  {r.Detail}");
+    }
+
+    /// <summary>Time per call of <paramref name="action"/> over enough repetitions (after a warm-up), synchronized.</summary>
+    private static double Seconds(GpuDevice gpu, Action action, int repetitions)
+    {
+        action();
+        gpu.Synchronize();
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < repetitions; i++) action();
+        gpu.Synchronize();
+        return watch.Elapsed.TotalSeconds / repetitions;
+    }
+
+    private static void CopyBandwidth(GpuDevice gpu, bool quick)
+    {
+        long bytes = quick ? 256L << 20 : 2L << 30;
+        using var a = gpu.Allocate<byte>(bytes);
+        using var b = gpu.Allocate<byte>(bytes);
+        a.MemSetToZero();
+        double seconds = Seconds(gpu, () => a.View.CopyTo(b.View), 20);
+        _copyBandwidth = 2.0 * bytes / seconds;
+        Line($"## device copy: {bytes >> 20} MiB in {seconds * 1e3:F3} ms → {_copyBandwidth / 1e9:F0} GB/s (read + write) = the ceiling below");
+    }
+
+    private static void LaunchOverhead(GpuDevice gpu)
+    {
+        using var x = gpu.Allocate<float>(32);
+        x.MemSetToZero();
+        double seconds = Seconds(gpu, () => gpu.Kernels.Add(x.View, x.View, x.View, 32), 2000);
+        _launchSeconds = seconds;
+        Line($"## back-to-back launch of a tiny kernel: {seconds * 1e6:F2} µs");
+    }
+
+    private static void Kernels(GpuDevice gpu, bool quick)
+    {
+        Line("## matrix kernels (random weights; x, y float32)");
+        Line("| kernel | type | rows×cols | tokens | µs/call | GB/s | % of copy | TFLOP/s |");
+        Line("|---|---|---|---|---|---|---|---|");
+        (int Rows, int Cols)[] shapes = quick ? [(3584, 18944), (18944, 3584)] : [(3584, 18944), (18944, 3584), (152064, 3584)];
+        TensorType[] types = [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K, TensorType.Q6_K, TensorType.BF16, TensorType.F32];
+        foreach (var (rows, cols) in shapes)
+            foreach (var type in types)
+            {
+                if (type == TensorType.F32 && rows > 20000) continue;
+                MatMulLine(gpu, type, rows, cols, tokens: 1, "matvec");
+            }
+        foreach (var type in new[] { TensorType.F16, TensorType.Q4_0, TensorType.Q4_K })
+            MatMulLine(gpu, type, 18944, 3584, tokens: 128, "matmul");
+
+        // Attention at decode: one row over a 1024-token context, 7B heads.
+        Line("## attention and row kernels (qwen2-7b shapes)");
+        AttentionLine(gpu, rows: 1, context: 1024);
+        AttentionLine(gpu, rows: 1, context: 4096);
+        AttentionLine(gpu, rows: 128, context: 128);
+        using var h = gpu.Allocate<float>(128 * 3584);
+        using var w = gpu.Allocate<float>(3584);
+        using var y = gpu.Allocate<float>(128 * 3584);
+        h.MemSetToZero();
+        w.MemSetToZero();
+        double norm = Seconds(gpu, () => gpu.Kernels.RmsNorm(h.View, 1, w.View, 1e-6f, y.View), 200);
+        Line($"| rmsnorm 1×3584 | {norm * 1e6:F2} µs |");
+        using var gu = gpu.Allocate<float>(2 * 18944);
+        using var act = gpu.Allocate<float>(18944);
+        gu.MemSetToZero();
+        double silu = Seconds(gpu, () => gpu.Kernels.SiluMulFused(gu.View, act.View, 1, 18944), 200);
+        Line($"| silu·mul 1×18944 | {silu * 1e6:F2} µs |");
+    }
+
+    private static void MatMulLine(GpuDevice gpu, TensorType type, int rows, int cols, int tokens, string name)
+    {
+        using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
+        matrix.Randomize(gpu, 12345);
+        using var x = gpu.Allocate<float>((long)tokens * cols);
+        using var y = gpu.Allocate<float>((long)tokens * rows);
+        Fill(gpu, x.View, (long)tokens * cols);
+        int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
+        double seconds = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+        double bytes = matrix.Bytes + 4.0 * tokens * (cols + rows);
+        double flops = 2.0 * rows * cols * tokens;
+        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {seconds * 1e6:F1} | {bytes / seconds / 1e9:F0} | {100 * bytes / seconds / _copyBandwidth:F0}% | {flops / seconds / 1e12:F2} |");
+    }
+
+    private static void AttentionLine(GpuDevice gpu, int rows, int context)
+    {
+        const int heads = 28, kvHeads = 4, headDim = 128, blockSize = 16;
+        int kvWidth = kvHeads * headDim, blocks = (context + blockSize - 1) / blockSize;
+        using var q = gpu.Allocate<float>((long)rows * heads * headDim);
+        using var o = gpu.Allocate<float>((long)rows * heads * headDim);
+        using var keys = gpu.Allocate<float>((long)blocks * blockSize * kvWidth);
+        using var values = gpu.Allocate<float>((long)blocks * blockSize * kvWidth);
+        Fill(gpu, q.View, q.Length);
+        Fill(gpu, keys.View, keys.Length);
+        Fill(gpu, values.View, values.Length);
+        // Rows are the last `rows` positions of one sequence; its block table is a permutation.
+        var table = Enumerable.Range(0, blocks).Select(b => (b * 7) % blocks).ToArray();
+        if (blocks % 7 == 0) table = Enumerable.Range(0, blocks).Reverse().ToArray();
+        using var tables = gpu.Upload<int>(table);
+        using var positions = gpu.Upload<int>(Enumerable.Range(context - rows, rows).ToArray());
+        using var starts = gpu.Upload<int>(new int[rows]);
+        var args = new AttentionArgs
+        {
+            Query = q.View, QueryStride = heads * headDim, Output = o.View, KeyCache = keys.View, ValueCache = values.View,
+            Positions = positions.View, TableStarts = starts.View, BlockTables = tables.View,
+            Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim, BlockSize = blockSize, Scale = 0.088f,
+        };
+        double seconds = Seconds(gpu, () => gpu.Kernels.Attention(args, rows), 50);
+        double kvBytes = 2.0 * 4 * kvWidth * context;
+        Line($"| paged attention {rows} row(s) × {heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
+    }
+
+    private static void Fill(GpuDevice gpu, ArrayView<float> view, long count)
+    {
+        // Small finite values: random halves' bit patterns scaled into floats would need a kernel; zeros + a pattern suffice.
+        var host = new float[Math.Min(count, 1 << 20)];
+        var random = new Random(1);
+        for (int i = 0; i < host.Length; i++) host[i] = (float)(random.NextDouble() - 0.5);
+        for (long at = 0; at < count; at += host.Length)
+        {
+            int n = (int)Math.Min(host.Length, count - at);
+            view.SubView(at, n).CopyFromCPU(host.AsSpan(0, n));
+        }
+    }
+
+    private static void EndToEnd(GpuDevice gpu, bool quick)
+    {
+        var spec = SyntheticModelSpec.Preset("qwen2-7b-shape");
+        Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
+        Line("| weights | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio |");
+        Line("|---|---|---|---|---|---|---|");
+        foreach (var type in new[] { TensorType.Q4_0, TensorType.F16 })
+        {
+            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = 1024 });
+            var random = new Random(3);
+            int prompt = 128, steps = quick ? 16 : 64;
+            var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
+
+            // Warm-up (kernel compilation), then a timed prefill on a fresh sequence.
+            var warm = model.CreateSequence();
+            model.Forward([new ForwardRequest { Sequence = warm, Tokens = ids }]);
+            model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 1 } }]);
+            model.FreeSequence(warm);
+
+            var sequence = model.CreateSequence();
+            var watch = Stopwatch.StartNew();
+            var request = new ForwardRequest { Sequence = sequence, Tokens = ids };
+            model.Forward([request]);
+            double prefill = watch.Elapsed.TotalSeconds;
+            var logits = request.Logits!;
+            watch.Restart();
+            for (int s = 0; s < steps; s++)
+            {
+                int next = ArgMax(logits);
+                var step = new ForwardRequest { Sequence = sequence, Tokens = new[] { next }, Logits = logits };
+                model.Forward([step]);
+            }
+            double perToken = watch.Elapsed.TotalSeconds / steps;
+            double roofline = model.DecodeWeightBytes / _copyBandwidth;
+            Line($"| {type} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} |");
+            model.FreeSequence(sequence);
+        }
+        // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
+        // final norm, lm_head.
+        int launches = 1 + 9 * spec.Llm.Layers + 2;
+        Line($"launches per decode token: {launches}; × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound; plus one logits copy (sync) per token");
+    }
+
+    private static int ArgMax(float[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+}

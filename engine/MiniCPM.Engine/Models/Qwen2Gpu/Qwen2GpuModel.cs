@@ -1,0 +1,393 @@
+using ILGPU;
+using ILGPU.Runtime;
+using MiniCPM.Engine.Configuration;
+using MiniCPM.Engine.Errors;
+using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+using MiniCPM.Loaders;
+
+namespace MiniCPM.Engine.Models.Qwen2Gpu;
+
+/// <summary>
+/// The Qwen2 decoder on a GPU through ILGPU — the math of <see cref="Qwen2Model"/>, with weights, activations and the
+/// paged KV cache in device memory:
+/// <code>
+/// h = E[ids]                                  (gather kernel; or caller-supplied embedding rows, uploaded)
+/// per layer:  x = RMSNorm(h)
+///             [q|k|v] = x·Wqkvᵀ + b           one launch for the fused projection
+///             RoPE(q, k); K/V cache ← k, v    one launch
+///             a = paged causal attention      one launch
+///             h += a·Woᵀ                       residual add fused into the projection
+///             x = RMSNorm(h); [g|u] = x·Wguᵀ;  t = silu(g)⊙u;  h += t·Wdownᵀ
+/// logits = RMSNorm(h)·Wlmᵀ
+/// </code>
+/// Nine launches per layer, queued without host synchronization; per pass the host uploads the token ids and the
+/// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
+/// </summary>
+public sealed class Qwen2GpuModel : ILanguageModel
+{
+    private readonly GpuDevice _device;
+    private readonly bool _ownsDevice;
+    private readonly Checkpoint? _ownedCheckpoint;
+    private readonly Qwen2GpuWeights _weights;
+    private readonly DeviceKvCache _cache;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _cos, _sin;
+    private readonly float _eps, _attentionScale;
+    private readonly int _qkvWidth;
+    private Scratch? _scratch;
+    private bool _disposed;
+
+    private Qwen2GpuModel(GpuDevice device, bool ownsDevice, LlmConfig config, Qwen2GpuWeights weights, Qwen2GpuOptions options,
+        Checkpoint? ownedCheckpoint)
+    {
+        _device = device;
+        _ownsDevice = ownsDevice;
+        Config = config;
+        _weights = weights;
+        _ownedCheckpoint = ownedCheckpoint;
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.KvBlockSize, 1, nameof(options.KvBlockSize));
+        if (config.HeadDim > PagedAttentionKernel.MaxHeadDim)
+            throw new GpuUnavailableException(device.Name, $"head dimension {config.HeadDim} exceeds the GPU attention kernel's {PagedAttentionKernel.MaxHeadDim}; use --device cpu");
+        int kvWidth = config.KvHeads * config.HeadDim;
+        _cache = new DeviceKvCache(device, config.Layers, kvWidth, options.KvBlockSize, options.KvCacheTokens);
+        MaxSequenceLength = Math.Min(config.MaxPositions, _cache.CapacityTokens);
+        _qkvWidth = config.HiddenSize + 2 * kvWidth;
+        _eps = (float)config.RmsNormEps;
+        _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
+
+        // cos/sin of every position the cache can hold, from the CPU RoPE (identical rounding).
+        var rope = new RotaryEmbedding(config.HeadDim, (float)config.RopeTheta);
+        int half = config.HeadDim / 2;
+        var cos = new float[(long)MaxSequenceLength * half];
+        var sin = new float[cos.Length];
+        for (int p = 0; p < MaxSequenceLength; p++) rope.CosSin(p, cos.AsSpan(p * half, half), sin.AsSpan(p * half, half));
+        _cos = device.Upload<float>(cos);
+        _sin = device.Upload<float>(sin);
+    }
+
+    /// <summary>Opens a GGUF file, safetensors file or HF folder and uploads the decoder to the device.</summary>
+    /// <exception cref="GpuUnavailableException">No such device, no driver, or weights the GPU kernels cannot read.</exception>
+    public static Qwen2GpuModel Load(string path, Qwen2GpuOptions? options = null)
+    {
+        options ??= new Qwen2GpuOptions();
+        var device = OpenDevice(options.Device);
+        Checkpoint? checkpoint = null;
+        try
+        {
+            checkpoint = Checkpoint.Open(path);
+            var config = checkpoint.Config.Llm ?? throw new ModelFormatException(checkpoint.SourcePath, "the checkpoint has no language model");
+            var problems = checkpoint.Config.Problems();
+            if (problems.Count > 0) throw new ModelFormatException(checkpoint.SourcePath, "unusable configuration: " + string.Join("; ", problems));
+            var weights = Qwen2GpuWeights.Upload(device, checkpoint, config);
+            return new Qwen2GpuModel(device, ownsDevice: true, config, weights, options, checkpoint);
+        }
+        catch
+        {
+            checkpoint?.Dispose();
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A random-weight model of <paramref name="config"/>'s shape built on the device (benchmarks).</summary>
+    public static Qwen2GpuModel Random(GpuDevice device, LlmConfig config, TensorType type, Qwen2GpuOptions? options = null, uint seed = 1) =>
+        new(device, ownsDevice: false, config, Qwen2GpuWeights.Random(device, config, type, seed), options ?? new Qwen2GpuOptions(), null);
+
+    /// <summary>Opens a device, turning every failure into a <see cref="GpuUnavailableException"/> that says to use the CPU.</summary>
+    public static GpuDevice OpenDevice(string device)
+    {
+        try
+        {
+            return GpuDevice.Open(device);
+        }
+        catch (GpuDeviceUnavailableException e)
+        {
+            throw new GpuUnavailableException(device, e.Message, e);
+        }
+    }
+
+    public LlmConfig Config { get; }
+    public int VocabularySize => _weights.Output.Outputs;
+    public int EmbeddingRows => _weights.TokenEmbedding.Rows;
+    public int MaxSequenceLength { get; }
+    public GpuDevice Device => _device;
+
+    /// <summary>Bytes of weights one decode step streams (every layer's matrices and the lm_head).</summary>
+    public long DecodeWeightBytes => _weights.DecodeWeightBytes;
+
+    /// <summary>See <see cref="HiddenStateObserver"/>; null (the default) for normal running. Costs a device sync per stage.</summary>
+    public HiddenStateObserver? HiddenStates { get; set; }
+
+    public SequenceId CreateSequence() => new(_cache.Create());
+    public SequenceId ForkSequence(SequenceId source) => new(_cache.Fork(source.Value));
+    public void FreeSequence(SequenceId sequence) => _cache.Free(sequence.Value);
+    public int SequenceLength(SequenceId sequence) => _cache.Length(sequence.Value);
+
+    public void Forward(IReadOnlyList<ForwardRequest> requests)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(requests);
+        if (requests.Count == 0) return;
+        var batch = new ForwardRequest[requests.Count];
+        for (int i = 0; i < batch.Length; i++)
+            batch[i] = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
+
+        int rows = Validate(batch);
+        var appends = batch.Select(r => (r.Sequence.Value, r.Tokens.Length)).ToArray();
+        _cache.Reserve(appends);
+        var s = _scratch = Scratch.Ensure(_scratch, _device, Config, _qkvWidth, VocabularySize, rows);
+
+        // Batch layout: ids, positions, cache slots, where each row's block table starts.
+        var ids = new int[rows];
+        var positions = new int[rows];
+        var slots = new int[rows];
+        var tableStarts = new int[rows];
+        var tables = new List<int>();
+        int row = 0;
+        foreach (var request in batch)
+        {
+            int sequence = request.Sequence.Value, start = _cache.Length(sequence);
+            var table = _cache.BlockTable(sequence);
+            int tableStart = tables.Count;
+            tables.AddRange(table);
+            var tokens = request.Tokens.Span;
+            for (int t = 0; t < tokens.Length; t++, row++)
+            {
+                int position = start + t;
+                ids[row] = tokens[t];
+                positions[row] = position;
+                slots[row] = table[position / _cache.BlockSize] * _cache.BlockSize + position % _cache.BlockSize;
+                tableStarts[row] = tableStart;
+            }
+        }
+        s.Upload(ids, positions, slots, tableStarts, tables.ToArray());
+
+        Embed(batch, rows, ids, s);
+        Observe(0, rows, s.Hidden.View);
+        for (int layer = 0; layer < _weights.Layers.Length; layer++)
+        {
+            DecoderLayer(layer, rows, s);
+            Observe(layer + 1, rows, s.Hidden.View);
+        }
+        foreach (var request in batch) _cache.Advance(request.Sequence.Value, request.Tokens.Length);
+        Logits(batch, rows, s);
+    }
+
+    private int Validate(ForwardRequest[] requests)
+    {
+        int hidden = Config.HiddenSize;
+        long rows = 0;
+        var seen = new HashSet<int>();
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var request = requests[i];
+            int sequence = request.Sequence.Value;
+            int length = _cache.Length(sequence); // throws UnknownSequenceException
+            if (!seen.Add(sequence)) throw new ArgumentException($"sequence {sequence} appears twice in one forward batch", nameof(requests));
+            int count = request.Tokens.Length;
+            if (count == 0) throw new ArgumentException($"request {i} (sequence {sequence}) has no tokens", nameof(requests));
+            if ((long)length + count > MaxSequenceLength) throw new ContextOverflowException(length, count, MaxSequenceLength);
+            ReadOnlySpan<bool> mask = default;
+            if (request.Embeddings is { } embeddings)
+            {
+                if (embeddings.Length != (long)count * hidden)
+                    throw new ArgumentException($"request {i}: {embeddings.Length} embedding values for {count} tokens × hidden {hidden}", nameof(requests));
+                if (request.EmbeddingMask is { } m)
+                {
+                    if (m.Length != count) throw new ArgumentException($"request {i}: embedding mask has {m.Length} entries for {count} tokens", nameof(requests));
+                    mask = m.Span;
+                }
+            }
+            bool allEmbedded = request.Embeddings is not null && request.EmbeddingMask is null;
+            var tokens = request.Tokens.Span;
+            for (int t = 0; t < count && !allEmbedded; t++)
+                if ((mask.IsEmpty || !mask[t]) && (uint)tokens[t] >= (uint)EmbeddingRows)
+                    throw new TokenOutOfRangeException(tokens[t], t, EmbeddingRows);
+            rows += count;
+        }
+        if (rows * Math.Max(Config.IntermediateSize * 2, _qkvWidth) > int.MaxValue)
+            throw new ArgumentException($"a batch of {rows} rows is too large for one forward pass; split it", nameof(requests));
+        return (int)rows;
+    }
+
+    /// <summary>h = E[ids]; rows the caller supplies (image/audio embeddings) are then overwritten from the host.</summary>
+    private void Embed(ForwardRequest[] requests, int rows, int[] ids, Scratch s)
+    {
+        // Supplied rows may carry any id; gather a valid one for them before overwriting.
+        int row = 0;
+        bool anySupplied = false;
+        foreach (var request in requests)
+        {
+            ReadOnlySpan<bool> mask = request.EmbeddingMask is { } m ? m.Span : default;
+            for (int t = 0; t < request.Tokens.Length; t++, row++)
+                if (request.Embeddings is not null && (mask.IsEmpty || mask[t]))
+                {
+                    ids[row] = 0;
+                    anySupplied = true;
+                }
+        }
+        if (anySupplied) s.Ids.View.SubView(0, rows).CopyFromCPU(ids);
+        _device.Kernels.Gather(_weights.TokenEmbedding, s.Ids.View, rows, s.Hidden.View);
+        if (!anySupplied) return;
+
+        int hidden = Config.HiddenSize;
+        row = 0;
+        foreach (var request in requests)
+        {
+            ReadOnlySpan<bool> mask = request.EmbeddingMask is { } m ? m.Span : default;
+            for (int t = 0; t < request.Tokens.Length; t++, row++)
+                if (request.Embeddings is { } e && (mask.IsEmpty || mask[t]))
+                    ((ArrayView<float>)s.Hidden.View).SubView((long)row * hidden, hidden).CopyFromCPU(e.Span.Slice(t * hidden, hidden));
+        }
+    }
+
+    private void DecoderLayer(int layer, int rows, Scratch s)
+    {
+        var w = _weights.Layers[layer];
+        var k = _device.Kernels;
+        var c = Config;
+
+        k.RmsNorm(s.Hidden.View, rows, w.AttentionNorm.View, _eps, s.Normed.View);
+        w.QueryKeyValue.Apply(k, s.Normed.View, rows, s.Qkv.View);
+        k.RopeAndCache(new RopeArgs
+        {
+            Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions.View, Slots = s.Slots.View,
+            Cos = _cos.View, Sin = _sin.View, KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
+            Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
+        }, rows);
+        k.Attention(new AttentionArgs
+        {
+            Query = s.Qkv.View, QueryStride = _qkvWidth, Output = s.Attention.View,
+            KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
+            Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
+            Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
+        }, rows);
+        w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true);
+
+        k.RmsNorm(s.Hidden.View, rows, w.MlpNorm.View, _eps, s.Normed.View);
+        w.GateUp.Apply(k, s.Normed.View, rows, s.GateUp.View);
+        k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
+        w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
+    }
+
+    private void Logits(ForwardRequest[] requests, int rows, Scratch s)
+    {
+        int hidden = Config.HiddenSize, vocab = VocabularySize;
+        var k = _device.Kernels;
+        if (HiddenStates is not null)
+        {
+            k.RmsNorm(s.Hidden.View, rows, _weights.OutputNorm.View, _eps, s.Normed.View);
+            Observe(Config.Layers + 1, rows, s.Normed.View);
+        }
+
+        // The rows that need logits (each request's last, or all of them), normalised into LogitInput in order.
+        int row = 0, logitRows = 0;
+        foreach (var request in requests)
+        {
+            int count = request.Tokens.Length;
+            int first = request.AllLogits ? row : row + count - 1, take = request.AllLogits ? count : 1;
+            k.RmsNorm(((ArrayView<float>)s.Hidden.View).SubView((long)first * hidden), take, _weights.OutputNorm.View, _eps,
+                ((ArrayView<float>)s.LogitInput.View).SubView((long)logitRows * hidden));
+            row += count;
+            logitRows += take;
+        }
+        s.EnsureLogits(_device, logitRows, vocab);
+        _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View);
+
+        int logitRow = 0;
+        foreach (var request in requests)
+        {
+            int take = request.AllLogits ? request.Tokens.Length : 1;
+            int length = take * vocab;
+            if (request.Logits is null || request.Logits.Length < length) request.Logits = new float[length];
+            ((ArrayView<float>)s.Logits.View).SubView((long)logitRow * vocab, length).CopyToCPU(request.Logits.AsSpan(0, length));
+            logitRow += take;
+        }
+    }
+
+    private void Observe(int stage, int rows, ArrayView<float> values)
+    {
+        if (HiddenStates is null) return;
+        var host = new float[rows * Config.HiddenSize];
+        values.SubView(0, host.Length).CopyToCPU(host.AsSpan());
+        HiddenStates(stage, rows, host);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _scratch?.Dispose();
+        _cos.Dispose();
+        _sin.Dispose();
+        _cache.Dispose();
+        _weights.Dispose();
+        _ownedCheckpoint?.Dispose();
+        if (_ownsDevice) _device.Dispose();
+    }
+
+    /// <summary>Device activations for up to <see cref="Rows"/> rows (grown on demand, never shrunk).</summary>
+    private sealed class Scratch : IDisposable
+    {
+        private readonly List<IDisposable> _buffers = [];
+
+        public int Rows { get; private init; }
+        public required MemoryBuffer1D<int, Stride1D.Dense> Ids, Positions, Slots, TableStarts;
+        public MemoryBuffer1D<int, Stride1D.Dense> Tables = null!;
+        public required MemoryBuffer1D<float, Stride1D.Dense> Hidden, Normed, Qkv, Attention, GateUp, Activated, LogitInput;
+        public MemoryBuffer1D<float, Stride1D.Dense>? Logits;
+        private int _logitRows;
+
+        public static Scratch Ensure(Scratch? current, GpuDevice device, LlmConfig c, int qkvWidth, int vocab, int rows)
+        {
+            if (current is not null && current.Rows >= rows) return current;
+            current?.Dispose();
+            rows = Math.Max(rows, current is null ? 1 : current.Rows * 2);
+            MemoryBuffer1D<T, Stride1D.Dense> A<T>(long n) where T : unmanaged => device.Allocate<T>(n);
+            var s = new Scratch
+            {
+                Rows = rows,
+                Ids = A<int>(rows), Positions = A<int>(rows), Slots = A<int>(rows), TableStarts = A<int>(rows),
+                Hidden = A<float>((long)rows * c.HiddenSize), Normed = A<float>((long)rows * c.HiddenSize),
+                Qkv = A<float>((long)rows * qkvWidth), Attention = A<float>((long)rows * c.HiddenSize),
+                GateUp = A<float>((long)rows * 2 * c.IntermediateSize), Activated = A<float>((long)rows * c.IntermediateSize),
+                LogitInput = A<float>((long)rows * c.HiddenSize),
+            };
+            s._buffers.AddRange([s.Ids, s.Positions, s.Slots, s.TableStarts, s.Hidden, s.Normed, s.Qkv, s.Attention, s.GateUp, s.Activated, s.LogitInput]);
+            s.Tables = A<int>(64);
+            return s;
+        }
+
+        public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tables)
+        {
+            Ids.View.SubView(0, ids.Length).CopyFromCPU(ids);
+            Positions.View.SubView(0, positions.Length).CopyFromCPU(positions);
+            Slots.View.SubView(0, slots.Length).CopyFromCPU(slots);
+            TableStarts.View.SubView(0, tableStarts.Length).CopyFromCPU(tableStarts);
+            if (Tables.Length < tables.Length)
+            {
+                var accelerator = Tables.Accelerator;
+                Tables.Dispose();
+                Tables = accelerator.Allocate1D<int>(Math.Max(tables.Length, 2 * Tables.Length));
+            }
+            if (tables.Length > 0) Tables.View.SubView(0, tables.Length).CopyFromCPU(tables);
+        }
+
+        public void EnsureLogits(GpuDevice device, int rows, int vocab)
+        {
+            if (Logits is not null && _logitRows >= rows) return;
+            Logits?.Dispose();
+            _logitRows = Math.Max(rows, 2 * _logitRows);
+            Logits = device.Allocate<float>((long)_logitRows * vocab);
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in _buffers) b.Dispose();
+            Tables.Dispose();
+            Logits?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>
+/// One accelerator through ILGPU: "cuda[:N]", "opencl[:N]", or "cpu" (ILGPU's CPU simulator, which runs the same
+/// kernels slowly, for tests). Owns the ILGPU context, the accelerator and the compiled kernels; every launch goes to
+/// the accelerator's default stream in order, so host code only synchronizes when it reads results back.
+/// </summary>
+public sealed class GpuDevice : IDisposable
+{
+    private readonly Context _context;
+    private GpuKernels? _kernels;
+
+    private GpuDevice(Context context, Accelerator accelerator, string name)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Name = name;
+    }
+
+    public Accelerator Accelerator { get; }
+
+    /// <summary>The name it was opened with, normalised ("cuda:0", "cpu").</summary>
+    public string Name { get; }
+
+    /// <summary>The accelerator's own description (e.g. "NVIDIA H200").</summary>
+    public string Description => Accelerator.Name;
+
+    public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
+    public bool IsSimulator => Accelerator.AcceleratorType == AcceleratorType.CPU;
+    public long MemoryBytes => Accelerator.MemorySize;
+
+    /// <summary>The kernels, compiled for this accelerator on first use.</summary>
+    public GpuKernels Kernels => _kernels ??= new GpuKernels(Accelerator);
+
+    /// <summary>Whether a CUDA device can be opened here (a driver and at least one device); never throws.</summary>
+    public static bool CudaAvailable(out string reason)
+    {
+        try
+        {
+            using var context = Context.Create(builder => builder.Cuda());
+            int count = context.GetCudaDevices().Count;
+            reason = count > 0 ? $"{count} CUDA device(s)" : "no CUDA device (or no CUDA driver) found";
+            return count > 0;
+        }
+        catch (Exception e)
+        {
+            reason = "the CUDA driver could not be loaded: " + e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Opens "cpu" (alias "simulator"), "cuda", "cuda:N", "opencl" or "opencl:N".
+    /// </summary>
+    /// <exception cref="GpuDeviceUnavailableException">Malformed name, no driver, or no such device.</exception>
+    public static GpuDevice Open(string device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var (kind, index) = Parse(device);
+        Context? context = null;
+        try
+        {
+            context = Context.Create(builder =>
+            {
+                builder.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms();
+                switch (kind)
+                {
+                    case "cpu": builder.CPU(CPUDeviceKind.Nvidia); break; // 32-lane warps, as the kernels assume
+                    case "cuda": builder.Cuda(); break;
+                    default: builder.OpenCL(); break;
+                }
+            });
+            Accelerator accelerator;
+            switch (kind)
+            {
+                case "cpu":
+                    accelerator = context.CreateCPUAccelerator(0);
+                    break;
+                case "cuda":
+                {
+                    var devices = context.GetCudaDevices();
+                    if (devices.Count == 0) throw new GpuDeviceUnavailableException(device, "no CUDA device (or no CUDA driver) was found");
+                    if (index >= devices.Count) throw new GpuDeviceUnavailableException(device, $"there are {devices.Count} CUDA device(s)");
+                    accelerator = devices[index].CreateAccelerator(context);
+                    break;
+                }
+                default:
+                {
+                    var devices = context.GetCLDevices();
+                    if (devices.Count == 0) throw new GpuDeviceUnavailableException(device, "no OpenCL device (or no OpenCL driver) was found");
+                    if (index >= devices.Count) throw new GpuDeviceUnavailableException(device, $"there are {devices.Count} OpenCL device(s)");
+                    accelerator = devices[index].CreateAccelerator(context);
+                    break;
+                }
+            }
+            return new GpuDevice(context, accelerator, kind == "cpu" ? "cpu" : $"{kind}:{index}");
+        }
+        catch (GpuDeviceUnavailableException)
+        {
+            context?.Dispose();
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            context?.Dispose();
+            throw new GpuDeviceUnavailableException(device, e.Message, e);
+        }
+    }
+
+    private static (string Kind, int Index) Parse(string device)
+    {
+        string text = device.Trim().ToLowerInvariant();
+        if (text == "simulator") text = "cpu"; // the engine's name for ILGPU's CPU accelerator ("cpu" there is the CPU backend)
+        string kind = text;
+        int index = 0;
+        int colon = text.IndexOf(':');
+        if (colon >= 0)
+        {
+            kind = text[..colon];
+            if (!int.TryParse(text[(colon + 1)..], out index) || index < 0)
+                throw new GpuDeviceUnavailableException(device, "the device index must be a non-negative integer (e.g. cuda:0)");
+        }
+        if (kind is not ("cpu" or "cuda" or "opencl"))
+            throw new GpuDeviceUnavailableException(device, "unknown device kind (expected cpu, cuda[:N] or opencl[:N])");
+        if (kind == "cpu" && colon >= 0)
+            throw new GpuDeviceUnavailableException(device, "the CPU simulator takes no index");
+        return (kind, index);
+    }
+
+    /// <summary>A device buffer of <paramref name="length"/> elements (contents undefined).</summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length) where T : unmanaged =>
+        Accelerator.Allocate1D<T>(Math.Max(1, length));
+
+    /// <summary>Uploads <paramref name="values"/> into a new buffer.</summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> values) where T : unmanaged
+    {
+        var buffer = Allocate<T>(values.Length);
+        if (values.Length > 0) ((ArrayView<T>)buffer.View).SubView(0, values.Length).CopyFromCPU(values);
+        return buffer;
+    }
+
+    /// <summary>Waits for every launch and copy queued so far.</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}

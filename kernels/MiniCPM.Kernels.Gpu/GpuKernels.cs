@@ -1,0 +1,169 @@
+using ILGPU;
+using ILGPU.Runtime;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>
+/// The compiled kernels of one accelerator and their launch shapes. Each launch is queued on the accelerator's
+/// default stream and returns at once; nothing here synchronizes.
+/// </summary>
+public sealed class GpuKernels
+{
+    private readonly Accelerator _accelerator;
+    private readonly Dictionary<Type, Delegate> _matMuls = [];
+    private readonly Dictionary<Type, Delegate> _gathers = [];
+    private int _yStride;
+    private Action<KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
+    private Action<KernelConfig, ArrayView<float>, int>? _softmax;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _add, _siluMul;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluTanh;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, int>? _siluMulFused;
+    private Action<Index1D, RopeArgs>? _rope;
+    private Action<KernelConfig, AttentionArgs>? _attention;
+    private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
+    private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
+
+    internal GpuKernels(Accelerator accelerator) => _accelerator = accelerator;
+
+    /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t] when <paramref name="accumulate"/>), for <paramref name="tokens"/> rows of X.</summary>
+    /// <remarks><paramref name="yStride"/>: floats per output row (0: the matrix's rows); <paramref name="y"/> may be a
+    /// view at an offset into a wider output, so a fused projection writes its part of each row.</remarks>
+    public void MatMul(GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y, ArrayView<float> bias = default,
+        bool accumulate = false, int yStride = 0)
+    {
+        if (tokens <= 0) return;
+        _yStride = yStride > 0 ? yStride : w.Rows;
+        switch (w.Type)
+        {
+            case TensorType.F32: MatMul(w.AsF32, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.F16: MatMul(w.AsF16, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.BF16: MatMul(w.AsBf16, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q8_0: MatMul(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_0: MatMul(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_K: MatMul(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q6_K: MatMul(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
+            default: throw new NotSupportedException($"the GPU kernels do not read {w.Type} weights");
+        }
+    }
+
+    private void MatMul<TFormat>(TFormat format, GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y,
+        ArrayView<float> bias, bool accumulate) where TFormat : struct, IRowFormat
+    {
+        if (!_matMuls.TryGetValue(typeof(TFormat), out var kernel))
+            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
+        var args = new MatMulArgs<TFormat>
+        {
+            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y,
+            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = _yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+        };
+        var grid = new Index2D(
+            (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
+            (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
+        ((Action<KernelConfig, MatMulArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+    }
+
+    /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>
+    public void Gather(GpuMatrix table, ArrayView<int> ids, int count, ArrayView<float> output)
+    {
+        if (count <= 0) return;
+        switch (table.Type)
+        {
+            case TensorType.F32: Gather(table.AsF32, table, ids, count, output); break;
+            case TensorType.F16: Gather(table.AsF16, table, ids, count, output); break;
+            case TensorType.BF16: Gather(table.AsBf16, table, ids, count, output); break;
+            case TensorType.Q8_0: Gather(table.AsQ8_0, table, ids, count, output); break;
+            case TensorType.Q4_0: Gather(table.AsQ4_0, table, ids, count, output); break;
+            case TensorType.Q4_K: Gather(table.AsQ4_K, table, ids, count, output); break;
+            case TensorType.Q6_K: Gather(table.AsQ6_K, table, ids, count, output); break;
+            default: throw new NotSupportedException($"the GPU kernels do not read {table.Type} weights");
+        }
+    }
+
+    private void Gather<TFormat>(TFormat format, GpuMatrix table, ArrayView<int> ids, int count, ArrayView<float> output)
+        where TFormat : struct, IRowFormat
+    {
+        if (!_gathers.TryGetValue(typeof(TFormat), out var kernel))
+            _gathers[typeof(TFormat)] = kernel =
+                _accelerator.LoadAutoGroupedStreamKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
+        var args = new EmbeddingArgs<TFormat> { Table = format, Ids = ids, Output = output, Cols = table.Cols };
+        ((Action<Index1D, EmbeddingArgs<TFormat>>)kernel)(count * (table.Cols / 32), args);
+    }
+
+    /// <summary>RMSNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
+    public void RmsNorm(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y)
+    {
+        _rmsNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.RmsNorm);
+        _rmsNorm(new KernelConfig(rows, NormKernels.GroupSize),
+            new NormArgs { X = x, Y = y, Weight = weight, Bias = weight, Cols = (int)weight.Length, Eps = eps });
+    }
+
+    /// <summary>LayerNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
+    public void LayerNorm(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> bias, float eps, ArrayView<float> y)
+    {
+        _layerNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.LayerNorm);
+        _layerNorm(new KernelConfig(rows, NormKernels.GroupSize),
+            new NormArgs { X = x, Y = y, Weight = weight, Bias = bias, Cols = (int)weight.Length, Eps = eps });
+    }
+
+    /// <summary>Softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/> values.</summary>
+    public void Softmax(ArrayView<float> values, int rows, int cols)
+    {
+        _softmax ??= _accelerator.LoadStreamKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
+        _softmax(new KernelConfig(rows, NormKernels.GroupSize), values, cols);
+    }
+
+    public void Add(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int count)
+    {
+        _add ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
+        _add(count, a, b, y);
+    }
+
+    public void SiluMul(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y, int count)
+    {
+        _siluMul ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
+        _siluMul(count, gate, up, y);
+    }
+
+    /// <summary>y[t, i] = silu(gateUp[t, i]) · gateUp[t, width + i]: the fused gate/up projection's output.</summary>
+    public void SiluMulFused(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width)
+    {
+        _siluMulFused ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
+        _siluMulFused(tokens * width, gateUp, y, width);
+    }
+
+    public void GeluTanh(ArrayView<float> x, ArrayView<float> y, int count)
+    {
+        _geluTanh ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
+        _geluTanh(count, x, y);
+    }
+
+    /// <summary>RoPE of q and k for <paramref name="rows"/> rows, and the KV-cache write of k and v.</summary>
+    public void RopeAndCache(RopeArgs args, int rows)
+    {
+        _rope ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
+        _rope(rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
+    }
+
+    /// <summary>Paged causal attention for <paramref name="rows"/> rows (all heads).</summary>
+    public void Attention(AttentionArgs args, int rows)
+    {
+        if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
+            throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
+        _attention ??= _accelerator.LoadStreamKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
+        _attention(new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
+    }
+
+    internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)
+    {
+        _randomWords ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
+        _randomWords(count, words, seed, halfEvery);
+    }
+
+    internal void RandomHalves(int count, ArrayView<ushort> halves, uint seed)
+    {
+        _randomHalves ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
+        _randomHalves(count, halves, seed);
+    }
+}

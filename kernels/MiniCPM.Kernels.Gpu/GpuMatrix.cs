@@ -1,0 +1,145 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>
+/// A weight matrix [rows, cols] in device memory, in its file dtype. Float types and Q4_K keep the file's bytes; Q4_0,
+/// Q8_0 and Q6_K blocks are split on upload into an aligned quant array (16-byte loads) and an fp16 scale array
+/// (their file blocks are 18, 34 and 210 bytes, which no vector load can start on) — the same bits, regrouped.
+/// </summary>
+public sealed class GpuMatrix : IDisposable
+{
+    private readonly MemoryBuffer1D<UInt4, Stride1D.Dense> _words;
+    private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _scales;
+
+    private GpuMatrix(TensorType type, int rows, int cols, MemoryBuffer1D<UInt4, Stride1D.Dense> words,
+        MemoryBuffer1D<ushort, Stride1D.Dense>? scales)
+    {
+        Type = type;
+        Rows = rows;
+        Cols = cols;
+        _words = words;
+        _scales = scales;
+    }
+
+    public TensorType Type { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+
+    /// <summary>Device bytes the matrix occupies (what one pass over it reads).</summary>
+    public long Bytes => _words.LengthInBytes + (_scales?.LengthInBytes ?? 0);
+
+    /// <summary>The types the GPU kernels read.</summary>
+    public static bool IsSupported(TensorType type) =>
+        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0
+            or TensorType.Q4_K or TensorType.Q6_K;
+
+    /// <summary>Columns must fill whole 32-value units (and whole 256-value super-blocks for the K-quants).</summary>
+    public static string? ShapeProblem(TensorType type, int cols)
+    {
+        int unit = type is TensorType.Q4_K or TensorType.Q6_K ? 256 : 32;
+        return cols % unit == 0 ? null : $"{type} rows of {cols} columns: the GPU kernels need a multiple of {unit}";
+    }
+
+    /// <summary>A matrix with undefined contents (to be filled by <see cref="Randomize"/> or a kernel).</summary>
+    public static GpuMatrix Allocate(GpuDevice device, TensorType type, int rows, int cols)
+    {
+        if (!IsSupported(type)) throw new NotSupportedException($"the GPU kernels do not read {type} weights");
+        if (ShapeProblem(type, cols) is { } problem) throw new ArgumentException(problem, nameof(cols));
+        long units = (long)rows * (cols / 32);
+        var (words, scales) = type switch
+        {
+            TensorType.F32 => (units * 8, 0L),
+            TensorType.F16 or TensorType.BF16 => (units * 4, 0L),
+            TensorType.Q8_0 => (units * 2, units),
+            TensorType.Q4_0 => (units, units),
+            TensorType.Q4_K => (units / 8 * 9, 0L),
+            _ => (units / 8 * 13, units / 8), // Q6_K
+        };
+        var wordBuffer = device.Allocate<UInt4>(words);
+        var scaleBuffer = scales > 0 ? device.Allocate<ushort>(scales) : null;
+        return new GpuMatrix(type, rows, cols, wordBuffer, scaleBuffer);
+    }
+
+    /// <summary>Uploads rows × cols values stored as <paramref name="type"/> (rows contiguous, ggml block layout).</summary>
+    public static GpuMatrix Upload(GpuDevice device, TensorType type, ReadOnlySpan<byte> data, int rows, int cols)
+    {
+        var matrix = Allocate(device, type, rows, cols);
+        long rowBytes = type.RowBytes(cols) ?? throw new ArgumentException($"{cols} columns are not whole {type} blocks", nameof(cols));
+        if (data.Length != rowBytes * rows)
+            throw new ArgumentException($"{data.Length} bytes for {rows}×{cols} {type} ({rowBytes * rows} expected)", nameof(data));
+        switch (type)
+        {
+            case TensorType.Q4_0: matrix.UploadSplit(data, 18, 16); break;
+            case TensorType.Q8_0: matrix.UploadSplit(data, 34, 32); break;
+            case TensorType.Q6_K: matrix.UploadQ6K(data); break;
+            default:
+                matrix.Words.CopyFromCPU(MemoryMarshal.Cast<byte, UInt4>(data));
+                break;
+        }
+        return matrix;
+    }
+
+    /// <summary>Blocks of [fp16 d][quant bytes] → quants array + scales array.</summary>
+    private void UploadSplit(ReadOnlySpan<byte> data, int blockBytes, int quantBytes)
+    {
+        int blocks = data.Length / blockBytes;
+        var quants = new byte[(long)blocks * quantBytes];
+        var scales = new ushort[blocks];
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = data.Slice(b * blockBytes, blockBytes);
+            scales[b] = BinaryPrimitives.ReadUInt16LittleEndian(block);
+            block.Slice(2, quantBytes).CopyTo(quants.AsSpan(b * quantBytes));
+        }
+        Words.CopyFromCPU((ReadOnlySpan<UInt4>)MemoryMarshal.Cast<byte, UInt4>(quants));
+        ((ArrayView<ushort>)_scales!.View).CopyFromCPU(scales.AsSpan());
+    }
+
+    /// <summary>Q6_K's 210-byte blocks [ql 128][qh 64][scales 16][d] → 208 aligned bytes + d.</summary>
+    private void UploadQ6K(ReadOnlySpan<byte> data)
+    {
+        int blocks = data.Length / 210;
+        var packed = new byte[(long)blocks * 208];
+        var scales = new ushort[blocks];
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = data.Slice(b * 210, 210);
+            block[..208].CopyTo(packed.AsSpan(b * 208));
+            scales[b] = BinaryPrimitives.ReadUInt16LittleEndian(block[208..]);
+        }
+        Words.CopyFromCPU((ReadOnlySpan<UInt4>)MemoryMarshal.Cast<byte, UInt4>(packed));
+        ((ArrayView<ushort>)_scales!.View).CopyFromCPU(scales.AsSpan());
+    }
+
+    /// <summary>Fills the matrix with valid pseudo-random data of its type (benchmarks), on the device.</summary>
+    public void Randomize(GpuDevice device, uint seed)
+    {
+        int halfEvery = Type switch { TensorType.F16 => 1, TensorType.Q4_K => 36, _ => 0 };
+        var words = Words.Cast<uint>();
+        device.Kernels.RandomWords((int)words.Length, words, seed, halfEvery);
+        if (_scales is not null) device.Kernels.RandomHalves((int)_scales.Length, _scales.View, seed * 7919 + 1);
+    }
+
+    /// <summary>The 16-byte words (quants, or the whole file bytes for float types and Q4_K).</summary>
+    internal ArrayView<UInt4> Words => _words.View;
+
+    internal F32Rows AsF32 => new() { Words = _words.View, WordsPerRow = Cols / 4 };
+    internal F16Rows AsF16 => new() { Words = _words.View, WordsPerRow = Cols / 8 };
+    internal Bf16Rows AsBf16 => new() { Words = _words.View, WordsPerRow = Cols / 8 };
+    internal Q8_0Rows AsQ8_0 => new() { Quants = _words.View, Scales = _scales!.View, BlocksPerRow = Cols / 32 };
+    internal Q4_0Rows AsQ4_0 => new() { Quants = _words.View, Scales = _scales!.View, BlocksPerRow = Cols / 32 };
+    internal Q4_KRows AsQ4_K => new() { Blocks = _words.View, SuperBlocksPerRow = Cols / 256 };
+    internal Q6_KRows AsQ6_K => new() { Blocks = _words.View, Scales = _scales!.View, SuperBlocksPerRow = Cols / 256 };
+
+    public void Dispose()
+    {
+        _words.Dispose();
+        _scales?.Dispose();
+    }
+}

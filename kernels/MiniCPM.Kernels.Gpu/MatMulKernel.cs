@@ -1,0 +1,145 @@
+using ILGPU;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>Arguments of <see cref="MatMulKernel"/>: Y[t] = W·X[t] (+ bias) (+ Y[t] when accumulating).</summary>
+public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
+{
+    public TFormat Weights;
+    /// <summary>Tokens × Cols activations.</summary>
+    public ArrayView<float> X;
+    /// <summary>Tokens rows of YStride outputs; this matrix writes the first Rows of each (a view may start at
+    /// an offset, so several matrices fill one fused output row).</summary>
+    public ArrayView<float> Y;
+    public int YStride;
+    /// <summary>Rows biases, read when HasBias is 1.</summary>
+    public ArrayView<float> Bias;
+    public int Rows, Cols, Tokens, HasBias;
+    /// <summary>1: add into Y (the residual add fused into the projection that feeds it).</summary>
+    public int Accumulate;
+}
+
+/// <summary>
+/// Matrix × activations for every weight format, dequantization fused into the inner loop. A team of warps owns two
+/// rows and up to four tokens and splits the columns between its threads: per 32-column unit a thread loads both
+/// rows' weights once (16-byte loads), then the tokens' activations (16-byte loads, shared by the two rows), so weights
+/// stream from memory once per four tokens. A team is one warp for short rows (each lane gets several units) and the
+/// whole group of four warps for long rows (so a matrix of few rows still spreads over every SM); warp shuffles, and
+/// shared memory between a team's warps, reduce the partial sums. One token is the decode matrix-vector product.
+/// </summary>
+public static class MatMulKernel
+{
+    public const int Lanes = 32;
+    public const int WarpsPerGroup = 4;
+    public const int GroupSize = Lanes * WarpsPerGroup;
+    public const int RowsPerTeam = 2;
+    public const int TokensPerGroup = 4;
+
+    /// <summary>Warps per team for a row of <paramref name="cols"/> columns: split long rows across the group.</summary>
+    public static int TeamWarps(int cols) => cols >= 8192 ? WarpsPerGroup : 1;
+
+    /// <summary>Rows one group covers.</summary>
+    public static int RowsPerGroup(int cols) => RowsPerTeam * (WarpsPerGroup / TeamWarps(cols));
+
+    public static void Kernel<TFormat>(MatMulArgs<TFormat> a) where TFormat : struct, IRowFormat
+    {
+        int teamWarps = TeamWarps(a.Cols), teamSize = teamWarps * Lanes;
+        int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
+        int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
+        int row0 = (Grid.IdxX * (WarpsPerGroup / teamWarps) + team) * RowsPerTeam;
+        int row1 = IntrinsicMath.Min(row0 + 1, a.Rows - 1);
+        bool live = row0 < a.Rows; // a dead team still joins the barrier below
+        int firstToken = Grid.IdxY * TokensPerGroup;
+        int tokens = IntrinsicMath.Min(TokensPerGroup, a.Tokens - firstToken);
+
+        var x = a.X.Cast<Float4>();
+        int xStride = a.Cols / 4;
+        long xBase = (long)firstToken * xStride;
+        int units = live ? a.Cols / 32 : 0;
+        float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        for (int unit = member; unit < units; unit += teamSize)
+        {
+            var w0 = a.Weights.Load(row0, unit);
+            var w1 = a.Weights.Load(row1, unit);
+            long pa = xBase + a.Weights.PieceA(unit) / 4, pb = xBase + a.Weights.PieceB(unit) / 4;
+            var d = Dot2(w0, w1, x, pa, pb);
+            s00 += d.X; s10 += d.Y;
+            if (tokens > 1)
+            {
+                d = Dot2(w0, w1, x, pa + xStride, pb + xStride);
+                s01 += d.X; s11 += d.Y;
+            }
+            if (tokens > 2)
+            {
+                d = Dot2(w0, w1, x, pa + 2 * xStride, pb + 2 * xStride);
+                s02 += d.X; s12 += d.Y;
+            }
+            if (tokens > 3)
+            {
+                d = Dot2(w0, w1, x, pa + 3 * xStride, pb + 3 * xStride);
+                s03 += d.X; s13 += d.Y;
+            }
+        }
+
+        // Reduce within each warp (only the sums of tokens present: decode reduces two), then across a team's warps.
+        s00 = WarpMath.Sum(s00); s10 = WarpMath.Sum(s10);
+        if (tokens > 1) { s01 = WarpMath.Sum(s01); s11 = WarpMath.Sum(s11); }
+        if (tokens > 2) { s02 = WarpMath.Sum(s02); s12 = WarpMath.Sum(s12); }
+        if (tokens > 3) { s03 = WarpMath.Sum(s03); s13 = WarpMath.Sum(s13); }
+        if (teamWarps > 1)
+        {
+            var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 8);
+            if (lane == 0)
+            {
+                partial[warp * 8] = s00; partial[warp * 8 + 1] = s01; partial[warp * 8 + 2] = s02; partial[warp * 8 + 3] = s03;
+                partial[warp * 8 + 4] = s10; partial[warp * 8 + 5] = s11; partial[warp * 8 + 6] = s12; partial[warp * 8 + 7] = s13;
+            }
+            Group.Barrier();
+            if (Group.IdxX >= 8 || !live) return;
+            float total = 0;
+            for (int w = 0; w < WarpsPerGroup; w++) total += partial[w * 8 + Group.IdxX];
+            Write(a, row0 + (Group.IdxX >> 2), firstToken, tokens, Group.IdxX & 3, total);
+            return;
+        }
+        if (!live || lane >= 8) return;
+        // Lane i writes row (i >> 2), token (i & 3): pick its sum without indexing a register array.
+        int t = lane & 3;
+        float mine = lane < 4
+            ? (t == 0 ? s00 : t == 1 ? s01 : t == 2 ? s02 : s03)
+            : (t == 0 ? s10 : t == 1 ? s11 : t == 2 ? s12 : s13);
+        Write(a, row0 + (lane >> 2), firstToken, tokens, t, mine);
+    }
+
+    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int firstToken, int tokens, int token, float sum)
+        where TFormat : struct, IRowFormat
+    {
+        if (token >= tokens || row >= a.Rows) return;
+        if (a.HasBias != 0) sum += a.Bias[row];
+        long index = (long)(firstToken + token) * a.YStride + row;
+        if (a.Accumulate != 0) sum += a.Y[index];
+        a.Y[index] = sum;
+    }
+
+    private struct Pair
+    {
+        public float X, Y;
+    }
+
+    /// <summary>Both rows' unit dot products with one token's 32 activations (pieces A and B).</summary>
+    private static Pair Dot2(Unit32 w0, Unit32 w1, ArrayView<Float4> x, long pa, long pb)
+    {
+        var a0 = x[pa]; var a1 = x[pa + 1]; var a2 = x[pa + 2]; var a3 = x[pa + 3];
+        var b0 = x[pb]; var b1 = x[pb + 1]; var b2 = x[pb + 2]; var b3 = x[pb + 3];
+        float sumA = Float4.Sum(a0) + Float4.Sum(a1) + Float4.Sum(a2) + Float4.Sum(a3);
+        float sumB = Float4.Sum(b0) + Float4.Sum(b1) + Float4.Sum(b2) + Float4.Sum(b3);
+        Pair result;
+        result.X = w0.ScaleA * (Float4.Dot(w0.A0, a0) + Float4.Dot(w0.A1, a1) + Float4.Dot(w0.A2, a2) + Float4.Dot(w0.A3, a3))
+                 + w0.ScaleB * (Float4.Dot(w0.B0, b0) + Float4.Dot(w0.B1, b1) + Float4.Dot(w0.B2, b2) + Float4.Dot(w0.B3, b3))
+                 + w0.OffsetA * sumA + w0.OffsetB * sumB;
+        result.Y = w1.ScaleA * (Float4.Dot(w1.A0, a0) + Float4.Dot(w1.A1, a1) + Float4.Dot(w1.A2, a2) + Float4.Dot(w1.A3, a3))
+                 + w1.ScaleB * (Float4.Dot(w1.B0, b0) + Float4.Dot(w1.B1, b1) + Float4.Dot(w1.B2, b2) + Float4.Dot(w1.B3, b3))
+                 + w1.OffsetA * sumA + w1.OffsetB * sumB;
+        return result;
+    }
+}

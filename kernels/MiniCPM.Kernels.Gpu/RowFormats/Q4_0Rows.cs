@@ -1,0 +1,35 @@
+using ILGPU;
+
+namespace MiniCPM.Kernels.Gpu.RowFormats;
+
+/// <summary>
+/// Q4_0 split on upload into aligned nibbles (one 16-byte word per 32-value block) and fp16 scales. Byte j's low
+/// nibble is value j, its high nibble value j + 16; w = d·(q − 8), so piece A is the low nibbles, piece B the high ones,
+/// both with offset −8d.
+/// </summary>
+public struct Q4_0Rows : IRowFormat
+{
+    public ArrayView<UInt4> Quants;
+    public ArrayView<ushort> Scales;
+    public int BlocksPerRow;
+
+    public Unit32 Load(int row, int unit)
+    {
+        long block = (long)row * BlocksPerRow + unit;
+        float d = (float)Interop.IntAsFloat(Scales[block]);
+        var w = Quants[block];
+        var u = new Unit32 { ScaleA = d, ScaleB = d, OffsetA = -8 * d, OffsetB = -8 * d };
+        u.A0 = Low(w.X); u.A1 = Low(w.Y); u.A2 = Low(w.Z); u.A3 = Low(w.W);
+        u.B0 = High(w.X); u.B1 = High(w.Y); u.B2 = High(w.Z); u.B3 = High(w.W);
+        return u;
+    }
+
+    public int PieceA(int unit) => 32 * unit;
+    public int PieceB(int unit) => 32 * unit + 16;
+
+    internal static Float4 Low(uint w) =>
+        new(Bits.Small(w & 0xF), Bits.Small((w >> 8) & 0xF), Bits.Small((w >> 16) & 0xF), Bits.Small((w >> 24) & 0xF));
+
+    internal static Float4 High(uint w) =>
+        new(Bits.Small((w >> 4) & 0xF), Bits.Small((w >> 12) & 0xF), Bits.Small((w >> 20) & 0xF), Bits.Small((w >> 28) & 0xF));
+}

@@ -1,0 +1,52 @@
+using ILGPU;
+
+namespace MiniCPM.Kernels.Gpu.RowFormats;
+
+/// <summary>
+/// Q4_K in its file layout (144-byte super-blocks are 16-byte aligned: 9 words each). Word 0 holds d, dmin and the
+/// first 12 bytes hold the packed 6-bit (scale, min) pairs; words 1..8 the 128 nibble bytes, 32 per group of two
+/// sub-blocks. A unit is 16 of a group's bytes: low nibbles are 16 values of sub-block 2g (piece A), high nibbles the
+/// same 16 positions of sub-block 2g+1 (piece B); w = d·sc·q − dmin·m.
+/// </summary>
+public struct Q4_KRows : IRowFormat
+{
+    public ArrayView<UInt4> Blocks;
+    public int SuperBlocksPerRow;
+
+    public Unit32 Load(int row, int unit)
+    {
+        int superBlock = unit >> 3, group = (unit >> 1) & 3, half = unit & 1;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
+        var head = Blocks[first];
+        float d = Bits.HalfLow(head.X), dmin = Bits.HalfHigh(head.X);
+        ScaleMin(head, 2 * group, out int scaleA, out int minA);
+        ScaleMin(head, 2 * group + 1, out int scaleB, out int minB);
+        var w = Blocks[first + 1 + 2 * group + half];
+        var u = new Unit32 { ScaleA = d * scaleA, ScaleB = d * scaleB, OffsetA = -dmin * minA, OffsetB = -dmin * minB };
+        u.A0 = Q4_0Rows.Low(w.X); u.A1 = Q4_0Rows.Low(w.Y); u.A2 = Q4_0Rows.Low(w.Z); u.A3 = Q4_0Rows.Low(w.W);
+        u.B0 = Q4_0Rows.High(w.X); u.B1 = Q4_0Rows.High(w.Y); u.B2 = Q4_0Rows.High(w.Z); u.B3 = Q4_0Rows.High(w.W);
+        return u;
+    }
+
+    public int PieceA(int unit) => 256 * (unit >> 3) + 64 * ((unit >> 1) & 3) + 16 * (unit & 1);
+    public int PieceB(int unit) => PieceA(unit) + 32;
+
+    /// <summary>ggml's get_scale_min_k4 over the 12 scale bytes (bytes 4..15 of the super-block).</summary>
+    private static void ScaleMin(UInt4 head, int subBlock, out int scale, out int min)
+    {
+        if (subBlock < 4)
+        {
+            scale = (int)(ScaleByte(head, subBlock) & 63);
+            min = (int)(ScaleByte(head, subBlock + 4) & 63);
+        }
+        else
+        {
+            scale = (int)((ScaleByte(head, subBlock + 4) & 0xF) | ((ScaleByte(head, subBlock - 4) >> 6) << 4));
+            min = (int)((ScaleByte(head, subBlock + 4) >> 4) | ((ScaleByte(head, subBlock) >> 6) << 4));
+        }
+    }
+
+    /// <summary>Scale byte i (0..11) = block byte 4 + i: word Y holds 0..3, Z 4..7, W 8..11.</summary>
+    private static uint ScaleByte(UInt4 head, int i) =>
+        Bits.Byte(i < 4 ? head.Y : i < 8 ? head.Z : head.W, i & 3);
+}

@@ -1,0 +1,49 @@
+using ILGPU;
+
+namespace MiniCPM.Kernels.Gpu.RowFormats;
+
+/// <summary>
+/// Q6_K repacked on upload: per super-block 13 aligned words (ql 128 bytes, qh 64, the 16 int8 scales) and the fp16 d
+/// beside them. For half h and l in [0, 32): value l = ql[l] low | qh[l] bits 0-1, l+32 = ql[l+32] low | bits 2-3,
+/// l+64 = ql[l] high | bits 4-5, l+96 = ql[l+32] high | bits 6-7, each minus 32, scaled by d·sc[l/16 + 0,2,4,6].
+/// A unit takes 16 positions l of one of the two ql runs: piece A its low nibbles, piece B (64 columns on) the high.
+/// </summary>
+public struct Q6_KRows : IRowFormat
+{
+    public ArrayView<UInt4> Blocks;
+    public ArrayView<ushort> Scales;
+    public int SuperBlocksPerRow;
+
+    public Unit32 Load(int row, int unit)
+    {
+        int superBlock = unit >> 3, half = (unit >> 2) & 1, run = (unit >> 1) & 1, quarter = unit & 1;
+        long index = (long)row * SuperBlocksPerRow + superBlock;
+        long first = index * 13;
+        float d = (float)Interop.IntAsFloat(Scales[index]);
+        var ql = Blocks[first + 4 * half + 2 * run + quarter];
+        var qh = Blocks[first + 8 + 2 * half + quarter];
+        var sc = Blocks[first + 12];
+        int scaleIndex = 8 * half + quarter + 2 * run;
+        int shiftA = 2 * run, shiftB = 2 * run + 4;
+        float scaleA = d * ScaleAt(sc, scaleIndex), scaleB = d * ScaleAt(sc, scaleIndex + 4);
+        var u = new Unit32 { ScaleA = scaleA, ScaleB = scaleB, OffsetA = -32 * scaleA, OffsetB = -32 * scaleB };
+        u.A0 = Six(ql.X, qh.X, 0, shiftA); u.A1 = Six(ql.Y, qh.Y, 0, shiftA);
+        u.A2 = Six(ql.Z, qh.Z, 0, shiftA); u.A3 = Six(ql.W, qh.W, 0, shiftA);
+        u.B0 = Six(ql.X, qh.X, 4, shiftB); u.B1 = Six(ql.Y, qh.Y, 4, shiftB);
+        u.B2 = Six(ql.Z, qh.Z, 4, shiftB); u.B3 = Six(ql.W, qh.W, 4, shiftB);
+        return u;
+    }
+
+    public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 32 * ((unit >> 1) & 1) + 16 * (unit & 1);
+    public int PieceB(int unit) => PieceA(unit) + 64;
+
+    /// <summary>Four 6-bit levels: the nibble at <paramref name="lowShift"/> of each ql byte, 2 bits of qh above it.</summary>
+    private static Float4 Six(uint ql, uint qh, int lowShift, int highShift) => new(
+        Bits.Small(((ql >> lowShift) & 0xF) | (((qh >> highShift) & 3) << 4)),
+        Bits.Small(((ql >> (8 + lowShift)) & 0xF) | (((qh >> (8 + highShift)) & 3) << 4)),
+        Bits.Small(((ql >> (16 + lowShift)) & 0xF) | (((qh >> (16 + highShift)) & 3) << 4)),
+        Bits.Small(((ql >> (24 + lowShift)) & 0xF) | (((qh >> (24 + highShift)) & 3) << 4)));
+
+    private static float ScaleAt(UInt4 sc, int i) =>
+        Bits.SignedByte(i < 4 ? sc.X : i < 8 ? sc.Y : i < 12 ? sc.Z : sc.W, i & 3);
+}

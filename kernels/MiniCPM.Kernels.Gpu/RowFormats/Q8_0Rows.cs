@@ -1,0 +1,32 @@
+using ILGPU;
+
+namespace MiniCPM.Kernels.Gpu.RowFormats;
+
+/// <summary>
+/// Q8_0 split on upload into aligned quants (two 16-byte words per 32-value block) and the fp16 scales beside them,
+/// so each block is two vector loads plus one 2-byte load. w = d·q, q signed bytes.
+/// </summary>
+public struct Q8_0Rows : IRowFormat
+{
+    public ArrayView<UInt4> Quants;
+    public ArrayView<ushort> Scales;
+    public int BlocksPerRow;
+
+    public Unit32 Load(int row, int unit)
+    {
+        long block = (long)row * BlocksPerRow + unit;
+        float d = (float)Interop.IntAsFloat(Scales[block]);
+        var u = new Unit32 { ScaleA = d, ScaleB = d };
+        var w = Quants[2 * block];
+        u.A0 = Bytes(w.X); u.A1 = Bytes(w.Y); u.A2 = Bytes(w.Z); u.A3 = Bytes(w.W);
+        w = Quants[2 * block + 1];
+        u.B0 = Bytes(w.X); u.B1 = Bytes(w.Y); u.B2 = Bytes(w.Z); u.B3 = Bytes(w.W);
+        return u;
+    }
+
+    public int PieceA(int unit) => 32 * unit;
+    public int PieceB(int unit) => 32 * unit + 16;
+
+    private static Float4 Bytes(uint w) =>
+        new(Bits.SignedByteFast(w, 0), Bits.SignedByteFast(w, 1), Bits.SignedByteFast(w, 2), Bits.SignedByteFast(w, 3));
+}

@@ -1,0 +1,93 @@
+using ILGPU;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Gpu.Tests.Kernels;
+
+/// <summary>
+/// The GPU matrix kernel against the CPU backend's MatMul on the same file-format bytes, for every weight type, at
+/// shapes that exercise odd row counts, partial token groups and (for the K-quants) several super-blocks per row.
+/// </summary>
+[Collection(Simulator.Name)]
+public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
+{
+    private readonly GpuDevice _device = simulator.Device;
+
+    public static TheoryData<TensorType, int, int, int> Cases => new()
+    {
+        { TensorType.F32, 5, 64, 1 },
+        { TensorType.F16, 7, 96, 3 },
+        { TensorType.BF16, 9, 64, 6 },
+        { TensorType.Q8_0, 11, 128, 1 },
+        { TensorType.Q8_0, 4, 64, 5 },
+        { TensorType.Q4_0, 13, 128, 1 },
+        { TensorType.Q4_0, 6, 64, 7 },
+        { TensorType.Q4_K, 5, 512, 1 },
+        { TensorType.Q4_K, 3, 256, 5 },
+        { TensorType.Q6_K, 5, 512, 1 },
+        { TensorType.Q6_K, 3, 256, 6 },
+        { TensorType.Q4_0, 3, 8192, 2 }, // long rows: a whole group of warps shares each row pair
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens)
+    {
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 31 + cols);
+        float[] x = Check.Random(tokens * cols, seed: 7);
+        float[] bias = Check.Random(rows, seed: 8);
+        float[] expected = new float[tokens * rows];
+        fixed (byte* data = bytes)
+            MatMul.Multiply(WeightMatrix.Contiguous(type, data, rows, cols), x, tokens, expected, bias);
+
+        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var ys = _device.Allocate<float>(tokens * rows);
+        using var b = _device.Upload<float>(bias);
+        _device.Kernels.MatMul(matrix, xs.View, tokens, ys.View, b.View);
+        var actual = Check.Download(_device, ys.View, tokens * rows);
+
+        // Same products in another summation order: float32 rounding of sums of up to 512 terms.
+        Check.Close(expected, actual, absolute: 2e-4 * Math.Sqrt(cols), relative: 1e-4);
+    }
+
+    [Fact]
+    public void AccumulatesIntoTheOutputForTheFusedResidualAdd()
+    {
+        const int rows = 4, cols = 64;
+        byte[] bytes = WeightBytes.Random(TensorType.F16, rows, cols, seed: 3);
+        float[] x = Check.Random(cols, seed: 4), residual = Check.Random(rows, seed: 5);
+        float[] expected = new float[rows];
+        fixed (byte* data = bytes)
+            MatMul.MatVec(WeightMatrix.Contiguous(TensorType.F16, data, rows, cols), x, expected);
+        for (int i = 0; i < rows; i++) expected[i] += residual[i];
+
+        using var matrix = GpuMatrix.Upload(_device, TensorType.F16, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var ys = _device.Upload<float>(residual);
+        _device.Kernels.MatMul(matrix, xs.View, 1, ys.View, default, accumulate: true);
+        Check.Close(expected, Check.Download(_device, ys.View, rows), absolute: 1e-4);
+    }
+
+    [Theory]
+    [InlineData(TensorType.BF16)]
+    [InlineData(TensorType.Q4_0)]
+    [InlineData(TensorType.Q6_K)]
+    public void GatherReturnsTheDequantizedRows(TensorType type)
+    {
+        const int rows = 6, cols = 256;
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: 11);
+        int[] ids = [4, 0, 4, 5];
+        long rowBytes = type.RowBytes(cols)!.Value;
+        var expected = new float[ids.Length * cols];
+        for (int i = 0; i < ids.Length; i++)
+            Dequantizer.RowToFloat(type, bytes.AsSpan((int)(ids[i] * rowBytes), (int)rowBytes), expected.AsSpan(i * cols, cols));
+
+        using var table = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var idBuffer = _device.Upload<int>(ids);
+        using var output = _device.Allocate<float>(expected.Length);
+        _device.Kernels.Gather(table, idBuffer.View, ids.Length, output.View);
+        Check.Close(expected, Check.Download(_device, output.View, expected.Length), absolute: 1e-6, relative: 1e-6);
+    }
+}
