@@ -8,8 +8,8 @@ namespace MiniCPM.Engine.Models.Qwen2;
 
 /// <summary>
 /// y = W·x (+ b) with W left in the file (memory-mapped, in its stored dtype) and a small float32 bias.
-/// This is the one place the decoder multiplies by a weight, so quantized matrices slot in here: today it accepts
-/// the float types <see cref="MatMul"/> handles and rejects the rest at load time with a typed error.
+/// This is the one place the decoder multiplies by a weight: it accepts every type <see cref="MatMul"/> handles (the
+/// float types and the GGUF block types Q4_0 … Q6_K) and rejects the rest at load time with a typed error.
 /// </summary>
 internal sealed class Linear
 {
@@ -28,8 +28,9 @@ internal sealed class Linear
     public int Outputs => Weight.Rows;
 
     /// <summary>Y[t] = W·X[t] (+ b) for <paramref name="tokens"/> rows; one token is a matrix-vector product.</summary>
-    public void Apply(ReadOnlySpan<float> x, int tokens, Span<float> y, CpuThreadPool? pool) =>
-        MatMul.Multiply(Weight, x[..(tokens * Inputs)], tokens, y[..(tokens * Outputs)], _bias, pool);
+    public void Apply(ReadOnlySpan<float> x, int tokens, Span<float> y, CpuThreadPool? pool,
+        ActivationPrecision activations = ActivationPrecision.Float32) =>
+        MatMul.Multiply(Weight, x[..(tokens * Inputs)], tokens, y[..(tokens * Outputs)], _bias, pool, activations);
 
     /// <summary>A view of <paramref name="weight"/> (rows × cols, [out, in]) over the mapped file bytes.</summary>
     public static Linear Load(ITensorFile file, WeightSource weight, WeightSource? bias, int rows, int cols)
@@ -64,6 +65,5 @@ internal sealed class Linear
         return new WeightMatrix(weight.Tensor.Type, bytes.Pointer, rows, cols, rowBytes);
     }
 
-    public static bool IsSupported(TensorType type) =>
-        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_K or TensorType.Q6_K;
+    public static bool IsSupported(TensorType type) => MatMul.Supports(type);
 }
