@@ -78,16 +78,20 @@ internal static unsafe class Int8BlockDotKernels<TBlocks> where TBlocks : IInt8B
         byte* w0 = w, w1 = w + rowStride, w2 = w + 2 * rowStride, w3 = w + 3 * rowStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        // The four rows' d·dₐ of a block, converted together and stored, then each broadcast straight from memory
+        // into its FMA (a broadcast load costs no shuffle uop).
+        float* scales = stackalloc float[4];
         for (nint b = 0; b < blocks; b++)
         {
             nint offset = b * size;
             Vector256<sbyte> xa = Vector256.Load(a + b * BlockElements);
             Vector256<int> start = Start(sums, b);
-            float scale = da[b];
-            a0 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w0 + offset), xa)), Vector256.Create(D(w0 + offset) * scale), a0);
-            a1 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w1 + offset), xa)), Vector256.Create(D(w1 + offset) * scale), a1);
-            a2 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w2 + offset), xa)), Vector256.Create(D(w2 + offset) * scale), a2);
-            a3 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w3 + offset), xa)), Vector256.Create(D(w3 + offset) * scale), a3);
+            (HalfBits.ToFloat(Vector128.Create(
+                (uint)*(ushort*)(w0 + offset), *(ushort*)(w1 + offset), *(ushort*)(w2 + offset), *(ushort*)(w3 + offset))) * Vector128.Create(da[b])).Store(scales);
+            a0 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w0 + offset), xa)), Vector256.Create(scales[0]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w1 + offset), xa)), Vector256.Create(scales[1]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w2 + offset), xa)), Vector256.Create(scales[2]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Lanes(ByteDot.Add(start, TBlocks.Quants(w3 + offset), xa)), Vector256.Create(scales[3]), a3);
             if (TBlocks.OffsetShift < 0)
             {
                 float minTerm = s[b];

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MiniCPM.Kernels.Cpu;
 
@@ -26,21 +27,25 @@ internal static unsafe class Int8Block
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Nibbles(byte* packed)
     {
-        Vector128<byte> bytes = Vector128.Load(packed);
-        Vector128<byte> mask = Vector128.Create((byte)0x0F);
-        return Vector256.Create(bytes & mask, Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask);
+        // The 16 bytes in both halves (one broadcast load), the upper half shifted right by 4, then the low nibbles:
+        // three ops where extracting and re-inserting halves takes five.
+        Vector256<byte> both = Vector256.Create(Vector128.Load(packed));
+        Vector256<ushort> shifted;
+        if (Avx512BW.VL.IsSupported)
+            shifted = Avx512BW.VL.ShiftRightLogicalVariable(both.AsUInt16(), Vector256.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4));
+        else
+            shifted = Avx2.Blend(both.AsInt32(), Vector256.ShiftRightLogical(both.AsUInt16(), 4).AsInt32(), 0xF0).AsUInt16();
+        return shifted.AsByte() & Vector256.Create((byte)0x0F);
     }
 
     /// <summary>Bit j of the 32-bit <paramref name="bits"/> as 0x10 in byte j (the fifth bit of Q5_0/Q5_1 quants).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> FifthBits(uint bits)
     {
-        // Byte j takes byte j/8 of the word, then keeps bit j%8.
-        Vector256<byte> spread = Vector256.Create(
-            (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits, (byte)bits,
-            (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8), (byte)(bits >> 8),
-            (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16), (byte)(bits >> 16),
-            (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24), (byte)(bits >> 24));
+        // Byte j takes byte j/8 of the word (vpshufb within each 128-bit half of the broadcast word), then keeps bit j%8.
+        Vector256<byte> word = Vector256.Create(bits).AsByte();
+        Vector256<byte> spread = Avx2.Shuffle(word, Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
         Vector256<byte> bit = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
             1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
         return Vector256.Equals(spread & bit, bit) & Vector256.Create((byte)0x10);

@@ -1,12 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MiniCPM.Kernels.Cpu;
 
 /// <summary>
 /// A 256-element K-quant super-block as the int8 kernels see it, after <see cref="Unpack"/>: 256 unsigned quants u
 /// (≤ 63, element order), and per group of 16 elements an integer scale s and an integer min m, with weight value
-/// d·s·u − dmin·m. Against a Q8_K activation block (dₐ, quants a, bsums) the block adds
+/// d·s·u − dmin·m. The scales are written as the kernels consume them: per chunk of 32 quants one vector of 16
+/// shorts, s of the chunk's first group in lanes 0..7 and of its second in lanes 8..15 (<c>vpmaddwd</c>'s operand). Against a Q8_K activation block (dₐ, quants a, bsums) the block adds
 /// dₐ·(d·Σ_g s_g·Σ u·a − dmin·Σ_g m_g·bsum_g): the two integer sums of ggml's vec_dot_*_q8_K.
 /// When <see cref="MinIsOffset"/> (Q3_K, Q6_K: value d·s·(u − offset)) dmin = d and m = offset·s, and the kernels
 /// subtract the integers before converting, as ggml does.
@@ -17,8 +19,8 @@ internal unsafe interface IKInt8Blocks
 
     static abstract bool MinIsOffset { get; }
 
-    /// <summary>Writes quants[256], scales[16], mins[16]; returns (d, dmin).</summary>
-    static abstract (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins);
+    /// <summary>Writes quants[256], chunkScales[8 × 16], mins[16]; returns (d, dmin).</summary>
+    static abstract (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins);
 }
 
 internal static unsafe class KUnpack
@@ -38,25 +40,44 @@ internal static unsafe class KUnpack
         return Vector256.Equals(v & mask, mask) & Vector256.Create(to);
     }
 
-    /// <summary>The 6-bit (scale, min) pairs of Q4_K/Q5_K (ggml's get_scale_min_k4), each doubled to the two 16-groups of its 32.</summary>
+    /// <summary>
+    /// The 6-bit (scale, min) pairs of Q4_K/Q5_K (ggml's get_scale_min_k4) unpacked with 32-bit word operations:
+    /// sub-blocks 0..3 are the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); 4..7 take their low 4 bits from
+    /// the nibbles of bytes 8..11 and their top 2 bits from the spare top bits of bytes 0..3 (scales) or 4..7 (mins).
+    /// Each sub-block's scale serves both 16-groups of its chunk; each min is written for both groups.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ScaleMin6(byte* packed, short* scales, short* mins)
+    public static void ScaleMin6(byte* packed, short* chunkScales, short* mins)
+    {
+        uint u0 = Unsafe.ReadUnaligned<uint>(packed), u1 = Unsafe.ReadUnaligned<uint>(packed + 4), u2 = Unsafe.ReadUnaligned<uint>(packed + 8);
+        uint scalesLow = u0 & 0x3F3F3F3F;
+        uint minsLow = u1 & 0x3F3F3F3F;
+        uint scalesHigh = (u2 & 0x0F0F0F0F) | ((u0 >> 6) & 0x03030303) << 4;
+        uint minsHigh = ((u2 >> 4) & 0x0F0F0F0F) | ((u1 >> 6) & 0x03030303) << 4;
+        // Bytes: scales 0..7 then mins 0..7, widened to shorts.
+        Vector256<short> all = Vector256.WidenLower(Vector256.Create(Vector128.Create(scalesLow, scalesHigh, minsLow, minsHigh).AsByte(), default)).AsInt16();
+        // Parked in the last chunk's slot, then each scale broadcast from memory (chunk 7 reads its scale before
+        // overwriting the slot).
+        short* parked = chunkScales + 16 * 7;
+        all.Store(parked);
+        for (int j = 0; j < 8; j++) Vector256.Create(parked[j]).Store(chunkScales + 16 * j);
+        Vector128<short> m = all.GetUpper();
+        Vector256.Create(Sse2.UnpackLow(m, m), Sse2.UnpackHigh(m, m)).Store(mins);
+    }
+
+    /// <summary>Sixteen per-group scales (one per 16 elements) written as the eight chunk vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void GroupScales(Vector256<short> scales, short* chunkScales)
     {
         for (int j = 0; j < 8; j++)
         {
-            int sc, m;
-            if (j < 4)
-            {
-                sc = packed[j] & 63;
-                m = packed[j + 4] & 63;
-            }
+            if (Avx512BW.VL.IsSupported)
+                Avx512BW.VL.PermuteVar16x16(scales, Vector256.Create(
+                    (short)(2 * j), (short)(2 * j), (short)(2 * j), (short)(2 * j), (short)(2 * j), (short)(2 * j), (short)(2 * j), (short)(2 * j),
+                    (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1), (short)(2 * j + 1)))
+                    .Store(chunkScales + 16 * j);
             else
-            {
-                sc = (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4);
-                m = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
-            }
-            scales[2 * j] = scales[2 * j + 1] = (short)sc;
-            mins[2 * j] = mins[2 * j + 1] = (short)m;
+                Vector256.Create(Vector128.Create(scales.GetElement(2 * j)), Vector128.Create(scales.GetElement(2 * j + 1))).Store(chunkScales + 16 * j);
         }
     }
 }
@@ -67,13 +88,11 @@ internal readonly unsafe struct Q2_KInt8 : IKInt8Blocks
     public static int BlockBytes => 84;
     public static bool MinIsOffset => false;
 
-    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins)
+    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins)
     {
-        for (int g = 0; g < 16; g++)
-        {
-            scales[g] = (short)(block[g] & 0x0F);
-            mins[g] = (short)(block[g] >> 4);
-        }
+        Vector128<byte> packed = Vector128.Load(block);
+        KUnpack.GroupScales(Vector256.WidenLower(Vector256.Create(packed & Vector128.Create((byte)0x0F), default)).AsInt16(), chunkScales);
+        Vector256.WidenLower(Vector256.Create(Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F), default)).AsInt16().Store(mins);
         // Element 128·half + 32·j + l is bits 2j..2j+1 of qs[32·half + l].
         for (int half = 0; half < 2; half++)
         {
@@ -90,17 +109,18 @@ internal readonly unsafe struct Q3_KInt8 : IKInt8Blocks
     public static int BlockBytes => 110;
     public static bool MinIsOffset => true;
 
-    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins)
+    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins)
     {
+        // 6-bit scales: low 4 bits in the nibbles of bytes 0..7 (groups 0..7 low, 8..15 high); top 2 bits of group g
+        // at bits 2·(g/4) of byte 8 + g%4. Then −32.
         byte* packed = block + 96;
-        for (int g = 0; g < 16; g++)
-        {
-            int low4 = g < 8 ? packed[g] & 0x0F : packed[g - 8] >> 4;
-            int high2 = (packed[8 + g % 4] >> (2 * (g / 4))) & 3;
-            int sc = (low4 | (high2 << 4)) - 32;
-            scales[g] = (short)sc;
-            mins[g] = (short)(4 * sc);
-        }
+        ulong low = Unsafe.ReadUnaligned<ulong>(packed);
+        uint top = Unsafe.ReadUnaligned<uint>(packed + 8);
+        Vector128<byte> low4 = Vector128.Create(low & 0x0F0F0F0F0F0F0F0F, (low >> 4) & 0x0F0F0F0F0F0F0F0F).AsByte();
+        Vector128<byte> high2 = Vector128.Create(top & 0x03030303, (top >> 2) & 0x03030303, (top >> 4) & 0x03030303, (top >> 6) & 0x03030303).AsByte();
+        Vector256<short> scales = Vector256.WidenLower(Vector256.Create(low4 | Vector128.ShiftLeft(high2, 4), default)).AsInt16() - Vector256.Create((short)32);
+        KUnpack.GroupScales(scales, chunkScales);
+        Vector256.ShiftLeft(scales, 2).Store(mins);
         // Element 128·half + 32·j + l: bits 2j..2j+1 of qs[32·half + l], plus 4 when bit 4·half + j of hmask[l] is set.
         Vector256<byte> hmask = Vector256.Load(block);
         for (int half = 0; half < 2; half++)
@@ -120,9 +140,9 @@ internal readonly unsafe struct Q4_KInt8 : IKInt8Blocks
     public static int BlockBytes => 144;
     public static bool MinIsOffset => false;
 
-    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins)
+    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins)
     {
-        KUnpack.ScaleMin6(block + 4, scales, mins);
+        KUnpack.ScaleMin6(block + 4, chunkScales, mins);
         // Group g's 32 bytes: low nibbles are elements 64g..64g+31, high nibbles the next 32.
         for (int g = 0; g < 4; g++)
         {
@@ -140,9 +160,9 @@ internal readonly unsafe struct Q5_KInt8 : IKInt8Blocks
     public static int BlockBytes => 176;
     public static bool MinIsOffset => false;
 
-    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins)
+    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins)
     {
-        KUnpack.ScaleMin6(block + 4, scales, mins);
+        KUnpack.ScaleMin6(block + 4, chunkScales, mins);
         // As Q4_K, with bit 2g (low nibbles) or 2g+1 (high nibbles) of qh[l] as the fifth bit.
         Vector256<byte> qh = Vector256.Load(block + 16);
         for (int g = 0; g < 4; g++)
@@ -161,14 +181,11 @@ internal readonly unsafe struct Q6_KInt8 : IKInt8Blocks
     public static int BlockBytes => 210;
     public static bool MinIsOffset => true;
 
-    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* scales, short* mins)
+    public static (float D, float DMin) Unpack(byte* block, byte* quants, short* chunkScales, short* mins)
     {
-        sbyte* sc = (sbyte*)(block + 192);
-        for (int g = 0; g < 16; g++)
-        {
-            scales[g] = sc[g];
-            mins[g] = (short)(32 * sc[g]);
-        }
+        Vector256<short> scales = Vector256.WidenLower(Vector256.Create(Vector128.Load((sbyte*)(block + 192)), default));
+        KUnpack.GroupScales(scales, chunkScales);
+        Vector256.ShiftLeft(scales, 5).Store(mins);
         // Half h, l in 0..31: element 128h + 32k + l takes the low (k < 2) or high nibble of ql[64h + l] (k even)
         // or ql[64h + 32 + l] (k odd), and bits 2k..2k+1 of qh[32h + l] as bits 4..5.
         for (int half = 0; half < 2; half++)

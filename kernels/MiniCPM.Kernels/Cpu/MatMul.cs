@@ -1,3 +1,4 @@
+using MiniCPM.Kernels.Formats;
 using System.Buffers;
 
 namespace MiniCPM.Kernels.Cpu;
@@ -13,6 +14,9 @@ public static unsafe class MatMul
     /// <summary>Activation bytes one token block may occupy: small enough to stay in L2 while the weights stream past.</summary>
     private const int TokenBlockBytes = 512 * 1024;
     private const int MaxTokenBlock = 64;
+
+    /// <summary>Whether matrix products with <paramref name="type"/> weights run on the CPU backend.</summary>
+    public static bool Supports(TensorType type) => RowKernels.Supports(type);
 
     /// <summary>y[r] = Σ_c W[r, c]·x[c] (+ bias[r]) for every output row r.</summary>
     public static void MatVec(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default,

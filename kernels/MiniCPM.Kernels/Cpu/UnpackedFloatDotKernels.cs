@@ -47,21 +47,22 @@ internal static unsafe class KFloatDotKernels<TBlocks> where TBlocks : IKInt8Blo
     public static float Dot(byte* w, float* x, int cols)
     {
         int blocks = cols / 256;
-        byte* quants = stackalloc byte[256 + 64];
-        quants = (byte*)(((nint)quants + 31) & ~(nint)31);
-        short* scales = stackalloc short[16];
-        short* mins = stackalloc short[16];
+        byte* buffer = stackalloc byte[256 + 8 * 32 + 32 + 32];
+        byte* quants = (byte*)(((nint)buffer + 31) & ~(nint)31);
+        short* chunkScales = (short*)(quants + 256);
+        short* mins = chunkScales + 8 * 16;
         var sums = Vector512<float>.Zero;
         var minSums = Vector512<float>.Zero;
         for (nint b = 0; b < blocks; b++)
         {
-            var (d, dmin) = TBlocks.Unpack(w + b * TBlocks.BlockBytes, quants, scales, mins);
+            var (d, dmin) = TBlocks.Unpack(w + b * TBlocks.BlockBytes, quants, chunkScales, mins);
             float* xb = x + b * 256;
             for (int g = 0; g < 16; g++)
             {
                 Vector512<float> xv = Vector512.Load(xb + 16 * g);
                 Vector512<float> q = Int8Lanes.ToFloat(Vector128.Load((sbyte*)quants + 16 * g));
-                sums = Vector512.FusedMultiplyAdd(q * xv, Vector512.Create(d * scales[g]), sums);
+                // Group g is half g % 2 of chunk g / 2: its scale sits in lanes 0..7 or 8..15 of that chunk's vector.
+                sums = Vector512.FusedMultiplyAdd(q * xv, Vector512.Create(d * chunkScales[16 * (g / 2) + 8 * (g % 2)]), sums);
                 // Q3_K/Q6_K's offset term: dmin·m = d·(offset·s), exact like the Dequantizer's d·s·(u − offset).
                 minSums = Vector512.FusedMultiplyAdd(xv, Vector512.Create(dmin * mins[g]), minSums);
             }
