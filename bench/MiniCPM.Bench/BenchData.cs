@@ -13,16 +13,23 @@ internal sealed unsafe class NativeWeights : IDisposable
         Data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
         Matrix = WeightMatrix.Contiguous(type, Data, rows, cols);
         var random = new Random(seed);
-        if (type is TensorType.Q4_K or TensorType.Q6_K)
+        if (type.BlockElements() == 256)
         {
-            // No K-quant quantizer yet: random bytes are valid blocks; the f16 scales are set to sane finite values.
+            // No K-quant quantizer here: random bytes are valid blocks; the f16 scales are set to sane finite values.
             long total = (long)type.RowBytes(cols)!.Value * rows;
             random.NextBytes(new Span<byte>(Data, checked((int)total)));
             int size = type.BlockBytes();
             for (long offset = 0; offset < total; offset += size)
             {
-                if (type == TensorType.Q4_K) { *(Half*)(Data + offset) = (Half)1e-4f; *(Half*)(Data + offset + 2) = (Half)5e-4f; }
-                else *(Half*)(Data + offset + 208) = (Half)2e-5f;
+                byte* block = Data + offset;
+                switch (type)
+                {
+                    case TensorType.Q2_K: *(Half*)(block + 80) = (Half)2e-3f; *(Half*)(block + 82) = (Half)1e-3f; break;
+                    case TensorType.Q3_K: *(Half*)(block + 108) = (Half)3e-4f; break;
+                    case TensorType.Q4_K: *(Half*)block = (Half)1e-4f; *(Half*)(block + 2) = (Half)5e-4f; break;
+                    case TensorType.Q5_K: *(Half*)block = (Half)5e-5f; *(Half*)(block + 2) = (Half)5e-4f; break;
+                    case TensorType.Q6_K: *(Half*)(block + 208) = (Half)2e-5f; break;
+                }
             }
             return;
         }

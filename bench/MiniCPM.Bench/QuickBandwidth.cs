@@ -11,6 +11,8 @@ namespace MiniCPM.Bench;
 /// fastest kept), and the table gives the median and the best round of each, with "% of probe" taken against the
 /// probe's median and best of the same run. A third column, GB per CPU-second of the process (all threads, medians
 /// over rounds), is the throughput per busy core, which other jobs disturb less than wall time.
+/// Every block-quantized type runs twice: "Q4_0" with float32 activations and "Q4_0/i8" with int8 activations
+/// (<see cref="ActivationPrecision.Int8"/>, the quantization of x included in the time).
 /// </summary>
 internal static class QuickBandwidth
 {
@@ -25,13 +27,14 @@ internal static class QuickBandwidth
         // A filter naming one exact case ("F16 64x4096") runs that case even if it is not one of the standard shapes:
         // a matrix that fits in L2 measures a kernel's compute speed alone.
         var selected = (from shape in Shapes.All
-                        from type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K }
+                        from type in AllTypes
+                        from precision in type.IsQuantized() ? [ActivationPrecision.Float32, ActivationPrecision.Int8] : new[] { ActivationPrecision.Float32 }
                         where type.RowBytes(Shapes.Parse(shape).Cols) != null // K-quant rows are 256-blocks: not 4864x896
-                        where $"{type} {shape}".Contains(filter, StringComparison.OrdinalIgnoreCase)
-                        select (type, shape)).ToList();
+                        where CaseName(type, precision, shape).Contains(filter, StringComparison.OrdinalIgnoreCase)
+                        select (type, precision, shape)).ToList();
         string[] parts = filter.Split(' ');
-        if (selected.Count == 0 && parts.Length == 2 && Enum.TryParse(parts[0], out TensorType custom))
-            selected.Add((custom, parts[1]));
+        if (selected.Count == 0 && parts.Length == 2 && Enum.TryParse(parts[0].Split('/')[0], out TensorType custom))
+            selected.Add((custom, parts[0].EndsWith("/i8") ? ActivationPrecision.Int8 : ActivationPrecision.Float32, parts[1]));
 
         using var probe = new BandwidthProbe();
         var weights = selected.Select(c => new NativeWeights(c.type, Shapes.Parse(c.shape).Rows, Shapes.Parse(c.shape).Cols)).ToList();
@@ -49,7 +52,8 @@ internal static class QuickBandwidth
                     float[] x = new float[w.Cols], y = new float[w.Rows];
                     var random = new Random(2);
                     for (int c = 0; c < x.Length; c++) x[c] = (float)NativeWeights.Gaussian(random);
-                    cases.Add(($"{selected[i].type} {selected[i].shape}", w.TotalBytes, () => MatMul.MatVec(w, x, y, default, pool)));
+                    var precision = selected[i].precision;
+                    cases.Add((CaseName(selected[i].type, precision, selected[i].shape), w.TotalBytes, () => MatMul.MatVec(w, x, y, default, pool, precision)));
                 }
 
                 foreach (var c in cases) WarmUp(c.Call);
@@ -78,6 +82,15 @@ internal static class QuickBandwidth
         }
         Console.WriteLine($"{DateTime.UtcNow:u}, load average after: {LoadAverage()}");
     }
+
+    private static readonly TensorType[] AllTypes =
+    [
+        TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0,
+        TensorType.Q5_1, TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K,
+    ];
+
+    private static string CaseName(TensorType type, ActivationPrecision precision, string shape) =>
+        precision == ActivationPrecision.Int8 ? $"{type}/i8 {shape}" : $"{type} {shape}";
 
     private static void WarmUp(Action action)
     {

@@ -18,6 +18,9 @@ internal sealed class LlamaCppSubject : IThroughputSubject, IDisposable
         return true;
     });
 
+    /// <summary>Resolves and silences the native library once (also needed before the quantizer is called).</summary>
+    public static bool EnsureNativeLoaded() => NativeLoaded.Value;
+
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
     private readonly LLamaBatch _batch = new();

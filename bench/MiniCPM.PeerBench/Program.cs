@@ -6,9 +6,9 @@ using MiniCPM.Kernels.Formats;
 using MiniCPM.PeerBench;
 
 // MiniCPM.PeerBench — the engine beside llama.cpp on the same GGUF files.
-//   peer [--dir D] [--dtypes f16,f32] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
+//   peer [--dir D] [--dtypes f16,f32,q8_0,q4_0,q4_k_m,…] [--threads 2] [--prompt-tokens 128] [--gen 64] [--runs 5] [--llama-mmap yes|no]
 //        [--engine-weights mapped|memory]
-//       writes qwen2-0.5b-shape GGUFs into D (if absent), then measures the engine, llama.cpp as LLamaSharp loads it by
+//       writes qwen2-0.5b-shape GGUFs into D (if absent; quantized types through llama.cpp's quantizer), then measures the engine, llama.cpp as LLamaSharp loads it by
 //       default (weights read into its own memory) and llama.cpp mapping the file, alternating, and prints Markdown.
 //   profile --model FILE [--threads 1,2] [--context 128] [--steps 16] [--rounds 5]
 //       breaks one decode step into matvecs, lm_head and the rest; PROFILE_COPY=1 replays the matvecs on a private
@@ -36,12 +36,28 @@ switch (args[0])
         var results = new List<PeerComparison.Result>();
         foreach (string dtype in Get("--dtypes", "f16,f32").Split(','))
         {
-            var type = dtype switch { "f16" => TensorType.F16, "f32" => TensorType.F32, "bf16" => TensorType.BF16, _ => throw new ArgumentException($"dtype {dtype}") };
             string path = Path.Combine(dir, $"{spec.Name}-{dtype}.gguf");
             if (!File.Exists(path))
             {
-                Console.WriteLine($"writing {path}");
-                SyntheticModel.WriteGguf(spec, path, type);
+                if (LlamaQuantization.IsQuantized(dtype))
+                {
+                    // Quantized files come from llama.cpp's own quantizer, applied to the F16 file: both engines read
+                    // the identical bytes, with llama.cpp's choices of which tensors stay higher precision.
+                    string f16 = Path.Combine(dir, $"{spec.Name}-f16.gguf");
+                    if (!File.Exists(f16))
+                    {
+                        Console.WriteLine($"writing {f16}");
+                        SyntheticModel.WriteGguf(spec, f16, TensorType.F16);
+                    }
+                    Console.WriteLine($"quantizing {f16} → {path} with llama.cpp ({dtype})");
+                    LlamaQuantization.Quantize(f16, path, dtype, threads);
+                }
+                else
+                {
+                    var type = dtype switch { "f16" => TensorType.F16, "f32" => TensorType.F32, "bf16" => TensorType.BF16, _ => throw new ArgumentException($"dtype {dtype}") };
+                    Console.WriteLine($"writing {path}");
+                    SyntheticModel.WriteGguf(spec, path, type);
+                }
             }
             var engineWeights = Get("--engine-weights", "mapped") == "memory" ? FileResidency.InMemory : FileResidency.Mapped;
             results.Add(PeerComparison.Run(path, threads, promptTokens, gen, runs, Get("--llama-mmap", "yes") == "yes", Console.Out, engineWeights));

@@ -1,3 +1,4 @@
+using MiniCPM.Kernels.Formats;
 using System.Buffers;
 
 namespace MiniCPM.Kernels.Cpu;
@@ -5,6 +6,8 @@ namespace MiniCPM.Kernels.Cpu;
 /// <summary>
 /// Linear layers on the CPU: y = W·x (+ b) for one token and Y = X·Wᵀ (+ b) for many, with W in its stored dtype
 /// ([out, in], see <see cref="WeightMatrix"/>) and float32 activations. Work is split across the pool by output rows.
+/// Block-quantized weights take float32 activations as they are, or — with <see cref="ActivationPrecision.Int8"/> —
+/// quantize them once per call to int8 blocks (llama.cpp's scheme) and run integer kernels.
 /// </summary>
 public static unsafe class MatMul
 {
@@ -12,12 +15,18 @@ public static unsafe class MatMul
     private const int TokenBlockBytes = 512 * 1024;
     private const int MaxTokenBlock = 64;
 
+    /// <summary>Whether matrix products with <paramref name="type"/> weights run on the CPU backend.</summary>
+    public static bool Supports(TensorType type) => RowKernels.Supports(type);
+
     /// <summary>y[r] = Σ_c W[r, c]·x[c] (+ bias[r]) for every output row r.</summary>
     public static void MatVec(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default,
-        CpuThreadPool? pool = null)
+        CpuThreadPool? pool = null, ActivationPrecision activations = ActivationPrecision.Float32)
     {
         Check(w, x, 1, y, bias);
-        RunMatVec(w, x, y, bias, pool, 0, w.Rows);
+        if (activations == ActivationPrecision.Int8 && Int8RowKernels.Supports(w.Type))
+            RunInt8(w, x, 1, y, bias, pool);
+        else
+            RunMatVec(w, x, y, bias, pool, 0, w.Rows);
     }
 
     /// <summary>
@@ -70,22 +79,52 @@ public static unsafe class MatMul
     /// block rather than once per token.
     /// </summary>
     public static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y,
-        ReadOnlySpan<float> bias = default, CpuThreadPool? pool = null)
+        ReadOnlySpan<float> bias = default, CpuThreadPool? pool = null, ActivationPrecision activations = ActivationPrecision.Float32)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         if (tokens == 1)
         {
-            MatVec(w, x[..w.Cols], y[..w.Rows], bias, pool);
+            MatVec(w, x[..w.Cols], y[..w.Rows], bias, pool, activations);
             return;
         }
         Check(w, x, tokens, y, bias);
         if (tokens == 0) return;
+        if (activations == ActivationPrecision.Int8 && Int8RowKernels.Supports(w.Type))
+        {
+            RunInt8(w, x, tokens, y, bias, pool);
+            return;
+        }
         fixed (float* xp = x, yp = y, bp = bias)
         {
             int block = Math.Clamp(TokenBlockBytes / Math.Max(1, w.Cols * sizeof(float)) / 4 * 4, 4, MaxTokenBlock);
             var job = new MatMulJob(w, xp, tokens, block, yp, bias.IsEmpty ? null : bp);
             if (pool is null) job.Execute(0, w.Rows);
             else pool.For(w.Rows, job, grain: 2);
+        }
+    }
+
+    /// <summary>The int8 path: activations quantized once (per token), then integer kernels over the rows.</summary>
+    private static void RunInt8(WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y, ReadOnlySpan<float> bias, CpuThreadPool? pool)
+    {
+        var kernels = Int8RowKernels.For(w.Type);
+        fixed (float* xp = x, yp = y, bp = bias)
+        {
+            var quantized = Int8Activations.Quantize(xp, tokens, w.Cols, kernels.KBlocks);
+            float* biasPointer = bias.IsEmpty ? null : bp;
+            if (tokens == 1)
+            {
+                var job = new Int8MatVecJob(w, kernels, quantized.Token(0), yp, biasPointer);
+                if (pool is null) job.Execute(0, w.Rows);
+                else pool.For(w.Rows, job, grain: 4);
+            }
+            else
+            {
+                // Int8 activations are a quarter of the float bytes: up to 64 tokens stay in L2 for long rows too.
+                int block = Math.Clamp(TokenBlockBytes / Math.Max(1, w.Cols) / 4 * 4, 4, MaxTokenBlock);
+                var job = new Int8MatMulJob(w, kernels, quantized.Token(0), tokens, block, yp, biasPointer);
+                if (pool is null) job.Execute(0, w.Rows);
+                else pool.For(w.Rows, job, grain: 2);
+            }
         }
     }
 
@@ -165,6 +204,71 @@ public static unsafe class MatMul
                 for (; r < end; r++)
                     for (int t = t0; t < t1; t++)
                         y[(long)t * _rows + r] = _kernels.Dot(_data + r * _stride, x + (long)t * _cols, _cols);
+            }
+            if (bias != null)
+                for (int t = 0; t < tokens; t++)
+                    for (int r = start; r < end; r++)
+                        y[(long)t * _rows + r] += bias[r];
+        }
+    }
+    /// <summary>The int8 matrix-vector product: four quarter-streams of rows as <see cref="MatVecJob"/> reads them.</summary>
+    private readonly struct Int8MatVecJob(WeightMatrix w, Int8RowKernels kernels, Int8Vector* x, float* y, float* bias) : IRangeJob
+    {
+        private readonly byte* _data = w.Data;
+        private readonly long _stride = w.RowStrideBytes;
+        private readonly int _cols = w.Cols;
+
+        public void Execute(int start, int end)
+        {
+            int r = start;
+            if (kernels.Dot4Rows != null)
+            {
+                int quarter = (end - start) / 4;
+                long quarterStride = quarter * _stride;
+                float* four = stackalloc float[4];
+                for (int j = 0; j < quarter; j++)
+                {
+                    kernels.Dot4Rows(_data + (start + j) * _stride, quarterStride, x, _cols, four);
+                    for (int k = 0; k < 4; k++) y[start + k * quarter + j] = four[k];
+                }
+                r = start + 4 * quarter;
+            }
+            for (; r < end; r++)
+                y[r] = kernels.Dot(_data + r * _stride, x, _cols);
+            if (bias != null)
+                for (r = start; r < end; r++) y[r] += bias[r];
+        }
+    }
+
+    /// <summary>The int8 matrix-matrix product: token blocks, two rows × four tokens per kernel call.</summary>
+    private readonly struct Int8MatMulJob(WeightMatrix w, Int8RowKernels kernels, Int8Vector* x, int tokens, int tokenBlock, float* y, float* bias) : IRangeJob
+    {
+        private readonly byte* _data = w.Data;
+        private readonly long _stride = w.RowStrideBytes;
+        private readonly int _cols = w.Cols;
+        private readonly int _rows = w.Rows;
+
+        public void Execute(int start, int end)
+        {
+            for (int t0 = 0; t0 < tokens; t0 += tokenBlock)
+            {
+                int t1 = Math.Min(tokens, t0 + tokenBlock);
+                int r = start;
+                for (; r + 2 <= end; r += 2)
+                {
+                    byte* row = _data + r * _stride;
+                    int t = t0;
+                    for (; t + 4 <= t1; t += 4)
+                        kernels.Dot2Rows4Tokens(row, _stride, x + t, _cols, y + (long)t * _rows + r, _rows);
+                    for (; t < t1; t++)
+                    {
+                        y[(long)t * _rows + r] = kernels.Dot(row, x + t, _cols);
+                        y[(long)t * _rows + r + 1] = kernels.Dot(row + _stride, x + t, _cols);
+                    }
+                }
+                for (; r < end; r++)
+                    for (int t = t0; t < t1; t++)
+                        y[(long)t * _rows + r] = kernels.Dot(_data + r * _stride, x + t, _cols);
             }
             if (bias != null)
                 for (int t = 0; t < tokens; t++)

@@ -43,13 +43,20 @@ internal readonly unsafe struct RowKernels
         TensorType.BF16 => FloatKernels<BF16Weights>(),
         TensorType.Q8_0 => QuantKernels<Q8_0Blocks>(),
         TensorType.Q4_0 => QuantKernels<Q4_0Blocks>(),
+        TensorType.Q4_1 => new(&BlockFloatDotKernels<Q4_1Int8>.Dot),
+        TensorType.Q5_0 => new(&BlockFloatDotKernels<Q5_0Int8>.Dot),
+        TensorType.Q5_1 => new(&BlockFloatDotKernels<Q5_1Int8>.Dot),
+        TensorType.Q2_K => new(&KFloatDotKernels<Q2_KInt8>.Dot),
+        TensorType.Q3_K => new(&KFloatDotKernels<Q3_KInt8>.Dot),
         TensorType.Q4_K => new(&Q4_KDotKernels.Dot),
+        TensorType.Q5_K => new(&KFloatDotKernels<Q5_KInt8>.Dot),
         TensorType.Q6_K => new(&Q6_KDotKernels.Dot),
         _ => throw new NotSupportedException($"matrix products with {type} weights are not implemented on the CPU backend"),
     };
 
     public static bool Supports(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0
-        or TensorType.Q4_K or TensorType.Q6_K;
+        or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K
+        or TensorType.Q5_K or TensorType.Q6_K;
 
     private static RowKernels FloatKernels<TWeights>() where TWeights : IFloatWeights => new(
         &FloatDotKernels<TWeights>.Dot,

@@ -118,11 +118,25 @@ public class Qwen2BadInputTests : IDisposable
     [Fact]
     public void QuantizedWeightsWithoutAKernelAreRejectedWithATypedError()
     {
-        // Q8_0 and Q4_0 have CPU kernels; Q4_1 does not (yet).
-        string gguf = Path.Combine(_dir, "q4_1.gguf");
-        using (var checkpoint = Checkpoint.Open(TinyQwen2.WeightsPath)) GgufExport.WriteTextModel(checkpoint, gguf, TensorType.Q4_1);
+        // Every GGUF weight type has a CPU kernel now except the activation formats: a Q8_1 matrix stands in for an
+        // unsupported type (blk.0.attn_q written as Q8_1 blocks, everything else F32).
+        string f32 = Path.Combine(_dir, "f32.gguf"), gguf = Path.Combine(_dir, "q8_1.gguf");
+        using (var checkpoint = Checkpoint.Open(TinyQwen2.WeightsPath)) GgufExport.WriteTextModel(checkpoint, f32, TensorType.F32);
+        using (var file = MiniCPM.Loaders.Gguf.GgufFile.Open(f32))
+        {
+            var writer = new MiniCPM.Loaders.Gguf.GgufWriter();
+            foreach (var (key, value) in file.Metadata) writer.AddMetadata(key, value);
+            foreach (var tensor in file.Tensors)
+            {
+                if (tensor.Name == "blk.0.attn_q.weight")
+                    writer.AddTensor(tensor.Name, TensorType.Q8_1, tensor.Shape, new byte[tensor.ElementCount / 32 * 36]);
+                else
+                    writer.AddTensor(tensor.Name, tensor.Type, tensor.Shape, file.GetData(tensor).AsSpan().ToArray());
+            }
+            writer.WriteTo(gguf);
+        }
         var e = Assert.Throws<UnsupportedWeightTypeException>(() => Qwen2Model.Load(gguf, new Qwen2Options { Threads = 1 }));
-        Assert.Equal(TensorType.Q4_1, e.Type);
+        Assert.Equal(TensorType.Q8_1, e.Type);
         Assert.StartsWith("llm.blk.0.", e.Weight);
     }
 }

@@ -1,6 +1,7 @@
 using MiniCPM.Engine.Golden;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2;
+using MiniCPM.Kernels.Cpu;
 
 namespace MiniCPM.Engine.Tests.Models;
 
@@ -48,12 +49,13 @@ internal static class TinyQwen2
     /// 2 threads — the token-block matmul — then one decode step, the matvec path) and a model on an F32 file of the
     /// same weights' dequantized values (1 thread, one prefill). Only the kernels' summation orders differ.
     /// </summary>
-    public static double QuantizedVersusDequantized(string quantizedPath, string dequantizedPath)
+    public static double QuantizedVersusDequantized(string quantizedPath, string dequantizedPath,
+        ActivationPrecision activations = ActivationPrecision.Float32)
     {
         float[] expected, actual;
         using (var model = Qwen2Model.Load(dequantizedPath, new Qwen2Options { Threads = 1 }))
             expected = Run(model, model.CreateSequence(), Prompt1);
-        using (var model = Qwen2Model.Load(quantizedPath, new Qwen2Options { Threads = 2 }))
+        using (var model = Qwen2Model.Load(quantizedPath, new Qwen2Options { Threads = 2, Activations = activations }))
         {
             var sequence = model.CreateSequence();
             actual = Run(model, sequence, Prompt1[..^1]).Concat(Run(model, sequence, Prompt1[^1..])).ToArray();

@@ -105,7 +105,7 @@ public sealed unsafe class MatMulTests : IDisposable
             Assert.Throws<ArgumentException>(() => MatMul.MatVec(w, new float[7], new float[4]));
             Assert.Throws<ArgumentException>(() => MatMul.MatVec(w, new float[8], new float[3]));
             Assert.Throws<ArgumentException>(() => MatMul.MatVec(w, new float[8], new float[4], new float[3]));
-            var quantized = WeightMatrix.Contiguous(TensorType.Q4_1, data, 4, 32); // a block type with no CPU kernel
+            var quantized = WeightMatrix.Contiguous(TensorType.Q8_1, data, 4, 32); // a block type with no CPU kernel (an activation format)
             Assert.Throws<NotSupportedException>(() => MatMul.MatVec(quantized, new float[32], new float[4]));
         }
     }

@@ -8,9 +8,9 @@ namespace MiniCPM.Engine.Models.Qwen2;
 
 /// <summary>
 /// y = W·x (+ b) with W left in the file (memory-mapped, in its stored dtype) and a small float32 bias.
-/// This is the one place the decoder multiplies by a weight, so quantized matrices slot in here: today it accepts
-/// the types <see cref="MatMul"/> handles, and the int4 families of HF int4 checkpoints (<see cref="Int4Matrix"/>), and
-/// rejects the rest at load time with a typed error.
+/// This is the one place the decoder multiplies by a weight, so quantized matrices slot in here: it accepts every type
+/// <see cref="MatMul"/> handles (the float types and the GGUF block types Q4_0 … Q6_K) and the int4 families of HF int4
+/// checkpoints (<see cref="Int4Matrix"/>), and rejects the rest at load time with a typed error.
 /// </summary>
 internal sealed class Linear
 {
@@ -35,10 +35,11 @@ internal sealed class Linear
     public int Outputs { get; }
 
     /// <summary>Y[t] = W·X[t] (+ b) for <paramref name="tokens"/> rows; one token is a matrix-vector product.</summary>
-    public void Apply(ReadOnlySpan<float> x, int tokens, Span<float> y, CpuThreadPool? pool)
+    public void Apply(ReadOnlySpan<float> x, int tokens, Span<float> y, CpuThreadPool? pool,
+        ActivationPrecision activations = ActivationPrecision.Float32)
     {
         if (_int4 is not null) _int4.Multiply(x[..(tokens * Inputs)], tokens, y[..(tokens * Outputs)], _bias, pool);
-        else MatMul.Multiply(_matrix, x[..(tokens * Inputs)], tokens, y[..(tokens * Outputs)], _bias, pool);
+        else MatMul.Multiply(_matrix, x[..(tokens * Inputs)], tokens, y[..(tokens * Outputs)], _bias, pool, activations);
     }
 
     /// <summary>A view of <paramref name="weight"/> (rows × cols, [out, in]) over the mapped file bytes.</summary>
@@ -109,6 +110,5 @@ internal sealed class Linear
             throw new ModelFormatException(file.SourcePath, $"weight '{weight.InternalName}' has shape [{string.Join(", ", shape)}]; [{rows}, {cols}] expected", weight.Tensor.Name);
     }
 
-    public static bool IsSupported(TensorType type) =>
-        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_K or TensorType.Q6_K;
+    public static bool IsSupported(TensorType type) => MatMul.Supports(type);
 }

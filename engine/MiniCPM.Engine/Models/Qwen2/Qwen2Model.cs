@@ -27,6 +27,7 @@ public sealed class Qwen2Model : ILanguageModel
     private readonly Qwen2Weights _weights;
     private readonly PagedKvCache _cache;
     private readonly CpuThreadPool? _pool;
+    private readonly ActivationPrecision _activations;
     private readonly RotaryEmbedding _rope;
     private readonly Qwen2Scratch _scratch;
     private readonly float _eps;
@@ -52,6 +53,7 @@ public sealed class Qwen2Model : ILanguageModel
             ? PagedKvCache.WithByteCapacity(shape, bytes)
             : PagedKvCache.WithTokenCapacity(shape, options.KvCacheTokens);
         _pool = options.Threads > 1 ? new CpuThreadPool(options.Threads) : null;
+        _activations = options.Activations;
         _rope = new RotaryEmbedding(Config.HeadDim, (float)Config.RopeTheta);
         _eps = (float)Config.RmsNormEps;
         _attentionScale = 1f / MathF.Sqrt(Config.HeadDim);
@@ -222,24 +224,24 @@ public sealed class Qwen2Model : ILanguageModel
 
         // Attention block: x = RMSNorm(h); q, k, v; RoPE; cache; attend; h += o_proj(a).
         RmsNorm.ApplyRows(h, rows, w.AttentionNorm, _eps, x, _pool);
-        w.Query.Apply(x, rows, s.Query, _pool);
-        w.Key.Apply(x, rows, s.Key, _pool);
-        w.Value.Apply(x, rows, s.Value, _pool);
+        w.Query.Apply(x, rows, s.Query, _pool, _activations);
+        w.Key.Apply(x, rows, s.Key, _pool, _activations);
+        w.Value.Apply(x, rows, s.Value, _pool, _activations);
         var positions = s.Positions.AsSpan(0, rows);
         _rope.ApplyRows(s.Query, rows, Config.Heads, positions);
         _rope.ApplyRows(s.Key, rows, Config.KvHeads, positions);
         WriteCache(layer, requests, kvWidth);
         Attend(layer, rows);
-        w.AttentionOutput.Apply(s.Attention, rows, s.Projected, _pool);
+        w.AttentionOutput.Apply(s.Attention, rows, s.Projected, _pool, _activations);
         Elementwise.Add(h, s.Projected.AsSpan(0, rows * hidden), h);
 
         // MLP block: x = RMSNorm(h); h += down(silu(gate(x)) ⊙ up(x)).
         RmsNorm.ApplyRows(h, rows, w.MlpNorm, _eps, x, _pool);
-        w.Gate.Apply(x, rows, s.Gate, _pool);
-        w.Up.Apply(x, rows, s.Up, _pool);
+        w.Gate.Apply(x, rows, s.Gate, _pool, _activations);
+        w.Up.Apply(x, rows, s.Up, _pool, _activations);
         var gate = s.Gate.AsSpan(0, rows * ffn);
         Activations.SiluMul(gate, s.Up.AsSpan(0, rows * ffn), gate);
-        w.Down.Apply(gate, rows, s.Projected, _pool);
+        w.Down.Apply(gate, rows, s.Projected, _pool, _activations);
         Elementwise.Add(h, s.Projected.AsSpan(0, rows * hidden), h);
     }
 
@@ -314,7 +316,7 @@ public sealed class Qwen2Model : ILanguageModel
             row += count;
             logitRow += take;
         }
-        _weights.Output.Apply(s.LogitInput, logitRows, s.Logits, _pool);
+        _weights.Output.Apply(s.LogitInput, logitRows, s.Logits, _pool, _activations);
 
         logitRow = 0;
         foreach (var request in requests)

@@ -1,3 +1,4 @@
+using MiniCPM.Kernels.Cpu;
 using MiniCPM.Loaders;
 
 namespace MiniCPM.Engine.Models.Qwen2;
@@ -20,6 +21,14 @@ public sealed record Qwen2Options
     /// <summary>Where the weights live when <see cref="Qwen2Model.Load"/> opens the file: mapped (zero copy, the
     /// default) or read once into huge-page memory (faster weight streaming on some virtual machines).</summary>
     public FileResidency WeightResidency { get; init; } = FileResidency.Mapped;
+
+    /// <summary>
+    /// What block-quantized weights (Q4_0 … Q6_K) do with the activations: <see cref="ActivationPrecision.Int8"/> (the
+    /// default, as llama.cpp) quantizes them per block and runs integer kernels — faster, with logits about 1e-2 of
+    /// their largest magnitude away from the float evaluation; <see cref="ActivationPrecision.Float32"/> keeps them
+    /// float32 (logits within float32 rounding of the dequantized weights' evaluation). Float weights ignore it.
+    /// </summary>
+    public ActivationPrecision Activations { get; init; } = ActivationPrecision.Int8;
 }
 
 /// <summary>
