@@ -36,21 +36,29 @@ public static class CommandLine
 
         commands:
           demo                    make a small random model, load it and stream a chat reply (no download)
-          generate --model <path> --prompt <text> [--chat] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
-                   [--seed S] [--greedy | --beams N] [--stop TEXT]
-                                  stream a continuation (or with --chat, an assistant reply)
-          chat --model <path> [--system <text>] [sampling options as for generate]
-                                  interactive conversation on standard input
+          generate --model <path> --prompt <text> [--chat] [--image FILE]… [--audio FILE]… [--mmproj FILE]
+                   [--max-slices N] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
+                   [--greedy | --beams N] [--stop TEXT] [--device cpu|cuda[:N]]
+                                  stream a continuation (with --chat or media: an assistant reply)
+          chat --model <path> [--system <text>] [--image FILE]… [--mmproj FILE] [options as for generate]
+                                  interactive conversation on standard input (/image FILE, /audio FILE attach media)
+          embed-image --model <path> [--mmproj FILE] --image FILE [--max-slices N] [--out FILE]
+                                  one image through slicing, SigLIP and the resampler, as JSON
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
           convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
                                   write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint
-          make-model --preset <tiny|qwen2-0.5b-shape|qwen2-7b-shape> --dtype f32|f16|bf16 --out <file.gguf|dir> [--seed S]
-                                  write a deterministic random-weight Qwen2 model (GGUF or HF folder)
+          quantize <in.gguf|hf-folder> <out.gguf> --type q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m
+                   [--pure] [--threads N]
+                                  llama-quantize's per-tensor types and bytes (no imatrix)
+          make-model --preset <tiny|qwen2-0.5b-shape|qwen2-7b-shape|tiny-v|minicpmv-2.6-shape|tiny-o|minicpmo-2.6-shape>
+                     --dtype f32|f16|bf16|<quant type> --out <file.gguf|dir> [--seed S]
+                                  write a deterministic random-weight model (GGUF [+ mmproj] or HF folder)
           tokenize --model <path> (--text T | --in F.jsonl) [--parse-special] [--out F.jsonl]
                                   token ids as JSON lines {"text":…,"ids":[…]}
-          golden <case-dir> [--threads N]
-                                  run a golden case folder and compare every tensor with its tolerance
-          logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>]
+          golden <case-dir> [--threads N] [--device cpu|cuda[:N]]
+                                  run a golden case folder (llm, vision, resampler, multimodal, audio) and compare
+                                  every tensor with its tolerance
+          logits --model <path> (--tokens 1,2,3 | --prompt <text>) [--out <file>] [--device cpu|cuda[:N]]
                                   float32 logits at every position as JSON
           bench --model <path> [--prompt-tokens 128] [--gen 64] [--threads 2] [--runs 5] [--kv-tokens N] [--weights-in-memory]
                                   prefill and greedy-decode tokens/s (medians), peak RSS vs file size + KV cache, as JSON

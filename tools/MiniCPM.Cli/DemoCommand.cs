@@ -1,24 +1,29 @@
 using System.Diagnostics;
 using MiniCPM.Engine;
 using MiniCPM.Engine.Generation;
+using MiniCPM.Engine.Images;
+using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Synthetic;
 using MiniCPM.Kernels.Formats;
 
 namespace MiniCPM.Cli;
 
 /// <summary>
-/// `minicpm demo [--preset tiny] [--prompt TEXT] [--max-tokens N]`: the whole path with no download — writes a small
-/// deterministic random-weight model (real GGUF layout, real Qwen2 vocabulary) to a temporary folder, loads it through
-/// the public API and streams a chat reply with timings. Random weights make the words meaningless; the machinery
-/// (tokenizer, ChatML, paged KV cache, sampling, streaming detokenization) is the real one.
+/// `minicpm demo [--preset tiny-v] [--prompt TEXT] [--max-tokens N]`: the whole path with no download — writes a small
+/// deterministic random-weight MiniCPM-V (real GGUF + mmproj layout, real Qwen2 vocabulary) and a synthetic picture to
+/// a temporary folder, loads them through the public API and streams a chat reply about the picture with timings.
+/// Random weights make the words meaningless; the machinery (image decoding, UHD slicing, SigLIP, resampler,
+/// placeholder layout, tokenizer, ChatML, paged KV cache, sampling, streaming detokenization) is the real one. A preset
+/// without a vision tower (tiny, qwen2-0.5b-shape) runs a text-only chat.
 /// </summary>
 internal static class DemoCommand
 {
-    public const string Usage = "usage: minicpm demo [--preset tiny|qwen2-0.5b-shape] [--prompt <text>] [--max-tokens N] [--seed S]";
+    public const string Usage = "usage: minicpm demo [--preset tiny-v|tiny|qwen2-0.5b-shape] [--prompt <text>] [--max-tokens N] [--seed S]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        string preset = "tiny", prompt = "Describe a sunrise over the sea in one sentence.";
+        string preset = "tiny-v";
+        string? prompt = null;
         int maxTokens = 48;
         ulong seed = 7;
         for (int i = 0; i < args.Length; i++)
@@ -45,6 +50,7 @@ internal static class DemoCommand
         Directory.CreateDirectory(folder);
         try
         {
+            prompt ??= spec.HasVision ? "What is in this picture?" : "Describe a sunrise over the sea in one sentence.";
             return CliErrors.Guard("demo", error, () => RunDemo(spec, folder, prompt, maxTokens, seed, output));
         }
         finally
@@ -61,14 +67,29 @@ internal static class DemoCommand
         var llm = spec.Llm;
         output.WriteLine($"model:  {spec.Name} (random weights): hidden {llm.HiddenSize}, {llm.Layers} layers, {llm.Heads} heads ({llm.KvHeads} KV), vocab {llm.VocabSize}, F16 GGUF of {InfoCommand.FormatBytes(new FileInfo(path).Length)}, written in {clock.Elapsed.TotalSeconds:0.00} s");
 
+        string? mmproj = spec.HasVision ? SyntheticModel.MmprojPathFor(path) : null;
+
         clock.Restart();
-        using var model = MiniCpm.Load(path, new MiniCpmOptions { KvCacheTokens = 1024 });
-        output.WriteLine($"loaded: memory-mapped through MiniCpm.Load in {clock.Elapsed.TotalMilliseconds:0} ms, {model.Config.Layers} layers, {Environment.ProcessorCount} threads");
-        output.WriteLine($"user:   {prompt}");
-        output.Write("reply:  ");
+        using var model = MiniCpm.Load(path, new MiniCpmOptions { KvCacheTokens = 4096, MmprojPath = mmproj });
+        output.WriteLine($"loaded: memory-mapped through MiniCpm.Load in {clock.Elapsed.TotalMilliseconds:0} ms, {model.Config.Layers} layers, {Environment.ProcessorCount} threads" +
+            (model.Vision is { } v ? $"; vision tower from {Path.GetFileName(mmproj)}: SigLIP {v.Encoder.Config.Layers} layers, resampler {v.RowsPerSlice} queries" : ""));
 
         using var chat = model.CreateChat();
-        chat.AddUser(prompt);
+        if (model.MediaEncoder is { HasVision: true } media)
+        {
+            byte[] png = SyntheticPicture.Png(700, 300);
+            var plan = UhdSlicePlanner.Plan(700, 300, media.Slicing);
+            clock.Restart();
+            chat.AddUser(prompt, ChatMedia.Image(png, "synthetic 700×300 PNG"));
+            output.WriteLine($"image:  synthetic 700×300 PNG → overview {plan.OverviewWidth}×{plan.OverviewHeight} + {plan.Grid?.Count ?? 0} slices ({plan.Grid}) of {plan.SliceWidth}×{plan.SliceHeight}; " +
+                $"{plan.PieceCount} × {model.Vision!.RowsPerSlice} image rows in the prompt, encoded in {clock.Elapsed.TotalMilliseconds:0} ms");
+        }
+        else
+        {
+            chat.AddUser(prompt);
+        }
+        output.WriteLine($"user:   {prompt}");
+        output.Write("reply:  ");
         var options = GenerationOptions.MiniCpmSampling with { Seed = seed, MaxNewTokens = maxTokens };
         int prompted = chat.Tokens.Count;
         clock.Restart();
@@ -95,7 +116,7 @@ internal static class DemoCommand
         output.WriteLine();
         double decodeRate = generated > 1 ? (generated - 1) / Math.Max(total - firstToken, 1e-9) : 0;
         output.WriteLine($"timing: prompt of {prompted} tokens + first token in {firstToken * 1000:0} ms; {generated} tokens generated, {decodeRate:0.0} tokens/s after the first; finished: {finish}");
-        output.WriteLine("(random weights: the words mean nothing; run `minicpm chat --model <real.gguf>` with a real MiniCPM-V 2.6 GGUF)");
+        output.WriteLine("(random weights: the words mean nothing; run `minicpm chat --model <real.gguf> --mmproj <mmproj.gguf> --image <photo>` with a real MiniCPM-V 2.6 GGUF pair)");
         return 0;
     }
 }
