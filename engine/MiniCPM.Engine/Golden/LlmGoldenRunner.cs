@@ -40,22 +40,8 @@ public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunne
         if (generate > 0)
         {
             var branch = model.ForkSequence(sequence);
-            var ids = new int[generate];
-            var stepLogits = new float[generate * vocab];
-            var chosen = new float[generate];
-            var next = prefill.Logits.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray();
-            for (int t = 0; t < generate; t++)
-            {
-                next.CopyTo(stepLogits.AsSpan(t * vocab));
-                ids[t] = ArgMax(next);
-                chosen[t] = next[ids[t]];
-                if (t + 1 == generate) break;
-                model.Forward([new ForwardRequest { Sequence = branch, Tokens = new[] { ids[t] }, Logits = next }]);
-            }
+            GreedyContinuation.Run(model, branch, prefill.Logits.AsSpan((prompt.Length - 1) * vocab, vocab), generate, outputs);
             model.FreeSequence(branch);
-            outputs.Add("generated_ids", ids);
-            outputs.Add("gen_step_logits", stepLogits);
-            outputs.Add("gen_chosen_logits", chosen);
         }
 
         // Prompt 2 continues prompt 1 from its cache.
@@ -77,14 +63,5 @@ public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunne
     {
         if (model is Qwen2Model cpu) cpu.HiddenStates = observer;
         else if (model is Qwen2GpuModel gpu) gpu.HiddenStates = observer;
-    }
-
-    /// <summary>Index of the largest logit; the first one on ties (torch.argmax).</summary>
-    private static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best]) best = i;
-        return best;
     }
 }

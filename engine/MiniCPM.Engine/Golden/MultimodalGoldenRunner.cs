@@ -42,23 +42,7 @@ public sealed class MultimodalGoldenRunner(GoldenRunOptions options) : IGoldenCa
         outputs.Add("logits", prefill.Logits.AsSpan(0, prompt.Length * vocab));
 
         if (generate > 0)
-        {
-            var ids = new int[generate];
-            var stepLogits = new float[generate * vocab];
-            var chosen = new float[generate];
-            var next = prefill.Logits.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray();
-            for (int t = 0; t < generate; t++)
-            {
-                next.CopyTo(stepLogits.AsSpan(t * vocab));
-                ids[t] = ArgMax(next);
-                chosen[t] = next[ids[t]];
-                if (t + 1 == generate) break;
-                model.Forward([new ForwardRequest { Sequence = sequence, Tokens = new[] { ids[t] }, Logits = next }]);
-            }
-            outputs.Add("generated_ids", ids);
-            outputs.Add("gen_step_logits", stepLogits);
-            outputs.Add("gen_chosen_logits", chosen);
-        }
+            GreedyContinuation.Run(model, sequence, prefill.Logits.AsSpan((prompt.Length - 1) * vocab, vocab), generate, outputs);
         model.FreeSequence(sequence);
     }
 
@@ -82,14 +66,5 @@ public sealed class MultimodalGoldenRunner(GoldenRunOptions options) : IGoldenCa
             mask.AsSpan(start, end - start).Fill(true);
         }
         return (embeddings, mask);
-    }
-
-    /// <summary>Index of the largest logit; the first one on ties (torch.argmax).</summary>
-    private static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best]) best = i;
-        return best;
     }
 }
