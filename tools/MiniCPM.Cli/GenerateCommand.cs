@@ -11,7 +11,7 @@ namespace MiniCPM.Cli;
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "usage: minicpm generate --prompt <text> [--chat] (with --image/--audio: chat mode)\n" + GenerationArguments.Help;
+    public const string Usage = "usage: minicpm generate (--prompt|-p) <text> [--chat] (with --image/--audio: chat mode)\n" + GenerationArguments.Help;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -25,7 +25,7 @@ internal static class GenerateCommand
             {
                 switch (parsed.Rest[i])
                 {
-                    case "--prompt" when i + 1 < parsed.Rest.Count: prompt = parsed.Rest[++i]; break;
+                    case "--prompt" or "-p" when i + 1 < parsed.Rest.Count: prompt = parsed.Rest[++i]; break;
                     case "--chat": chat = true; break;
                     default: throw new FormatException($"unexpected argument '{parsed.Rest[i]}'");
                 }

@@ -174,6 +174,12 @@ public sealed class ModelMediaTests(MediaModelFixture files, TinyModelFixture te
             Assert.Equal(expected[s], flat);
         }
 
+        // MiniCPM-o's ASR prompt through generate --audio (chat mode, audio before the text).
+        (code, _, error) = CliRun.Run("generate", "--model", files.AudioFolder, "--audio", files.Wav,
+            "-p", "Please listen to the audio snippet carefully and transcribe the content.", "--greedy", "--max-tokens", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("[finished: MaxNewTokens]", error);
+
         (code, _, error) = CliRun.Run("embed-image", "--model", files.VisionFolder, "--image", files.CorruptPng);
         Assert.Equal(1, code);
         Assert.Contains("corrupt.png", error);
