@@ -18,6 +18,9 @@ internal static unsafe class DecodeProfile
 {
     private static readonly string[] Groups = ["q/k/v", "o_proj", "gate/up", "down", "lm_head"];
 
+    /// <summary>The replay quantizes activations as the decoder does by default (int8 blocks for quantized weights).</summary>
+    private static readonly ActivationPrecision Activations = new MiniCPM.Engine.Models.Qwen2.Qwen2Options().Activations;
+
     public static void Run(string path, int threads, int context, int steps, int rounds, TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
@@ -45,12 +48,12 @@ internal static unsafe class DecodeProfile
                     var w = matrices[layer * 7 + m];
                     int group = m switch { 0 or 1 or 2 => 0, 3 => 1, 4 or 5 => 2, _ => 3 };
                     long start = Stopwatch.GetTimestamp();
-                    MatMul.MatVec(w, x.AsSpan(0, w.Cols), y.AsSpan(0, w.Rows), default, pool);
+                    MatMul.MatVec(w, x.AsSpan(0, w.Cols), y.AsSpan(0, w.Rows), default, pool, Activations);
                     if (record) { groupWall[group] += Stopwatch.GetElapsedTime(start).TotalSeconds; groupBytes[group] += w.TotalBytes; }
                 }
             var head = matrices[^1];
             long s = Stopwatch.GetTimestamp();
-            MatMul.MatVec(head, x.AsSpan(0, head.Cols), y.AsSpan(0, head.Rows), default, pool);
+            MatMul.MatVec(head, x.AsSpan(0, head.Cols), y.AsSpan(0, head.Rows), default, pool, Activations);
             if (record) { groupWall[4] += Stopwatch.GetElapsedTime(s).TotalSeconds; groupBytes[4] += head.TotalBytes; }
         }
         Replay(record: false);

@@ -9,7 +9,7 @@ namespace MiniCPM.Kernels.Cpu;
 /// Block-quantized weights take float32 activations as they are, or — with <see cref="ActivationPrecision.Int8"/> —
 /// quantize them once per call to int8 blocks (llama.cpp's scheme) and run integer kernels.
 /// </summary>
-public static unsafe class MatMul
+public static unsafe partial class MatMul
 {
     /// <summary>Activation bytes one token block may occupy: small enough to stay in L2 while the weights stream past.</summary>
     private const int TokenBlockBytes = 512 * 1024;
@@ -218,26 +218,30 @@ public static unsafe class MatMul
         private readonly long _stride = w.RowStrideBytes;
         private readonly int _cols = w.Cols;
 
-        public void Execute(int start, int end)
+        public void Execute(int start, int end) => Int8Rows(kernels, _data, _stride, _cols, x, y, bias, start, end);
+    }
+
+    /// <summary>y[r] = row r · x (+ bias[r]) for r in [start, end): four quarter-streams, then single rows.</summary>
+    private static void Int8Rows(in Int8RowKernels kernels, byte* data, long stride, int cols, Int8Vector* x, float* y, float* bias,
+        int start, int end)
+    {
+        int r = start;
+        if (kernels.Dot4Rows != null)
         {
-            int r = start;
-            if (kernels.Dot4Rows != null)
+            int quarter = (end - start) / 4;
+            long quarterStride = quarter * stride;
+            float* four = stackalloc float[4];
+            for (int j = 0; j < quarter; j++)
             {
-                int quarter = (end - start) / 4;
-                long quarterStride = quarter * _stride;
-                float* four = stackalloc float[4];
-                for (int j = 0; j < quarter; j++)
-                {
-                    kernels.Dot4Rows(_data + (start + j) * _stride, quarterStride, x, _cols, four);
-                    for (int k = 0; k < 4; k++) y[start + k * quarter + j] = four[k];
-                }
-                r = start + 4 * quarter;
+                kernels.Dot4Rows(data + (start + j) * stride, quarterStride, x, cols, four);
+                for (int k = 0; k < 4; k++) y[start + k * quarter + j] = four[k];
             }
-            for (; r < end; r++)
-                y[r] = kernels.Dot(_data + r * _stride, x, _cols);
-            if (bias != null)
-                for (r = start; r < end; r++) y[r] += bias[r];
+            r = start + 4 * quarter;
         }
+        for (; r < end; r++)
+            y[r] = kernels.Dot(data + r * stride, x, cols);
+        if (bias != null)
+            for (r = start; r < end; r++) y[r] += bias[r];
     }
 
     /// <summary>The int8 matrix-matrix product: token blocks, two rows × four tokens per kernel call.</summary>

@@ -92,7 +92,7 @@ public sealed unsafe class Int8MatMulTests
     /// For each token and row: Σ_c W[r, c]·(dₐ·a)[c] in double, plus — for Q4_1/Q5_1, whose min term ggml takes
     /// from Q8_1's rounded s = f16(d·Σa) — Σ_b m_b·(s_b − dₐ·Σa_b); and Σ|terms| for the bound.
     /// </summary>
-    private static (double Sum, double Abs)[,] Int8Reference(QuantTestWeights weights, float[] x, int tokens)
+    internal static (double Sum, double Abs)[,] Int8Reference(QuantTestWeights weights, float[] x, int tokens)
     {
         int cols = weights.Cols;
         bool k = IsK(weights.Type);

@@ -31,6 +31,11 @@ internal sealed class Linear
     }
 
     public string Name { get; }
+
+    /// <summary>The matrix view, or null for the int4 families (which run their own kernels).</summary>
+    public WeightMatrix? Matrix => _int4 is null ? _matrix : null;
+
+    public float[]? Bias => _bias;
     public int Inputs { get; }
     public int Outputs { get; }
 

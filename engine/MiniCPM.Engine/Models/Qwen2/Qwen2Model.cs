@@ -224,9 +224,7 @@ public sealed class Qwen2Model : ILanguageModel
 
         // Attention block: x = RMSNorm(h); q, k, v; RoPE; cache; attend; h += o_proj(a).
         RmsNorm.ApplyRows(h, rows, w.AttentionNorm, _eps, x, _pool);
-        w.Query.Apply(x, rows, s.Query, _pool, _activations);
-        w.Key.Apply(x, rows, s.Key, _pool, _activations);
-        w.Value.Apply(x, rows, s.Value, _pool, _activations);
+        w.QueryKeyValue.Apply(x, rows, [s.Query, s.Key, s.Value], _pool, _activations);
         var positions = s.Positions.AsSpan(0, rows);
         _rope.ApplyRows(s.Query, rows, Config.Heads, positions);
         _rope.ApplyRows(s.Key, rows, Config.KvHeads, positions);
@@ -237,8 +235,7 @@ public sealed class Qwen2Model : ILanguageModel
 
         // MLP block: x = RMSNorm(h); h += down(silu(gate(x)) ⊙ up(x)).
         RmsNorm.ApplyRows(h, rows, w.MlpNorm, _eps, x, _pool);
-        w.Gate.Apply(x, rows, s.Gate, _pool, _activations);
-        w.Up.Apply(x, rows, s.Up, _pool, _activations);
+        w.GateUp.Apply(x, rows, [s.Gate, s.Up], _pool, _activations);
         var gate = s.Gate.AsSpan(0, rows * ffn);
         Activations.SiluMul(gate, s.Up.AsSpan(0, rows * ffn), gate);
         w.Down.Apply(gate, rows, s.Projected, _pool, _activations);

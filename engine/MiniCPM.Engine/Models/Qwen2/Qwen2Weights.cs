@@ -8,7 +8,14 @@ namespace MiniCPM.Engine.Models.Qwen2;
 /// <summary>One decoder layer: the attention block and the SwiGLU MLP, each behind its RMSNorm.</summary>
 internal sealed record Qwen2LayerWeights(
     float[] AttentionNorm, Linear Query, Linear Key, Linear Value, Linear AttentionOutput,
-    float[] MlpNorm, Linear Gate, Linear Up, Linear Down);
+    float[] MlpNorm, Linear Gate, Linear Up, Linear Down)
+{
+    /// <summary>q, k and v read the same normed input: one shared call per decode step.</summary>
+    public SharedInputLinears QueryKeyValue { get; } = new(Query, Key, Value);
+
+    /// <summary>The MLP's gate and up read the same normed input: one shared call per decode step.</summary>
+    public SharedInputLinears GateUp { get; } = new(Gate, Up);
+}
 
 /// <summary>
 /// The decoder's weights, checked against the configuration: matrices are views of the memory-mapped file in their
