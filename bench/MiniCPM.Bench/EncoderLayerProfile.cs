@@ -5,7 +5,7 @@ using MiniCPM.Kernels.Formats;
 namespace MiniCPM.Bench;
 
 /// <summary>
-/// `encoder-ops [siglip|whisper] [threads] [f16|bf16] [runs]`: where one pre-LN encoder layer spends its time — the
+/// `encoder-ops [siglip|whisper] [threads] [f16|bf16] [runs] [tokens]`: where one pre-LN encoder layer spends its time — the
 /// kernels of one SigLIP-400M layer at 1024 patches (hidden 1152, 16 heads × 72, ffn 4304, full attention) or one
 /// Whisper-medium layer at 30 s = 1500 frames (hidden 1024, 16 heads × 64, ffn 4096, 50-frame block-causal chunks),
 /// called the way SiglipLayer/WhisperEncoder call them, with random weights. Prints wall and process-CPU seconds per op
@@ -19,7 +19,7 @@ internal static unsafe class EncoderLayerProfile
         int threads = args.Length > 2 ? int.Parse(args[2]) : 2;
         var type = args.Length > 3 && args[3].Equals("bf16", StringComparison.OrdinalIgnoreCase) ? TensorType.BF16 : TensorType.F16;
         int runs = args.Length > 4 ? int.Parse(args[4]) : 3;
-        int tokens = whisper ? 1500 : 1024, hidden = whisper ? 1024 : 1152, heads = 16, ffn = whisper ? 4096 : 4304;
+        int tokens = args.Length > 5 ? int.Parse(args[5]) : whisper ? 1500 : 1024, hidden = whisper ? 1024 : 1152, heads = 16, ffn = whisper ? 4096 : 4304;
         int headDim = hidden / heads;
         int[] visible = whisper ? Enumerable.Range(0, tokens).Select(i => Math.Min(tokens, (i / 50 + 1) * 50)).ToArray() : [];
         Console.WriteLine($"{(whisper ? "Whisper-medium" : "SigLIP-400M")} layer, {tokens} tokens, {type}, {threads} threads, " +

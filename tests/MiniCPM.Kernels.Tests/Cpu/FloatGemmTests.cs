@@ -14,7 +14,8 @@ public sealed unsafe class FloatGemmTests
     public static TheoryData<TensorType, int, int, int, bool> Cases()
     {
         var data = new TheoryData<TensorType, int, int, int, bool>();
-        int[][] shapes = [[FloatGemm.MinTokens, 32, 256], [19, 45, 300], [64, 300, 1100], [33, 7, 17], [40, 513, 40]];
+        const int m = FloatGemm.MinTokens; // every case takes the GEMM: whole and partial 8-token tiles
+        int[][] shapes = [[m, 32, 256], [m + 3, 45, 300], [m + 9, 300, 1100], [m + 1, 7, 17], [m + 7, 513, 40]];
         foreach (var type in new[] { TensorType.F32, TensorType.F16, TensorType.BF16 })
             foreach (var s in shapes)
                 data.Add(type, s[0], s[1], s[2], s[1] % 2 == 1);
@@ -58,7 +59,7 @@ public sealed unsafe class FloatGemmTests
     public void F16InfinityAndNaNWeightsReachTheirRowsOnly(ushort bits, bool infinity)
     {
         // The packing widens exactly (no fast path), so a rare encoding is a real Inf/NaN in exactly its row's outputs.
-        const int tokens = 24, rows = 40, cols = 70, special = 33;
+        const int tokens = FloatGemm.MinTokens + 5, rows = 40, cols = 70, special = 33;
         var random = new Random(3);
         var w = new TestWeights(TensorType.F16, rows, cols, random);
         BitConverter.TryWriteBytes(w.Bytes.AsSpan((int)(special * w.RowStride + 2 * 65), 2), bits);
