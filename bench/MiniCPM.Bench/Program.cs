@@ -22,6 +22,7 @@ public static class Program
             AudioRealTimeFactor.Run(args);
             return;
         }
+        if (args.Length > 0 && args[0] == "encoder-ops") { EncoderLayerProfile.Run(args); return; }
         if (args.Length > 0 && args[0] == "int4") { QuickInt4.Run(args); return; }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }

@@ -96,6 +96,11 @@ public static unsafe partial class MatMul
         }
         fixed (float* xp = x, yp = y, bp = bias)
         {
+            if (tokens >= FloatGemm.MinTokens && FloatGemm.Supports(w.Type))
+            {
+                FloatGemm.Multiply(w, xp, tokens, yp, bias.IsEmpty ? null : bp, pool);
+                return;
+            }
             int block = Math.Clamp(TokenBlockBytes / Math.Max(1, w.Cols * sizeof(float)) / 4 * 4, 4, MaxTokenBlock);
             var job = new MatMulJob(w, xp, tokens, block, yp, bias.IsEmpty ? null : bp);
             if (pool is null) job.Execute(0, w.Rows);

@@ -1,5 +1,6 @@
-using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using static MiniCPM.Kernels.Cpu.AttentionTileKernels;
 
 namespace MiniCPM.Kernels.Cpu;
 
@@ -8,10 +9,21 @@ namespace MiniCPM.Kernels.Cpu;
 /// <c>visibleKeys[i]</c> keys: out_i = softmax(q_i·K[0..n_i)ᵀ · scale) · V[0..n_i). A visible prefix per query covers
 /// every mask the models use — none (all keys), causal (i + 1), key padding (h·w real patches of a padded slice) and
 /// Whisper's block-causal chunks ((i / chunk + 1) · chunk) — without materializing a [queries, keys] mask.
-/// Query head h reads KV head h / (heads / kvHeads) (grouped-query aware). One work item is one (query, head).
+/// Query head h reads KV head h / (heads / kvHeads) (grouped-query aware).
+/// <para>
+/// Blocked for long sequences (SigLIP: 1024 × 1024 per head): each KV head's keys are packed once, transposed into
+/// 16-key panels, and its values padded to whole vectors; then one work item is one (head, tile of 32 queries):
+/// S = Q·Kᵀ by 4 × 32 register tiles over the tile's longest prefix, a softmax per row over its own prefix (the
+/// scores past it become exact zeros), and O = P·V by 4 × 64 register tiles. Masked keys therefore contribute
+/// 0 · v, which leaves the sum unchanged as long as v is finite (it always is: the callers' keys and values are
+/// projections of real activations).
+/// </para>
 /// </summary>
 public static unsafe class PrefixAttention
 {
+    /// <summary>Queries per work item: their score rows (32 × keys floats) stay in L2 while P·V reads them.</summary>
+    private const int QueryTile = 32;
+
     /// <param name="queries">[queryCount, heads·headDim] row-major.</param>
     /// <param name="keys">[keyCount, kvHeads·headDim].</param>
     /// <param name="values">[keyCount, kvHeads·headDim].</param>
@@ -24,19 +36,45 @@ public static unsafe class PrefixAttention
     {
         Validate(queries, keys, values, output, queryCount, keyCount, heads, kvHeads, headDim, visibleKeys);
         if (queryCount == 0) return;
-        fixed (float* q = queries, k = keys, v = values, o = output)
-        fixed (int* visible = visibleKeys)
+        long keysPerHead = PackedKeysLength(keyCount, headDim), valuesPerHead = PackedValuesLength(keyCount, headDim);
+        float* packedKeys = Allocate(kvHeads * keysPerHead);
+        float* packedValues = Allocate(kvHeads * valuesPerHead);
+        try
         {
-            var job = new Job
+            fixed (float* q = queries, k = keys, v = values, o = output)
+            fixed (int* visible = visibleKeys)
             {
-                Queries = q, Keys = k, Values = v, Output = o, VisibleKeys = visibleKeys.IsEmpty ? null : visible,
-                KeyCount = keyCount, Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim, Scale = scale,
-            };
-            int items = queryCount * heads;
-            if (pool is null || pool.ThreadCount == 1) job.Execute(0, items);
-            else pool.For(items, job, grain: Math.Max(1, heads));
+                var pack = new PackJob
+                {
+                    Keys = k, Values = v, KvWidth = (long)kvHeads * headDim, KeyCount = keyCount, HeadDim = headDim,
+                    PackedKeys = packedKeys, PackedValues = packedValues, KeysPerHead = keysPerHead, ValuesPerHead = valuesPerHead,
+                };
+                Run(kvHeads, pack, pool);
+                var tiles = new TileJob
+                {
+                    Queries = q, Output = o, VisibleKeys = visibleKeys.IsEmpty ? null : visible,
+                    PackedKeys = packedKeys, PackedValues = packedValues, KeysPerHead = keysPerHead, ValuesPerHead = valuesPerHead,
+                    QueryCount = queryCount, KeyCount = keyCount, Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim,
+                    Scale = scale, TilesPerHead = (queryCount + QueryTile - 1) / QueryTile,
+                };
+                Run(heads * tiles.TilesPerHead, tiles, pool);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(packedKeys);
+            NativeMemory.AlignedFree(packedValues);
         }
     }
+
+    private static void Run<TJob>(int items, TJob job, CpuThreadPool? pool) where TJob : unmanaged, IRangeJob
+    {
+        if (pool is null || pool.ThreadCount == 1) job.Execute(0, items);
+        else pool.For(items, job);
+    }
+
+    /// <summary>64-byte aligned scratch, so every packed vector load is a whole cache line.</summary>
+    private static float* Allocate(long floats) => (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
 
     private static void Validate(
         ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output,
@@ -57,54 +95,115 @@ public static unsafe class PrefixAttention
                 throw new ArgumentOutOfRangeException(nameof(visibleKeys), $"a query must see 1..{keyCount} keys, not {n}");
     }
 
-    private readonly struct Job : IRangeJob
+    /// <summary>One item per KV head: its keys transposed into panels and its values padded (see <see cref="AttentionTileKernels"/>).</summary>
+    private readonly struct PackJob : IRangeJob
     {
-        /// <summary>Longest key run whose scores live on the stack (32 KiB); longer ones rent a pooled array.</summary>
-        private const int StackScores = 8192;
-
-        public required float* Queries { get; init; }
         public required float* Keys { get; init; }
         public required float* Values { get; init; }
+        public required long KvWidth { get; init; }
+        public required int KeyCount { get; init; }
+        public required int HeadDim { get; init; }
+        public required float* PackedKeys { get; init; }
+        public required float* PackedValues { get; init; }
+        public required long KeysPerHead { get; init; }
+        public required long ValuesPerHead { get; init; }
+
+        public void Execute(int start, int end)
+        {
+            for (int head = start; head < end; head++)
+            {
+                long column = (long)head * HeadDim;
+                PackKeysTransposed(Keys + column, KvWidth, KeyCount, HeadDim, PackedKeys + head * KeysPerHead);
+                PackValues(Values + column, KvWidth, KeyCount, HeadDim, PackedValues + head * ValuesPerHead);
+            }
+        }
+    }
+
+    /// <summary>One item per (head, tile of <see cref="QueryTile"/> queries); items of one head are adjacent.</summary>
+    private readonly struct TileJob : IRangeJob
+    {
+        public required float* Queries { get; init; }
         public required float* Output { get; init; }
         public required int* VisibleKeys { get; init; }
+        public required float* PackedKeys { get; init; }
+        public required float* PackedValues { get; init; }
+        public required long KeysPerHead { get; init; }
+        public required long ValuesPerHead { get; init; }
+        public required int QueryCount { get; init; }
         public required int KeyCount { get; init; }
         public required int Heads { get; init; }
         public required int GroupSize { get; init; }
         public required int HeadDim { get; init; }
         public required float Scale { get; init; }
+        public required int TilesPerHead { get; init; }
 
         public void Execute(int start, int end)
         {
-            float[]? rented = KeyCount > StackScores ? ArrayPool<float>.Shared.Rent(KeyCount) : null;
-            Span<float> scores = rented ?? stackalloc float[KeyCount];
+            int scorePitch = RoundUp(KeyCount, KeyBlock), paddedDim = PaddedDim(HeadDim);
+            // Per-call scratch: the tile's queries (padded to whole query blocks with zero rows), its score rows and
+            // one query block's outputs.
+            float* queries = Allocate((long)QueryTile * HeadDim);
+            float* scores = Allocate((long)QueryTile * scorePitch);
+            float* outputs = Allocate((long)QueryBlock * paddedDim);
             try
             {
                 for (int item = start; item < end; item++)
-                    AttendOne(item / Heads, item % Heads, scores);
+                    AttendTile(item / TilesPerHead, item % TilesPerHead, queries, scores, scorePitch, outputs);
             }
             finally
             {
-                if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+                NativeMemory.AlignedFree(queries);
+                NativeMemory.AlignedFree(scores);
+                NativeMemory.AlignedFree(outputs);
             }
         }
 
-        private void AttendOne(int row, int head, Span<float> scoreBuffer)
+        private void AttendTile(int head, int tile, float* queries, float* scores, int scorePitch, float* outputs)
         {
-            int queryWidth = Heads * HeadDim;
-            int kvWidth = queryWidth / GroupSize;
-            long kvOffset = (long)(head / GroupSize) * HeadDim;
-            var query = new ReadOnlySpan<float>(Queries + (long)row * queryWidth + (long)head * HeadDim, HeadDim);
-            var output = new Span<float>(Output + (long)row * queryWidth + (long)head * HeadDim, HeadDim);
-            int visible = VisibleKeys is null ? KeyCount : VisibleKeys[row];
-            var scores = scoreBuffer[..visible];
+            int queryWidth = Heads * HeadDim, paddedDim = PaddedDim(HeadDim);
+            int first = tile * QueryTile, rows = Math.Min(QueryTile, QueryCount - first);
+            int paddedRows = RoundUp(rows, QueryBlock);
+            float* keys = PackedKeys + (head / GroupSize) * KeysPerHead;
+            float* values = PackedValues + (head / GroupSize) * ValuesPerHead;
 
-            for (int j = 0; j < visible; j++)
-                scores[j] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(Keys + j * (long)kvWidth + kvOffset, HeadDim)) * Scale;
-            Softmax.Apply(scores);
+            for (int i = 0; i < paddedRows; i++)
+            {
+                var row = new Span<float>(queries + (long)i * HeadDim, HeadDim);
+                if (i < rows) new ReadOnlySpan<float>(Queries + (long)(first + i) * queryWidth + (long)head * HeadDim, HeadDim).CopyTo(row);
+                else row.Clear();
+            }
 
-            output.Clear();
-            for (int j = 0; j < visible; j++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(Values + j * (long)kvWidth + kvOffset, HeadDim), scores[j], output, output);
+            for (int block = 0; block < paddedRows; block += QueryBlock)
+            {
+                // The block's longest prefix bounds both products; shorter rows get zero probabilities past theirs.
+                int longest = 0;
+                for (int i = block; i < Math.Min(rows, block + QueryBlock); i++) longest = Math.Max(longest, Visible(first + i));
+                int keyRange = RoundUp(longest, KeyBlock);
+                float* blockScores = scores + (long)block * scorePitch;
+
+                for (int key = 0; key < keyRange; key += KeyBlock)
+                    Scores4x32(queries + (long)block * HeadDim, keys + (long)key * HeadDim, HeadDim, blockScores + key, scorePitch);
+
+                for (int i = 0; i < QueryBlock; i++)
+                {
+                    var row = new Span<float>(blockScores + (long)i * scorePitch, keyRange);
+                    int visible = block + i < rows ? Visible(first + block + i) : 0;
+                    TensorPrimitives.Multiply(row[..visible], Scale, row[..visible]);
+                    Softmax.Apply(row, visible); // a padding row (visible 0) becomes all zeros
+                }
+
+                int dim = 0;
+                for (; dim + WideDims <= paddedDim; dim += WideDims)
+                    WeightedSum4x64(blockScores, scorePitch, longest, values + dim, paddedDim, outputs + dim, paddedDim);
+                for (; dim < paddedDim; dim += Lanes)
+                    WeightedSum4x16(blockScores, scorePitch, longest, values + dim, paddedDim, outputs + dim, paddedDim);
+
+                for (int i = block; i < Math.Min(rows, block + QueryBlock); i++)
+                    new ReadOnlySpan<float>(outputs + (long)(i - block) * paddedDim, HeadDim)
+                        .CopyTo(new Span<float>(Output + (long)(first + i) * queryWidth + (long)head * HeadDim, HeadDim));
+            }
         }
+
+        private int Visible(int query) => VisibleKeys is null ? KeyCount : VisibleKeys[query];
     }
 }
