@@ -14,21 +14,22 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
 {
     private readonly GpuDevice _device = simulator.Device;
 
-    public static TheoryData<TensorType, int, int, int> Cases => new()
+    public static TheoryData<TensorType, int, int, int, float> Cases => new()
     {
-        { TensorType.Q4_0, 13, 128, 1 },
-        { TensorType.Q4_0, 6, 96, 3 },
-        { TensorType.Q8_0, 11, 128, 1 },
-        { TensorType.Q8_0, 4, 64, 2 },
-        { TensorType.Q4_0, 3, 8192, 1 }, // long rows: the group's four warps share each row pair
+        { TensorType.Q4_0, 13, 128, 1, 1f },
+        { TensorType.Q4_0, 13, 128, 4, 1e-3f }, // tiny activations: f16-subnormal scales
+        { TensorType.Q4_0, 6, 96, 3, 1f },
+        { TensorType.Q8_0, 11, 128, 1, 1f },
+        { TensorType.Q8_0, 4, 64, 2, 100f },
+        { TensorType.Q4_0, 3, 8192, 1, 1f }, // long rows: the group's four warps share each row pair
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheCpuInt8Path(TensorType type, int rows, int cols, int tokens)
+    public void MatchesTheCpuInt8Path(TensorType type, int rows, int cols, int tokens, float scale)
     {
         byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 17 + cols);
-        float[] x = Check.Random(tokens * cols, seed: 9);
+        float[] x = Check.Random(tokens * cols, seed: 9, scale);
         x[5] = 0;
         float[] bias = Check.Random(rows, seed: 10);
         float[] expected = new float[tokens * rows];
@@ -46,8 +47,8 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         var actual = Check.Download(_device, ys.View, tokens * rows);
 
         float[] naive = NaiveInt8(type, bytes, rows, cols, x, tokens, bias);
-        Check.Close(naive, actual, absolute: 1e-5 * Math.Sqrt(cols), relative: 1e-5);
-        Check.Close(expected, actual, absolute: 1e-5 * Math.Sqrt(cols), relative: 1e-5);
+        Check.Close(naive, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
+        Check.Close(expected, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
     }
 
     /// <summary>ggml's Q8_0 quantization and per-block integer sums in plain double math.</summary>
