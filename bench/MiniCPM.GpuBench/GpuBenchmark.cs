@@ -7,6 +7,7 @@ using MiniCPM.Engine.Golden;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Synthetic;
+using MiniCPM.Kernels.Cpu;
 using MiniCPM.Kernels.Formats;
 using MiniCPM.Kernels.Gpu;
 
@@ -126,6 +127,7 @@ internal static class GpuBenchmark
             {
                 if (type == TensorType.F32 && rows > 20000) continue;
                 MatMulLine(gpu, type, rows, cols, tokens: 1, "matvec");
+                if (GpuKernels.HasInt8Kernel(type)) Guarded(() => Int8MatVecLine(gpu, type, rows, cols));
             }
         foreach (var type in new[] { TensorType.F16, TensorType.Q4_0, TensorType.Q4_K })
             MatMulLine(gpu, type, 18944, 3584, tokens: 128, "matmul");
@@ -161,6 +163,34 @@ internal static class GpuBenchmark
         double bytes = matrix.Bytes + 4.0 * tokens * (cols + rows);
         double flops = 2.0 * rows * cols * tokens;
         Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {seconds * 1e6:F1} | {bytes / seconds / 1e9:F0} | {100 * bytes / seconds / _copyBandwidth:F0}% | {flops / seconds / 1e12:F2} |");
+    }
+
+    /// <summary>Runs one measurement; a failure is printed and the bench goes on.</summary>
+    private static void Guarded(Action measure)
+    {
+        try { measure(); }
+        catch (Exception e) when (e is not OutOfMemoryException) { Line($"FAILED: {e.GetType().Name}: {e.Message}"); }
+    }
+
+    /// <summary>The int8-activation matvec, timed with the activation quantization it needs (two launches).</summary>
+    private static void Int8MatVecLine(GpuDevice gpu, TensorType type, int rows, int cols)
+    {
+        using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
+        matrix.Randomize(gpu, 12345);
+        using var x = gpu.Allocate<float>(cols);
+        using var y = gpu.Allocate<float>(rows);
+        using var q = new Int8Buffer(gpu, 1, cols);
+        Fill(gpu, x.View, cols);
+        int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
+        double seconds = Seconds(gpu, () =>
+        {
+            gpu.Kernels.QuantizeInt8(x.View, 1, cols, q.For(cols));
+            gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View);
+        }, repetitions);
+        double kernelOnly = Seconds(gpu, () => gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View), repetitions);
+        double bytes = matrix.Bytes + 1.25 * cols + 4.0 * rows;
+        double flops = 2.0 * rows * cols;
+        Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {bytes / kernelOnly / 1e9:F0} | {100 * bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} |");
     }
 
     private static void AttentionLine(GpuDevice gpu, int rows, int context)
@@ -208,11 +238,20 @@ internal static class GpuBenchmark
     {
         var spec = SyntheticModelSpec.Preset("qwen2-7b-shape");
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
-        Line("| weights | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio |");
-        Line("|---|---|---|---|---|---|---|");
-        foreach (var type in new[] { TensorType.Q4_0, TensorType.F16 })
+        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio |");
+        Line("|---|---|---|---|---|---|---|---|");
+        foreach (var (type, activations) in new[] { (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32), (TensorType.F16, ActivationPrecision.Float32) })
+            Guarded(() => EndToEndLine(gpu, spec, type, activations, quick));
+        // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
+        // final norm, lm_head.
+        int launches = 1 + 9 * spec.Llm.Layers + 2;
+        Line($"launches per decode token: {launches} (int8 activations: + a quantize before each of the 4 projections and the lm_head = {launches + 4 * spec.Llm.Layers + 1}); × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound; plus one logits copy (sync) per token");
+    }
+
+    private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations, bool quick)
+    {
         {
-            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = 1024 });
+            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = 1024, Activations = activations });
             var random = new Random(3);
             int prompt = 128, steps = quick ? 16 : 64;
             var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
@@ -238,13 +277,9 @@ internal static class GpuBenchmark
             }
             double perToken = watch.Elapsed.TotalSeconds / steps;
             double roofline = model.DecodeWeightBytes / _copyBandwidth;
-            Line($"| {type} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} |");
+            Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} |");
             model.FreeSequence(sequence);
         }
-        // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
-        // final norm, lm_head.
-        int launches = 1 + 9 * spec.Llm.Layers + 2;
-        Line($"launches per decode token: {launches}; × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound; plus one logits copy (sync) per token");
     }
 
     private static int ArgMax(float[] values)

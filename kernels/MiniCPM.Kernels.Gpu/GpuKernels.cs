@@ -14,6 +14,8 @@ public sealed class GpuKernels
     private readonly Accelerator _accelerator;
     private readonly Dictionary<Type, Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
+    private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
+    private Action<Index1D, ArrayView<float>, Int8Blocks>? _quantize;
     private int _yStride;
     private Action<KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<KernelConfig, ArrayView<float>, int>? _softmax;
@@ -62,6 +64,46 @@ public sealed class GpuKernels
             (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
             (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
         ((Action<KernelConfig, MatMulArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+    }
+
+    /// <summary>Whether <see cref="MatMulInt8"/> reads <paramref name="type"/> weights.</summary>
+    public static bool HasInt8Kernel(TensorType type) => type is TensorType.Q4_0 or TensorType.Q8_0;
+
+    /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats to int8 blocks (ggml's Q8_0).</summary>
+    public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
+    {
+        if (tokens <= 0) return;
+        _quantize ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, Int8Blocks>(Int8Quantizer.Kernel);
+        _quantize(tokens * (cols / 32), x, q);
+    }
+
+    /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t]) with X already quantized (<see cref="QuantizeInt8"/>); see <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>.</summary>
+    public void MatMulInt8(GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y, ArrayView<float> bias = default,
+        bool accumulate = false, int yStride = 0)
+    {
+        if (tokens <= 0) return;
+        _yStride = yStride > 0 ? yStride : w.Rows;
+        switch (w.Type)
+        {
+            case TensorType.Q8_0: MatMulInt8(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_0: MatMulInt8(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
+            default: throw new NotSupportedException($"no int8-activation GPU kernel for {w.Type} weights");
+        }
+    }
+
+    private void MatMulInt8<TFormat>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y,
+        ArrayView<float> bias, bool accumulate) where TFormat : struct, IInt8RowFormat
+    {
+        if (!_int8MatVecs.TryGetValue(typeof(TFormat), out var kernel))
+            _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
+        var args = new Int8MatVecArgs<TFormat>
+        {
+            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = _yStride,
+            Rows = w.Rows, Blocks = w.Cols / 32, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+        };
+        int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
+        var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
+        ((Action<KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>

@@ -7,7 +7,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// nibble is value j, its high nibble value j + 16; w = d·(q − 8), so piece A is the low nibbles, piece B the high ones,
 /// both with offset −8d.
 /// </summary>
-public struct Q4_0Rows : IRowFormat
+public struct Q4_0Rows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Quants;
     public ArrayView<ushort> Scales;
@@ -22,6 +22,23 @@ public struct Q4_0Rows : IRowFormat
         u.A0 = Low(w.X); u.A1 = Low(w.Y); u.A2 = Low(w.Z); u.A3 = Low(w.W);
         u.B0 = High(w.X); u.B1 = High(w.Y); u.B2 = High(w.Z); u.B3 = High(w.W);
         return u;
+    }
+
+    /// <summary>d·Σ(q − 8)·x_q = d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>
+    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    {
+        long index = (long)row * BlocksPerRow + block;
+        var w = Quants[index];
+        const uint Nibbles = 0x0F0F0F0F;
+        int sum = Int8Math.Dp4a(w.X & Nibbles, low.X, 0);
+        sum = Int8Math.Dp4a(w.Y & Nibbles, low.Y, sum);
+        sum = Int8Math.Dp4a(w.Z & Nibbles, low.Z, sum);
+        sum = Int8Math.Dp4a(w.W & Nibbles, low.W, sum);
+        sum = Int8Math.Dp4a((w.X >> 4) & Nibbles, high.X, sum);
+        sum = Int8Math.Dp4a((w.Y >> 4) & Nibbles, high.Y, sum);
+        sum = Int8Math.Dp4a((w.Z >> 4) & Nibbles, high.Z, sum);
+        sum = Int8Math.Dp4a((w.W >> 4) & Nibbles, high.W, sum);
+        return (float)Interop.IntAsFloat(Scales[index]) * (sum - 8 * xSum);
     }
 
     public int PieceA(int unit) => 32 * unit;

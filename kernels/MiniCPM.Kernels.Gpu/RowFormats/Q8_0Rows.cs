@@ -6,7 +6,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q8_0 split on upload into aligned quants (two 16-byte words per 32-value block) and the fp16 scales beside them,
 /// so each block is two vector loads plus one 2-byte load. w = d·q, q signed bytes.
 /// </summary>
-public struct Q8_0Rows : IRowFormat
+public struct Q8_0Rows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Quants;
     public ArrayView<ushort> Scales;
@@ -22,6 +22,23 @@ public struct Q8_0Rows : IRowFormat
         w = Quants[2 * block + 1];
         u.B0 = Bytes(w.X); u.B1 = Bytes(w.Y); u.B2 = Bytes(w.Z); u.B3 = Bytes(w.W);
         return u;
+    }
+
+    /// <summary>d·Σ q·x_q, signed bytes against signed bytes.</summary>
+    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    {
+        long index = (long)row * BlocksPerRow + block;
+        var a = Quants[2 * index];
+        var b = Quants[2 * index + 1];
+        int sum = Int8Math.Dp4a(a.X, low.X, 0);
+        sum = Int8Math.Dp4a(a.Y, low.Y, sum);
+        sum = Int8Math.Dp4a(a.Z, low.Z, sum);
+        sum = Int8Math.Dp4a(a.W, low.W, sum);
+        sum = Int8Math.Dp4a(b.X, high.X, sum);
+        sum = Int8Math.Dp4a(b.Y, high.Y, sum);
+        sum = Int8Math.Dp4a(b.Z, high.Z, sum);
+        sum = Int8Math.Dp4a(b.W, high.W, sum);
+        return (float)Interop.IntAsFloat(Scales[index]) * sum;
     }
 
     public int PieceA(int unit) => 32 * unit;

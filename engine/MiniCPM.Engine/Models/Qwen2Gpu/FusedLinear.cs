@@ -27,9 +27,27 @@ internal sealed class FusedLinear : IDisposable
     public long WeightBytes => _parts.Sum(p => p.Matrix.Bytes);
     public IEnumerable<GpuMatrix> Matrices => _parts.Select(p => p.Matrix);
 
+    /// <summary>Up to this many rows take the int8-activation kernels (decode); more share each weight load in the float kernel.</summary>
+    public const int MaxInt8Tokens = 4;
+
     /// <summary>Y[t] = W·X[t] + b (accumulate: Y[t] += …) for <paramref name="tokens"/> rows.</summary>
-    public void Apply(GpuKernels kernels, ArrayView<float> x, int tokens, ArrayView<float> y, bool accumulate = false)
+    /// <param name="int8">When given (int8 activations chosen), a few rows and every part has an int8 kernel: x is
+    /// quantized into it once and each part runs the integer kernel.</param>
+    public void Apply(GpuKernels kernels, ArrayView<float> x, int tokens, ArrayView<float> y, bool accumulate = false,
+        Int8Buffer? int8 = null)
     {
+        if (int8 is not null && tokens <= MaxInt8Tokens && tokens <= int8.Tokens && Inputs <= int8.Cols
+            && _parts.All(p => GpuKernels.HasInt8Kernel(p.Matrix.Type)))
+        {
+            var blocks = int8.For(Inputs);
+            kernels.QuantizeInt8(x, tokens, Inputs, blocks);
+            foreach (var (matrix, offset) in _parts)
+            {
+                var bias = _bias is null ? default : _bias.View.SubView(offset, matrix.Rows);
+                kernels.MatMulInt8(matrix, blocks, tokens, y.SubView(offset), (ArrayView<float>)bias, accumulate, yStride: Outputs);
+            }
+            return;
+        }
         foreach (var (matrix, offset) in _parts)
         {
             var bias = _bias is null ? default : _bias.View.SubView(offset, matrix.Rows);

@@ -36,6 +36,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _cos, _sin;
     private readonly float _eps, _attentionScale;
     private readonly int _qkvWidth;
+    private readonly Int8Buffer? _int8;
     private Scratch? _scratch;
     private bool _disposed;
 
@@ -56,6 +57,8 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _qkvWidth = config.HiddenSize + 2 * kvWidth;
         _eps = (float)config.RmsNormEps;
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
+        if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
+            _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
 
         // cos/sin of every position the cache can hold, from the CPU RoPE (identical rounding).
         var rope = new RotaryEmbedding(config.HeadDim, (float)config.RopeTheta);
@@ -250,7 +253,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         var c = Config;
 
         k.RmsNorm(s.Hidden.View, rows, w.AttentionNorm.View, _eps, s.Normed.View);
-        w.QueryKeyValue.Apply(k, s.Normed.View, rows, s.Qkv.View);
+        w.QueryKeyValue.Apply(k, s.Normed.View, rows, s.Qkv.View, int8: _int8);
         k.RopeAndCache(new RopeArgs
         {
             Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions.View, Slots = s.Slots.View,
@@ -264,12 +267,12 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows);
-        w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true);
+        w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
         k.RmsNorm(s.Hidden.View, rows, w.MlpNorm.View, _eps, s.Normed.View);
-        w.GateUp.Apply(k, s.Normed.View, rows, s.GateUp.View);
+        w.GateUp.Apply(k, s.Normed.View, rows, s.GateUp.View, int8: _int8);
         k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
-        w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
+        w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
     }
 
     private void Logits(ForwardRequest[] requests, int rows, Scratch s)
@@ -294,7 +297,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             logitRows += take;
         }
         s.EnsureLogits(_device, logitRows, vocab);
-        _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View);
+        _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View, int8: _int8);
 
         int logitRow = 0;
         foreach (var request in requests)
@@ -320,6 +323,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         if (_disposed) return;
         _disposed = true;
         _scratch?.Dispose();
+        _int8?.Dispose();
         _cos.Dispose();
         _sin.Dispose();
         _cache.Dispose();

@@ -1,3 +1,5 @@
+using MiniCPM.Kernels.Cpu;
+
 namespace MiniCPM.Engine.Models.Qwen2Gpu;
 
 /// <summary>How a <see cref="Qwen2GpuModel"/> runs: the device and the size of its device-side paged KV cache.</summary>
@@ -8,6 +10,13 @@ public sealed record Qwen2GpuOptions
 
     /// <summary>KV cache capacity in tokens over all sequences (rounded up to whole blocks).</summary>
     public int KvCacheTokens { get; init; } = 4096;
+
+    /// <summary>
+    /// Int8 (default): for Q4_0/Q8_0 weights, decode rows (≤ 4 per pass) quantize the activations to int8 blocks once
+    /// per projection and run integer (dp4a) kernels, as llama.cpp and the CPU backend do — the activation rounding
+    /// costs about 1% of the logits' scale. Float32: every product takes float activations. Float weights always do.
+    /// </summary>
+    public ActivationPrecision Activations { get; init; } = ActivationPrecision.Int8;
 
     /// <summary>Tokens per KV block.</summary>
     public int KvBlockSize { get; init; } = 16;

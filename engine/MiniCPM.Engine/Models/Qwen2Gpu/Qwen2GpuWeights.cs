@@ -28,6 +28,11 @@ internal sealed class Qwen2GpuWeights : IDisposable
     public required FusedLinear Output { get; init; }
 
     /// <summary>Bytes of every matrix one decode step reads (all layers and the lm_head; not the embedding table).</summary>
+    /// <summary>Every projection matrix (layers and lm_head).</summary>
+    public IEnumerable<GpuMatrix> AllMatrices =>
+        Layers.SelectMany(l => l.QueryKeyValue.Matrices.Concat(l.AttentionOutput.Matrices).Concat(l.GateUp.Matrices).Concat(l.Down.Matrices))
+            .Concat(Output.Matrices);
+
     public long DecodeWeightBytes =>
         Layers.Sum(l => l.QueryKeyValue.WeightBytes + l.AttentionOutput.WeightBytes + l.GateUp.WeightBytes + l.Down.WeightBytes)
         + Output.WeightBytes;

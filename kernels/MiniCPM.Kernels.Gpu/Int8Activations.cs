@@ -1,0 +1,86 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime.Cuda;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>
+/// Activations quantized to int8 blocks of 32 on the device (ggml's Q8_0 as the CPU's int8 path makes them): per
+/// block two 16-byte words of signed quants, the scale d = f16(amax/127) and Σq (which pays Q4_0's −8 offset with
+/// one integer multiply instead of 32). Token t's blocks start at t·BlocksPerToken.
+/// </summary>
+public struct Int8Blocks
+{
+    public ArrayView<UInt4> Quants;
+    public ArrayView<float> Scales;
+    public ArrayView<int> Sums;
+    public int BlocksPerToken;
+}
+
+/// <summary>Quantization of float activations into <see cref="Int8Blocks"/>, alone or fused into the op that makes them.</summary>
+public static class Int8Quantizer
+{
+    /// <summary>One thread per block of 32 values.</summary>
+    public static void Kernel(Index1D index, ArrayView<float> x, Int8Blocks q)
+    {
+        int block = index;
+        var v = x.Cast<Float4>();
+        long first = (long)block * 8;
+        float amax = 0;
+        for (int i = 0; i < 8; i++) amax = IntrinsicMath.Max(amax, AbsMax(v[first + i]));
+        float id = amax != 0 ? 127f / amax : 0f;
+        int sum = 0;
+        uint w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            uint word = Pack(v[first + i], id, ref sum);
+            int slot = i & 3;
+            if (slot == 0) w0 = word; else if (slot == 1) w1 = word; else if (slot == 2) w2 = word; else w3 = word;
+            if (slot == 3) q.Quants[2 * (long)block + (i >> 2)] = new UInt4 { X = w0, Y = w1, Z = w2, W = w3 };
+        }
+        q.Scales[block] = RoundToHalf(amax / 127f);
+        q.Sums[block] = sum;
+    }
+
+    /// <summary>
+    /// A non-negative float rounded to the nearest f16 value (ties to even), as float. Written out because ILGPU's
+    /// Half conversion truncates on the CPU simulator (it rounds on CUDA): normal halves keep 10 mantissa bits,
+    /// subnormal ones (below 2^-14) are multiples of 2^-24.
+    /// </summary>
+    internal static float RoundToHalf(float value)
+    {
+        if (value < 6.103515625e-5f) return XMath.RoundToEven(value * 16777216f) * 5.9604644775390625e-8f;
+        uint bits = Interop.FloatAsInt(value);
+        bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & 0xFFFFE000u;
+        return Interop.IntAsFloat(bits);
+    }
+
+    internal static float AbsMax(Float4 f) =>
+        IntrinsicMath.Max(IntrinsicMath.Max(IntrinsicMath.Abs(f.X), IntrinsicMath.Abs(f.Y)),
+            IntrinsicMath.Max(IntrinsicMath.Abs(f.Z), IntrinsicMath.Abs(f.W)));
+
+    /// <summary>Four values → four signed bytes, round half to even (as the CPU's Vector256.Round).</summary>
+    internal static uint Pack(Float4 f, float id, ref int sum)
+    {
+        int a = (int)XMath.RoundToEven(f.X * id), b = (int)XMath.RoundToEven(f.Y * id);
+        int c = (int)XMath.RoundToEven(f.Z * id), d = (int)XMath.RoundToEven(f.W * id);
+        sum += a + b + c + d;
+        return ((uint)a & 0xFF) | (((uint)b & 0xFF) << 8) | (((uint)c & 0xFF) << 16) | (((uint)d & 0xFF) << 24);
+    }
+}
+
+/// <summary>Integer dot products of four signed bytes.</summary>
+internal static class Int8Math
+{
+    /// <summary>c + Σ a_i·b_i over the four signed bytes of a and b: one <c>dp4a</c> on CUDA, plain integer math elsewhere.</summary>
+    public static int Dp4a(uint a, uint b, int c)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            CudaAsm.Emit("dp4a.s32.s32 %0, %1, %2, %3;", out int result, (int)a, (int)b, c);
+            return result;
+        }
+        return c + (sbyte)(byte)a * (sbyte)(byte)b + (sbyte)(byte)(a >> 8) * (sbyte)(byte)(b >> 8)
+                 + (sbyte)(byte)(a >> 16) * (sbyte)(byte)(b >> 16) + (sbyte)(byte)(a >> 24) * (sbyte)(byte)(b >> 24);
+    }
+}

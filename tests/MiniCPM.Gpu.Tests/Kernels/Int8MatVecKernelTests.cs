@@ -1,0 +1,109 @@
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Gpu.Tests.Kernels;
+
+/// <summary>
+/// The int8-activation GPU path (quantize once, then integer block dot products) against the CPU backend's int8 path
+/// (<see cref="ActivationPrecision.Int8"/>, ggml's Q8_0 activations and integer sums): both quantize identically and
+/// sum exact integers per block, so only the float accumulation order of the per-block terms differs.
+/// </summary>
+[Collection(Simulator.Name)]
+public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
+{
+    private readonly GpuDevice _device = simulator.Device;
+
+    public static TheoryData<TensorType, int, int, int, float> Cases => new()
+    {
+        { TensorType.Q4_0, 13, 128, 1, 1f },
+        { TensorType.Q4_0, 13, 128, 4, 1e-3f }, // tiny activations: f16-subnormal scales
+        { TensorType.Q4_0, 6, 96, 3, 1f },
+        { TensorType.Q8_0, 11, 128, 1, 1f },
+        { TensorType.Q8_0, 4, 64, 2, 100f },
+        { TensorType.Q4_0, 3, 8192, 1, 1f }, // long rows: the group's four warps share each row pair
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheCpuInt8Path(TensorType type, int rows, int cols, int tokens, float scale)
+    {
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 17 + cols);
+        float[] x = Check.Random(tokens * cols, seed: 9, scale);
+        x[5] = 0;
+        float[] bias = Check.Random(rows, seed: 10);
+        float[] expected = new float[tokens * rows];
+        fixed (byte* data = bytes)
+            MatMul.Multiply(WeightMatrix.Contiguous(type, data, rows, cols), x, tokens, expected, bias,
+                activations: ActivationPrecision.Int8);
+
+        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var q = new Int8Buffer(_device, tokens, cols);
+        using var ys = _device.Allocate<float>(tokens * rows);
+        using var b = _device.Upload<float>(bias);
+        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
+        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View);
+        var actual = Check.Download(_device, ys.View, tokens * rows);
+
+        float[] naive = NaiveInt8(type, bytes, rows, cols, x, tokens, bias);
+        Check.Close(naive, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
+        Check.Close(expected, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
+    }
+
+    /// <summary>ggml's Q8_0 quantization and per-block integer sums in plain double math.</summary>
+    private static float[] NaiveInt8(TensorType type, byte[] bytes, int rows, int cols, float[] x, int tokens, float[] bias)
+    {
+        var weights = new float[rows * cols];
+        Dequantizer.ToFloat(type, bytes, weights);
+        var y = new float[tokens * rows];
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                double sum = bias[r];
+                for (int b = 0; b < cols / 32; b++)
+                {
+                    float amax = 0;
+                    for (int i = 0; i < 32; i++) amax = MathF.Max(amax, MathF.Abs(x[t * cols + b * 32 + i]));
+                    float id = amax != 0 ? 127f / amax : 0f;
+                    double dx = (double)(float)(Half)(amax / 127f);
+                    for (int i = 0; i < 32; i++)
+                        sum += weights[r * cols + b * 32 + i] * dx * MathF.Round(x[t * cols + b * 32 + i] * id, MidpointRounding.ToEven);
+                }
+                y[t * rows + r] = (float)sum;
+            }
+        return y;
+    }
+
+    [Fact]
+    public void DiffersFromTheFloatPathByTheActivationRoundingOnly()
+    {
+        // The int8 result is not the float result: per element the activation moves by ≤ ½ of d_x = amax/127.
+        const int rows = 8, cols = 256;
+        byte[] bytes = WeightBytes.Random(TensorType.Q8_0, rows, cols, seed: 21);
+        float[] x = Check.Random(cols, seed: 22);
+        float[] exact = new float[rows];
+        fixed (byte* data = bytes)
+            MatMul.MatVec(WeightMatrix.Contiguous(TensorType.Q8_0, data, rows, cols), x, exact);
+
+        using var matrix = GpuMatrix.Upload(_device, TensorType.Q8_0, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var q = new Int8Buffer(_device, 1, cols);
+        using var ys = _device.Allocate<float>(rows);
+        _device.Kernels.QuantizeInt8(xs.View, 1, cols, q.For(cols));
+        _device.Kernels.MatMulInt8(matrix, q.For(cols), 1, ys.View, accumulate: false);
+        var actual = Check.Download(_device, ys.View, rows);
+
+        var weights = new float[rows * cols];
+        Dequantizer.ToFloat(TensorType.Q8_0, bytes, weights);
+        bool anyDifferent = false;
+        for (int r = 0; r < rows; r++)
+        {
+            double bound = 0;
+            for (int c = 0; c < cols; c++) bound += Math.Abs(weights[r * cols + c]) * 0.5 / 127 * 1.0001; // |x| ≤ 1 → amax ≤ 1
+            Assert.True(Math.Abs(actual[r] - exact[r]) <= bound + 1e-4, $"row {r}: {actual[r]} vs {exact[r]} beyond {bound}");
+            anyDifferent |= actual[r] != exact[r];
+        }
+        Assert.True(anyDifferent);
+    }
+}
