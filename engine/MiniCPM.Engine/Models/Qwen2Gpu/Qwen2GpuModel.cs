@@ -189,25 +189,8 @@ public sealed class Qwen2GpuModel : ILanguageModel
             int sequence = request.Sequence.Value;
             int length = _cache.Length(sequence); // throws UnknownSequenceException
             if (!seen.Add(sequence)) throw new ArgumentException($"sequence {sequence} appears twice in one forward batch", nameof(requests));
+            ForwardRequestCheck.Validate(request, i, length, MaxSequenceLength, hidden, EmbeddingRows);
             int count = request.Tokens.Length;
-            if (count == 0) throw new ArgumentException($"request {i} (sequence {sequence}) has no tokens", nameof(requests));
-            if ((long)length + count > MaxSequenceLength) throw new ContextOverflowException(length, count, MaxSequenceLength);
-            ReadOnlySpan<bool> mask = default;
-            if (request.Embeddings is { } embeddings)
-            {
-                if (embeddings.Length != (long)count * hidden)
-                    throw new ArgumentException($"request {i}: {embeddings.Length} embedding values for {count} tokens × hidden {hidden}", nameof(requests));
-                if (request.EmbeddingMask is { } m)
-                {
-                    if (m.Length != count) throw new ArgumentException($"request {i}: embedding mask has {m.Length} entries for {count} tokens", nameof(requests));
-                    mask = m.Span;
-                }
-            }
-            bool allEmbedded = request.Embeddings is not null && request.EmbeddingMask is null;
-            var tokens = request.Tokens.Span;
-            for (int t = 0; t < count && !allEmbedded; t++)
-                if ((mask.IsEmpty || !mask[t]) && (uint)tokens[t] >= (uint)EmbeddingRows)
-                    throw new TokenOutOfRangeException(tokens[t], t, EmbeddingRows);
             rows += count;
         }
         if (rows * Math.Max(Config.IntermediateSize * 2, _qkvWidth) > int.MaxValue)
