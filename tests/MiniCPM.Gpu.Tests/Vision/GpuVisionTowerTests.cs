@@ -1,0 +1,110 @@
+using MiniCPM.Engine;
+using MiniCPM.Engine.Errors;
+using MiniCPM.Engine.Synthetic;
+using MiniCPM.Engine.Vision;
+using MiniCPM.Engine.Vision.Gpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+using MiniCPM.Gpu.Tests.Models;
+
+namespace MiniCPM.Gpu.Tests.Vision;
+
+/// <summary>
+/// The GPU vision tower against the CPU <see cref="VisionTower"/> on the same synthetic MiniCPM-V files, within
+/// 1e-4·max|rows|. On the simulator (one thread group costs milliseconds to a second there) the towers are the tiny-v
+/// SigLIP (64 wide, 4 heads of 16) with a one-head resampler (D 128) and few queries: the HF folder (float32, the
+/// resampler's q/k/v split out of the packed in_proj, proj stored transposed), and an f16 mmproj GGUF whose MLP width
+/// (80) is not whole 32-column units (fc1/fc2 padding) besides the 588-wide patch rows (padded to 608). Slices cover
+/// a partial 16-query attention tile (20 patches) and a single patch. The tiny-v preset itself at 448 × 448 runs
+/// where CUDA is present.
+/// </summary>
+[Collection(Simulator.Name)]
+public sealed class GpuVisionTowerTests(SimulatorDevice simulator) : IDisposable
+{
+    private readonly GpuDevice _device = simulator.Device;
+    private readonly string _dir = TestData.TempDirectory();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static VisionSlice Slice(int height, int width, float phase)
+    {
+        var pixels = new float[3 * height * width];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = MathF.Sin(i * 0.37f + phase) * 0.9f;
+        return new VisionSlice(pixels, height, width);
+    }
+
+    /// <summary>tiny-v's tower (or <paramref name="layers"/> / <paramref name="intermediate"/> of it) with a small resampler.</summary>
+    private static SyntheticModelSpec Micro(int layers = 2, int intermediate = 128, int queries = 8)
+    {
+        var spec = SyntheticModelSpec.Create("micro-v", hidden: 128, layers: 1, heads: 2, kvHeads: 1, intermediate: 128, vocab: 512, tieEmbeddings: false)
+            .WithVision(hidden: 64, layers: layers, heads: 4, intermediate: intermediate);
+        return spec with { Resampler = spec.Resampler! with { Queries = queries } };
+    }
+
+    [Fact]
+    public void MatchesTheCpuTowerOnTheHfFolder()
+    {
+        string folder = Path.Combine(_dir, "hf");
+        SyntheticModel.WriteHfFolder(Micro(), folder, TensorType.F32, seed: 11);
+        AssertSameRows(folder, [Slice(28, 42, 0), Slice(14, 14, 1)]);
+    }
+
+    [Fact]
+    public void MatchesTheCpuTowerOnAnF16MmprojWithAnUnalignedMlp()
+    {
+        string gguf = Path.Combine(_dir, "odd.gguf");
+        SyntheticModel.WriteGguf(Micro(layers: 1, intermediate: 80, queries: 4), gguf, TensorType.F16, seed: 12);
+        AssertSameRows(SyntheticModel.MmprojPathFor(gguf), [Slice(56, 70, 2)]);
+    }
+
+    [CudaFact]
+    public void MatchesTheCpuTowerForTheTinyVPresetOnCuda()
+    {
+        string folder = Path.Combine(_dir, "tiny-v");
+        SyntheticModel.WriteHfFolder(SyntheticModelSpec.Preset("tiny-v"), folder, TensorType.F32, seed: 7);
+        using var cuda = GpuDevice.Open("cuda");
+        AssertSameRows(folder, [Slice(448, 448, 0), Slice(140, 308, 1)], cuda);
+    }
+
+    private void AssertSameRows(string path, VisionSlice[] slices, GpuDevice? device = null)
+    {
+        using var cpu = VisionTower.Load(path);
+        using var checkpoint = Checkpoint.Open(path);
+        using var gpu = GpuVisionTower.Load(checkpoint, device ?? _device);
+        Assert.Equal((cpu.RowsPerSlice, cpu.RowWidth), (gpu.RowsPerSlice, gpu.RowWidth));
+        var expected = cpu.Embed(slices);
+        var actual = gpu.Embed(slices);
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float max = expected[i].Max(MathF.Abs);
+            Assert.True(max > 0.1f, "the reference rows are not trivially small");
+            Check.Close(expected[i], actual[i], 1e-4 * max);
+        }
+    }
+
+    [Fact]
+    public void RejectsBadSlicesBeforeAnyWorkAsTheCpuTowerDoes()
+    {
+        string folder = Path.Combine(_dir, "hf");
+        SyntheticModel.WriteHfFolder(Micro(layers: 1), folder, TensorType.F32, seed: 13);
+        using var checkpoint = Checkpoint.Open(folder);
+        using var gpu = GpuVisionTower.Load(checkpoint, _device);
+        Assert.Throws<ArgumentNullException>(() => gpu.Embed((VisionSlice)null!));
+        var notWhole = new VisionSlice(new float[3 * 20 * 28], 20, 28);
+        var e = Assert.Throws<VisionInputException>(() => gpu.Embed([Slice(14, 14, 0), notWhole]));
+        Assert.Contains("not a multiple of the 14-pixel patch", e.Message);
+        Assert.Throws<VisionInputException>(() => gpu.Embed(new VisionSlice(new float[5], 14, 14)));
+        var tooMany = Assert.Throws<VisionInputException>(() => gpu.Embed(new VisionSlice(new float[3 * 14 * 4901 * 14], 14, 4901 * 14)));
+        Assert.Contains("4901 patches", tooMany.Message);
+    }
+
+    [Fact]
+    public void ATextOnlyModelHasNoTowerToLoad()
+    {
+        string folder = Path.Combine(_dir, "text");
+        SyntheticModel.WriteHfFolder(SyntheticModelSpec.Preset("tiny"), folder, TensorType.F32, seed: 14);
+        using var checkpoint = Checkpoint.Open(folder);
+        Assert.Throws<NoVisionTowerException>(() => GpuVisionTower.Load(checkpoint, _device));
+    }
+}
