@@ -15,7 +15,7 @@ namespace MiniCPM.Engine.Vision;
 /// </code>
 /// One caller at a time.
 /// </summary>
-public sealed class VisionTower : IDisposable
+public sealed class VisionTower : IVisionEncoder
 {
     private readonly Checkpoint? _ownedCheckpoint;
     private readonly CpuThreadPool? _pool;
@@ -49,6 +49,9 @@ public sealed class VisionTower : IDisposable
     }
 
     public SiglipEncoder Encoder { get; }
+
+    /// <summary>The SigLIP settings (<see cref="SiglipEncoder.Config"/>).</summary>
+    public VisionConfig VisionConfig => Encoder.Config;
     public Resampler Resampler { get; }
 
     /// <summary>Rows each slice becomes (64).</summary>

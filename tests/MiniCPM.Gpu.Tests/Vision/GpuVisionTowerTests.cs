@@ -105,4 +105,30 @@ public sealed class GpuVisionTowerTests(SimulatorDevice simulator) : IDisposable
         using var checkpoint = Checkpoint.Open(folder);
         Assert.Throws<NoVisionTowerException>(() => GpuVisionTower.Load(checkpoint, _device));
     }
+
+    [Fact]
+    public void MiniCpmLoadPutsTheTowerOnTheChosenDevice()
+    {
+        string gguf = Path.Combine(_dir, "facade.gguf");
+        SyntheticModel.WriteGguf(Micro(), gguf, TensorType.F16, seed: 15);
+        var options = new MiniCpmOptions { Device = "simulator", MmprojPath = SyntheticModel.MmprojPathFor(gguf), KvCacheTokens = 64 };
+        using (var model = MiniCpm.Load(gguf, options))
+        {
+            Assert.IsType<GpuVisionTower>(model.VisionEncoder);
+            Assert.Null(model.Vision); // the CPU tower's property
+            Assert.True(model.MediaEncoder!.HasVision);
+        }
+        using var onCpu = MiniCpm.Load(gguf, options with { Device = "cpu" });
+        Assert.IsType<VisionTower>(onCpu.VisionEncoder);
+        Assert.Same(onCpu.VisionEncoder, onCpu.Vision);
+    }
+
+    [Fact]
+    public void AnUnusableDeviceIsTheEnginesTypedError()
+    {
+        string folder = Path.Combine(_dir, "hf");
+        SyntheticModel.WriteHfFolder(Micro(), folder, TensorType.F32, seed: 16);
+        var e = Assert.Throws<GpuUnavailableException>(() => GpuVisionTower.Load(folder, "cuda:99"));
+        Assert.Contains("--device cpu", e.Message);
+    }
 }

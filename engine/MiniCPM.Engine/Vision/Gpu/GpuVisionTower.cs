@@ -29,7 +29,7 @@ namespace MiniCPM.Engine.Vision.Gpu;
 /// float[][] rows = tower.Embed([new VisionSlice(pixels, 448, 448)]);   // rows[0]: 64 × 3584
 /// </code>
 /// </summary>
-public sealed class GpuVisionTower : IDisposable
+public sealed class GpuVisionTower : IVisionEncoder
 {
     private readonly GpuDevice _device;
     private readonly bool _ownsDevice;
