@@ -14,11 +14,12 @@ using MiniCPM.Kernels.Gpu;
 namespace MiniCPM.GpuBench;
 
 /// <summary>
-/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e]</c>: prints (and writes to $OUT/gpubench.txt
-/// when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and TFLOP/s against it, and
-/// end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode roofline ratio.
+/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision]</c>: prints
+/// (and writes to $OUT/gpubench.txt when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and
+/// TFLOP/s against it, end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode
+/// roofline ratio, and ms per 448×448 vision slice (GpuBenchmark.Vision.cs).
 /// </summary>
-internal static class GpuBenchmark
+internal static partial class GpuBenchmark
 {
     private static readonly StringBuilder Report = new();
     private static double _copyBandwidth; // bytes/s
@@ -28,7 +29,7 @@ internal static class GpuBenchmark
     {
         string device = "cuda";
         string? golden = null;
-        bool quick = false, e2e = true;
+        bool quick = false, e2e = true, visionOnly = false, tinyVision = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -37,8 +38,10 @@ internal static class GpuBenchmark
                 case "--golden": golden = args[++i]; break;
                 case "--quick": quick = true; break;
                 case "--skip-e2e": e2e = false; break;
+                case "--vision-only": visionOnly = true; break;
+                case "--tiny-vision": tinyVision = true; break;
                 default:
-                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e]");
+                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision]");
                     return 2;
             }
         }
@@ -51,10 +54,14 @@ internal static class GpuBenchmark
             Line($"# MiniCPM GPU bench — {gpu.Description} ({gpu.Name}), {gpu.MemoryBytes / (1L << 30)} GiB, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
             Line($"# ILGPU {typeof(Context).Assembly.GetName().Version}, .NET {Environment.Version}");
             var total = Stopwatch.StartNew();
-            CopyBandwidth(gpu, quick);
-            LaunchOverhead(gpu);
-            Kernels(gpu, quick);
-            if (e2e) EndToEnd(gpu, quick);
+            if (!visionOnly)
+            {
+                CopyBandwidth(gpu, quick);
+                LaunchOverhead(gpu);
+                Kernels(gpu, quick);
+                if (e2e) EndToEnd(gpu, quick);
+            }
+            Guarded(() => VisionSection(gpu, quick, tinyVision));
             Line($"# total {total.Elapsed.TotalSeconds:F0} s");
             return 0;
         }

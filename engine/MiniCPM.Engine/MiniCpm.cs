@@ -9,6 +9,7 @@ using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
 using MiniCPM.Engine.Vision;
+using MiniCPM.Engine.Vision.Gpu;
 
 namespace MiniCPM.Engine;
 
@@ -29,10 +30,10 @@ namespace MiniCPM.Engine;
 public sealed class MiniCpm : IDisposable
 {
     private readonly ILanguageModel _model;
-    private readonly VisionTower? _vision;
+    private readonly IVisionEncoder? _vision;
     private readonly AudioEmbedder? _audio;
 
-    private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath, VisionTower? vision, AudioEmbedder? audio,
+    private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath, IVisionEncoder? vision, AudioEmbedder? audio,
         Configuration.SliceConfig? slicing)
     {
         _model = model;
@@ -60,7 +61,7 @@ public sealed class MiniCpm : IDisposable
         ILanguageModel model = options.Device is "cpu"
             ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
             : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = options.KvCacheTokens });
-        VisionTower? vision = null;
+        IVisionEncoder? vision = null;
         AudioEmbedder? audio = null;
         try
         {
@@ -78,19 +79,23 @@ public sealed class MiniCpm : IDisposable
         }
     }
 
-    /// <summary>The vision tower (from the checkpoint or the mmproj) and the audio encoder, where the files have them.</summary>
-    private static (VisionTower?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options)
+    /// <summary>
+    /// The vision tower (from the checkpoint or the mmproj; on the GPU when <see cref="MiniCpmOptions.Device"/> names
+    /// one) and the audio encoder, where the files have them.
+    /// </summary>
+    private static (IVisionEncoder?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options)
     {
         using var checkpoint = Checkpoint.Open(path);
         var config = checkpoint.Config;
-        VisionTower? vision = null;
+        IVisionEncoder? vision = null;
         AudioEmbedder? audio = null;
         try
         {
-            if (options.MmprojPath is { } mmproj)
-                vision = VisionTower.Load(mmproj, options.Threads, options.WeightResidency);
-            else if (config.Vision is not null && HasVisionWeights(checkpoint))
-                vision = VisionTower.Load(path, options.Threads, options.WeightResidency);
+            string? towerPath = options.MmprojPath ?? (config.Vision is not null && HasVisionWeights(checkpoint) ? path : null);
+            if (towerPath is not null)
+                vision = options.Device is "cpu"
+                    ? VisionTower.Load(towerPath, options.Threads, options.WeightResidency)
+                    : GpuVisionTower.Load(towerPath, options.Device, options.WeightResidency);
             if (config.Audio is not null && checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("audio.", StringComparison.Ordinal)))
                 audio = AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency });
             return (vision, audio, config.Slicing);
@@ -114,8 +119,12 @@ public sealed class MiniCpm : IDisposable
     /// <summary>The language model itself, for batched forward passes and custom decoding.</summary>
     public ILanguageModel LanguageModel => _model;
 
-    /// <summary>The SigLIP tower and resampler, when the checkpoint (or its mmproj) has them.</summary>
-    public VisionTower? Vision => _vision;
+    /// <summary>The SigLIP tower and resampler on the CPU, when the checkpoint (or its mmproj) has them; null when they
+    /// run on a GPU (<see cref="VisionEncoder"/> holds either).</summary>
+    public VisionTower? Vision => _vision as VisionTower;
+
+    /// <summary>The vision tower on whichever backend <see cref="MiniCpmOptions.Device"/> chose, or null.</summary>
+    public IVisionEncoder? VisionEncoder => _vision;
 
     /// <summary>MiniCPM-o's Whisper encoder and projection, when the checkpoint has them.</summary>
     public AudioEmbedder? Audio => _audio;

@@ -208,4 +208,47 @@ public sealed class GpuKernels
         _randomHalves ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
         _randomHalves(count, halves, seed);
     }
+
+    // ---- Vision tower: patch unfold, grid position add, dense (non-causal) attention ----
+    private Action<Index1D, PatchUnfoldArgs>? _patchUnfold;
+    private Action<Index1D, GridPositionArgs>? _gridPositions;
+    private Action<KernelConfig, DenseAttentionArgs>? _denseAttention;
+
+    /// <summary>im2col of a [3, height, width] slice into [patches, rowStride] rows (see <see cref="PatchUnfoldKernel"/>).</summary>
+    public void PatchUnfold(ArrayView<float> pixels, int height, int width, int patchSize, ArrayView<float> unfolded, int rowStride)
+    {
+        if (height % patchSize != 0 || width % patchSize != 0)
+            throw new ArgumentException($"slice {width}×{height} is not whole {patchSize}-pixel patches");
+        if (rowStride < 3 * patchSize * patchSize) throw new ArgumentOutOfRangeException(nameof(rowStride), rowStride, "shorter than a patch");
+        int patches = height / patchSize * (width / patchSize);
+        if (patches == 0) return;
+        _patchUnfold ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
+        _patchUnfold(patches * rowStride, new PatchUnfoldArgs
+        {
+            Pixels = pixels, Unfolded = unfolded, Height = height, Width = width, PatchSize = patchSize, RowStride = rowStride,
+        });
+    }
+
+    /// <summary>y = x + the 2-D sin-cos embedding of a rows × columns grid (see <see cref="GridPositionKernel"/>).</summary>
+    public void AddGridPositions(ArrayView<float> x, int rows, int columns, ArrayView<float> axis, int width, ArrayView<float> y)
+    {
+        if (width % 2 != 0) throw new ArgumentException($"width {width} must be even", nameof(width));
+        if (axis.Length < (long)Math.Max(rows, columns) * (width / 2))
+            throw new ArgumentException($"the axis table has {axis.Length} values; a {rows}×{columns} grid needs {Math.Max(rows, columns)} rows of {width / 2}", nameof(axis));
+        if (rows <= 0 || columns <= 0) return;
+        _gridPositions ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
+        _gridPositions(rows * columns * width, new GridPositionArgs { X = x, Y = y, Axis = axis, Columns = columns, Width = width });
+    }
+
+    /// <summary>Non-causal multi-head attention of every query over every key (see <see cref="DenseAttentionKernel"/>).</summary>
+    public void DenseAttention(DenseAttentionArgs args)
+    {
+        if (args.HeadDim < 1 || args.HeadDim > DenseAttentionKernel.MaxHeadDim)
+            throw new NotSupportedException($"head dimension {args.HeadDim} is outside the dense attention kernel's 1..{DenseAttentionKernel.MaxHeadDim}");
+        if (args.Queries <= 0 || args.Heads <= 0) return;
+        if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
+        _denseAttention ??= _accelerator.LoadStreamKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
+        var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
+        _denseAttention(new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
+    }
 }

@@ -8,26 +8,27 @@ namespace MiniCPM.Engine.Multimodal;
 
 /// <summary>
 /// The model's own media encoder: an image is decoded, UHD-sliced and normalized (<see cref="ImagePreprocessor"/>),
-/// each piece goes through SigLIP and the resampler (<see cref="VisionTower"/>), and its placeholder text is MiniCPM-V
+/// each piece goes through SigLIP and the resampler (<see cref="IVisionEncoder"/>: the CPU <see cref="VisionTower"/> or
+/// the GPU one), and its placeholder text is MiniCPM-V
 /// 2.6's layout, whose runs take the pieces' rows in order; audio goes through the Whisper encoder, projection and
 /// pooling (<see cref="AudioEmbedder"/>) with MiniCPM-o's audio placeholder layout.
 /// </summary>
 public sealed class ModelMediaEncoder : IMediaEncoder
 {
-    private readonly VisionTower? _vision;
+    private readonly IVisionEncoder? _vision;
     private readonly AudioEmbedder? _audio;
     private readonly ImagePreprocessor? _preprocessor;
     private readonly string _modelName;
 
     /// <param name="slicing">The model's UHD slicing settings (max_slice_nums, use_image_id …); null: the defaults.</param>
-    public ModelMediaEncoder(VisionTower? vision, AudioEmbedder? audio, SliceConfig? slicing, string modelName)
+    public ModelMediaEncoder(IVisionEncoder? vision, AudioEmbedder? audio, SliceConfig? slicing, string modelName)
     {
         _vision = vision;
         _audio = audio;
         _modelName = modelName;
         Slicing = slicing ?? new SliceConfig();
         if (vision is not null)
-            _preprocessor = new ImagePreprocessor(Slicing, vision.Encoder.Config.ImageMean, vision.Encoder.Config.ImageStd);
+            _preprocessor = new ImagePreprocessor(Slicing, vision.VisionConfig.ImageMean, vision.VisionConfig.ImageStd);
     }
 
     public SliceConfig Slicing { get; }

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using MiniCPM.Engine.Configuration;
+using MiniCPM.Engine.Errors;
 using MiniCPM.Engine.Models.Qwen2;
 using MiniCPM.Engine.Weights;
 using MiniCPM.Kernels.Cpu;
@@ -14,6 +17,25 @@ namespace MiniCPM.Engine.Vision;
 internal sealed class TowerWeights(Checkpoint checkpoint)
 {
     private ITensorFile File => checkpoint.Tensors;
+
+    /// <summary>
+    /// The checks every tower makes before loading (CPU and GPU alike): a vision and a resampler config, their weights
+    /// in the file (<see cref="NoVisionTowerException"/> otherwise), and a resampler that reads the tower's width
+    /// (<see cref="ModelFormatException"/>).
+    /// </summary>
+    public static (VisionConfig Vision, ResamplerConfig Resampler) RequireTower(Checkpoint checkpoint)
+    {
+        if (checkpoint.Config.Vision is not { } vision || checkpoint.Config.Resampler is not { } resampler)
+            throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
+        var weights = new TowerWeights(checkpoint);
+        if (!weights.Has("vision.patch_embd.weight"))
+            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no vision tower weights (vpm.* / v.*)");
+        if (!weights.Has("resampler.query"))
+            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no resampler weights (resampler.*)");
+        if (resampler.KvDim != vision.HiddenSize)
+            throw new ModelFormatException(checkpoint.SourcePath, $"resampler reads {resampler.KvDim}-wide features; the vision tower makes {vision.HiddenSize}");
+        return (vision, resampler);
+    }
 
     public string SourcePath => checkpoint.SourcePath;
 
@@ -74,4 +96,42 @@ internal sealed class TowerWeights(Checkpoint checkpoint)
         var matrix = new WeightMatrix(weight.Tensor.Type, bytes.Pointer, outputs, cols, rowBytes);
         return Models.Qwen2.Linear.FromView(matrix, Vector(biasName, outputs), weightName);
     }
+
+    /// <summary>
+    /// A 2-D weight [rows, cols] as a copy of its rows in the file dtype, contiguous (what a device upload takes); a
+    /// transposed file layout comes back as float32 [rows, cols], as the CPU reads it.
+    /// </summary>
+    public unsafe HostMatrix HostRows(string name, int rows, int cols)
+    {
+        var weight = Require(name);
+        if (weight.Transposed)
+        {
+            var shape = weight.Shape;
+            if (shape.Length != 2 || shape[0] != rows || shape[1] != cols)
+                throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", shape)}]; [{rows}, {cols}] expected", weight.Tensor.Name);
+            return new HostMatrix(name, TensorType.F32, rows, cols, MemoryMarshal.AsBytes(WeightReader.ReadAll(File, weight).AsSpan()).ToArray());
+        }
+        var view = Models.Qwen2.Linear.MapMatrix(File, weight, rows, cols, forMatMul: false);
+        var bytes = new byte[checked(view.TotalBytes)];
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<byte>(view.Row(r), checked((int)view.RowBytes)).CopyTo(bytes.AsSpan(checked((int)(r * view.RowBytes))));
+        return new HostMatrix(name, view.Type, rows, cols, bytes);
+    }
+
+    /// <summary>A convolution kernel [outputs, channels, k, k] as the rows [outputs, channels·k·k] of <see cref="Convolution"/>, copied.</summary>
+    public HostMatrix HostConvolution(string name, int outputs, int channels, int kernel)
+    {
+        var weight = Require(name);
+        long[] expected = [outputs, channels, kernel, kernel];
+        if (!weight.Shape.SequenceEqual(expected) || weight.Transposed)
+            throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", weight.Shape)}]; [{string.Join(", ", expected)}] expected", weight.Tensor.Name);
+        int cols = channels * kernel * kernel;
+        long rowBytes = weight.Tensor.Type.RowBytes(cols)
+            ?? throw new UnsupportedWeightTypeException(name, weight.Tensor.Type, "GPU");
+        var data = File.GetData(weight.Tensor).AsSpan();
+        return new HostMatrix(name, weight.Tensor.Type, outputs, cols, data[..checked((int)(rowBytes * outputs))].ToArray());
+    }
 }
+
+/// <summary>A weight matrix's rows [Rows, Cols] in host memory, in <see cref="Type"/>'s layout (ggml blocks).</summary>
+internal sealed record HostMatrix(string Name, TensorType Type, int Rows, int Cols, byte[] Bytes);

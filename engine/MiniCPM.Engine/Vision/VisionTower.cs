@@ -15,7 +15,7 @@ namespace MiniCPM.Engine.Vision;
 /// </code>
 /// One caller at a time.
 /// </summary>
-public sealed class VisionTower : IDisposable
+public sealed class VisionTower : IVisionEncoder
 {
     private readonly Checkpoint? _ownedCheckpoint;
     private readonly CpuThreadPool? _pool;
@@ -23,12 +23,9 @@ public sealed class VisionTower : IDisposable
     private VisionTower(Checkpoint checkpoint, int threads, bool owns)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        if (checkpoint.Config.Vision is null || checkpoint.Config.Resampler is null)
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
+        TowerWeights.RequireTower(checkpoint);
         Encoder = SiglipEncoder.Load(checkpoint);
         Resampler = Resampler.Load(checkpoint);
-        if (Resampler.Config.KvDim != Encoder.Config.HiddenSize)
-            throw new ModelFormatException(checkpoint.SourcePath, $"resampler reads {Resampler.Config.KvDim}-wide features; the vision tower makes {Encoder.Config.HiddenSize}");
         _pool = threads > 1 ? new CpuThreadPool(threads) : null;
         _ownedCheckpoint = owns ? checkpoint : null;
     }
@@ -52,6 +49,9 @@ public sealed class VisionTower : IDisposable
     }
 
     public SiglipEncoder Encoder { get; }
+
+    /// <summary>The SigLIP settings (<see cref="SiglipEncoder.Config"/>).</summary>
+    public VisionConfig VisionConfig => Encoder.Config;
     public Resampler Resampler { get; }
 
     /// <summary>Rows each slice becomes (64).</summary>

@@ -1,0 +1,153 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace MiniCPM.Kernels.Gpu;
+
+/// <summary>
+/// Arguments of <see cref="DenseAttentionKernel"/>: Queries rows attend over all Keys rows, per head; row r of each
+/// operand starts at r·Stride, and head h's slice at h·HeadDim within it (so q, k and v may be parts of one fused row).
+/// </summary>
+public struct DenseAttentionArgs
+{
+    public ArrayView<float> Query, Key, Value, Output;
+    public int QueryStride, KeyStride, ValueStride, OutputStride;
+    public int Queries, Keys, Heads, HeadDim;
+    public float Scale;
+}
+
+/// <summary>
+/// Non-causal, unpaged multi-head attention — SigLIP's self-attention (every patch sees every patch of its slice) and
+/// the resampler's cross-attention (64 learned queries over a slice's patches):
+/// <code>
+/// O[q, h] = Σ_k softmax_k(Scale · Q[q, h]·K[k, h]) · V[k, h]
+/// </code>
+/// One group of four warps per (tile of 16 queries, head). The group loads 32 keys and values at a time into shared
+/// memory, where all 16 queries reuse them; each warp owns 4 queries. Per tile, lane j computes key j's score for its
+/// warp's 4 queries in one pass (each key value read once for four products), the warp takes one online-softmax step
+/// per query (one max and one sum per tile), then walks the tile's values with each lane owning dimensions lane,
+/// lane + 32, … (≤ 128), the weights broadcast by shuffles.
+/// </summary>
+public static class DenseAttentionKernel
+{
+    public const int Warps = 4;
+    public const int GroupSize = 32 * Warps;
+    public const int QueriesPerWarp = 4;
+    public const int QueriesPerGroup = Warps * QueriesPerWarp;
+    public const int KeysPerTile = 32;
+    public const int MaxHeadDim = 128;
+
+    /// <summary>Query tiles of one head (the grid's x extent).</summary>
+    public static int QueryTiles(int queries) => (queries + QueriesPerGroup - 1) / QueriesPerGroup;
+
+    public static void Kernel(DenseAttentionArgs a)
+    {
+        int head = Grid.IdxY, firstQuery = Grid.IdxX * QueriesPerGroup;
+        int lane = Group.IdxX & 31, warp = Group.IdxX / 32;
+        int d = a.HeadDim;
+        // Key rows in shared memory are an odd number of floats apart, so the 32 lanes reading 32 keys' element i hit
+        // 32 different banks.
+        int keyStride = d | 1;
+        var queries = SharedMemory.Allocate<float>(QueriesPerGroup * MaxHeadDim);
+        var keys = SharedMemory.Allocate<float>(KeysPerTile * (MaxHeadDim + 1));
+        var values = SharedMemory.Allocate<float>(KeysPerTile * MaxHeadDim);
+
+        // The group's queries, pre-scaled; rows past the end repeat the last query (computed, never written).
+        for (int i = Group.IdxX; i < QueriesPerGroup * d; i += GroupSize)
+        {
+            int q = IntrinsicMath.Min(firstQuery + i / d, a.Queries - 1);
+            queries[i] = a.Query[(long)q * a.QueryStride + head * d + i % d] * a.Scale;
+        }
+
+        int q0 = warp * QueriesPerWarp; // this warp's first query within the group
+        var s0 = OnlineSoftmax.Empty; var s1 = OnlineSoftmax.Empty; var s2 = OnlineSoftmax.Empty; var s3 = OnlineSoftmax.Empty;
+        bool has0 = lane < d, has1 = lane + 32 < d, has2 = lane + 64 < d, has3 = lane + 96 < d;
+        for (int first = 0; first < a.Keys; first += KeysPerTile)
+        {
+            int count = IntrinsicMath.Min(KeysPerTile, a.Keys - first);
+            Group.Barrier(); // the previous tile is consumed (and, the first time, the queries are in place)
+            for (int i = Group.IdxX; i < count * d; i += GroupSize)
+            {
+                int j = i / d, e = i % d;
+                long key = first + j;
+                keys[j * keyStride + e] = a.Key[key * a.KeyStride + head * d + e];
+                values[j * d + e] = a.Value[key * a.ValueStride + head * d + e];
+            }
+            Group.Barrier();
+
+            // Scores: lane j takes key j for the warp's four queries.
+            bool real = lane < count;
+            float score0 = 0, score1 = 0, score2 = 0, score3 = 0;
+            if (real)
+            {
+                int k = lane * keyStride;
+                for (int e = 0; e < d; e++)
+                {
+                    float kv = keys[k + e];
+                    score0 += kv * queries[q0 * d + e];
+                    score1 += kv * queries[(q0 + 1) * d + e];
+                    score2 += kv * queries[(q0 + 2) * d + e];
+                    score3 += kv * queries[(q0 + 3) * d + e];
+                }
+            }
+            float p0 = Weight(ref s0, score0, real), p1 = Weight(ref s1, score1, real);
+            float p2 = Weight(ref s2, score2, real), p3 = Weight(ref s3, score3, real);
+
+            // Values: every lane walks the tile's keys, owning its output dimensions.
+            for (int j = 0; j < count; j++)
+            {
+                int v = j * d + lane;
+                float v0 = has0 ? values[v] : 0, v1 = has1 ? values[v + 32] : 0;
+                float v2 = has2 ? values[v + 64] : 0, v3 = has3 ? values[v + 96] : 0;
+                s0.Accumulate(Warp.Shuffle(p0, j), v0, v1, v2, v3);
+                s1.Accumulate(Warp.Shuffle(p1, j), v0, v1, v2, v3);
+                s2.Accumulate(Warp.Shuffle(p2, j), v0, v1, v2, v3);
+                s3.Accumulate(Warp.Shuffle(p3, j), v0, v1, v2, v3);
+            }
+        }
+
+        Write(a, s0, firstQuery + q0, head, lane, has0, has1, has2, has3);
+        Write(a, s1, firstQuery + q0 + 1, head, lane, has0, has1, has2, has3);
+        Write(a, s2, firstQuery + q0 + 2, head, lane, has0, has1, has2, has3);
+        Write(a, s3, firstQuery + q0 + 3, head, lane, has0, has1, has2, has3);
+    }
+
+    /// <summary>
+    /// One online-softmax step over a tile's scores (one per lane; <paramref name="real"/> false past the last key):
+    /// rescales the state to the new running max and returns this lane's weight exp(score − max).
+    /// </summary>
+    private static float Weight(ref OnlineSoftmax s, float score, bool real)
+    {
+        float max = IntrinsicMath.Max(s.Max, WarpMath.Max(real ? score : float.NegativeInfinity));
+        float weight = real ? XMath.Exp(score - max) : 0;
+        float correction = XMath.Exp(s.Max - max); // exp(−∞) = 0 on the first tile
+        s.Sum = s.Sum * correction + WarpMath.Sum(weight);
+        s.O0 *= correction; s.O1 *= correction; s.O2 *= correction; s.O3 *= correction;
+        s.Max = max;
+        return weight;
+    }
+
+    private static void Write(DenseAttentionArgs a, OnlineSoftmax s, int query, int head, int lane,
+        bool has0, bool has1, bool has2, bool has3)
+    {
+        if (query >= a.Queries) return;
+        float inverse = 1f / s.Sum;
+        long o = (long)query * a.OutputStride + head * a.HeadDim + lane;
+        if (has0) a.Output[o] = s.O0 * inverse;
+        if (has1) a.Output[o + 32] = s.O1 * inverse;
+        if (has2) a.Output[o + 64] = s.O2 * inverse;
+        if (has3) a.Output[o + 96] = s.O3 * inverse;
+    }
+
+    /// <summary>One query's running softmax: max, denominator, and this lane's four unnormalized output dimensions.</summary>
+    private struct OnlineSoftmax
+    {
+        public float Max, Sum, O0, O1, O2, O3;
+
+        public static OnlineSoftmax Empty => new() { Max = float.NegativeInfinity };
+
+        public void Accumulate(float weight, float v0, float v1, float v2, float v3)
+        {
+            O0 += weight * v0; O1 += weight * v1; O2 += weight * v2; O3 += weight * v3;
+        }
+    }
+}
