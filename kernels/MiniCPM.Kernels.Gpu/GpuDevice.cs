@@ -71,7 +71,7 @@ public sealed class GpuDevice : IDisposable
                 builder.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms();
                 switch (kind)
                 {
-                    case "cpu": builder.CPU(CPUDeviceKind.Nvidia); break; // 32-lane warps, as the kernels assume
+                    case "cpu": builder.CPU(CPUDeviceKind.AMD); break; // 32-lane warps as the kernels assume; 8 per group (256 threads, the largest group)
                     case "cuda": builder.Cuda(); break;
                     default: builder.OpenCL(); break;
                 }

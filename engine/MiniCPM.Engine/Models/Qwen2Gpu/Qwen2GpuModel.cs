@@ -76,6 +76,28 @@ public sealed class Qwen2GpuModel : ILanguageModel
     {
         options ??= new Qwen2GpuOptions();
         var device = OpenDevice(options.Device);
+        try
+        {
+            return Load(path, device, ownsDevice: true, options);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Load(string, Qwen2GpuOptions?)"/> on an already open device (which must outlive the model and
+    /// keeps its compiled kernels: several models, or a model and a vision tower, compile each kernel once).
+    /// <see cref="Qwen2GpuOptions.Device"/> is ignored.
+    /// </summary>
+    public static Qwen2GpuModel Load(string path, GpuDevice device, Qwen2GpuOptions? options = null) =>
+        Load(path, device, ownsDevice: false, options ?? new Qwen2GpuOptions());
+
+    private static Qwen2GpuModel Load(string path, GpuDevice device, bool ownsDevice, Qwen2GpuOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(device);
         Checkpoint? checkpoint = null;
         try
         {
@@ -84,12 +106,11 @@ public sealed class Qwen2GpuModel : ILanguageModel
             var problems = checkpoint.Config.Problems();
             if (problems.Count > 0) throw new ModelFormatException(checkpoint.SourcePath, "unusable configuration: " + string.Join("; ", problems));
             var weights = Qwen2GpuWeights.Upload(device, checkpoint, config);
-            return new Qwen2GpuModel(device, ownsDevice: true, config, weights, options, checkpoint);
+            return new Qwen2GpuModel(device, ownsDevice, config, weights, options, checkpoint);
         }
         catch
         {
             checkpoint?.Dispose();
-            device.Dispose();
             throw;
         }
     }
