@@ -10,6 +10,7 @@ using MiniCPM.Engine.Multimodal;
 using MiniCPM.Engine.Tokenization;
 using MiniCPM.Engine.Vision;
 using MiniCPM.Engine.Vision.Gpu;
+using MiniCPM.Kernels.Gpu;
 
 namespace MiniCPM.Engine;
 
@@ -32,11 +33,13 @@ public sealed class MiniCpm : IDisposable
     private readonly ILanguageModel _model;
     private readonly IVisionEncoder? _vision;
     private readonly AudioEmbedder? _audio;
+    private readonly GpuDevice? _device; // shared by the GPU language model and vision tower, disposed after both
 
     private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath, IVisionEncoder? vision, AudioEmbedder? audio,
-        Configuration.SliceConfig? slicing)
+        Configuration.SliceConfig? slicing, GpuDevice? device)
     {
         _model = model;
+        _device = device;
         Tokenizer = tokenizer;
         SourcePath = sourcePath;
         _vision = vision;
@@ -58,23 +61,27 @@ public sealed class MiniCpm : IDisposable
             using var checkpoint = Checkpoint.Open(path);
             Loaders.QuantizedScaleCheck.RequireFiniteScales(checkpoint.Tensors);
         }
-        ILanguageModel model = options.Device is "cpu"
-            ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
-            : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = options.KvCacheTokens });
+        // One device (one context, each kernel compiled once) for the language model and the vision tower.
+        GpuDevice? device = options.Device is "cpu" ? null : Qwen2GpuModel.OpenDevice(options.Device);
+        ILanguageModel? model = null;
         IVisionEncoder? vision = null;
         AudioEmbedder? audio = null;
         try
         {
+            model = device is null
+                ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
+                : Qwen2GpuModel.Load(path, device, new Qwen2GpuOptions { KvCacheTokens = options.KvCacheTokens });
             Configuration.SliceConfig? slicing = null;
             if (options.LoadMediaEncoders)
-                (vision, audio, slicing) = LoadMediaEncoders(path, options);
-            return new MiniCpm(model, tokenizer, path, vision, audio, slicing);
+                (vision, audio, slicing) = LoadMediaEncoders(path, options, device);
+            return new MiniCpm(model, tokenizer, path, vision, audio, slicing, device);
         }
         catch
         {
             vision?.Dispose();
             audio?.Dispose();
-            model.Dispose();
+            model?.Dispose();
+            device?.Dispose();
             throw;
         }
     }
@@ -83,7 +90,8 @@ public sealed class MiniCpm : IDisposable
     /// The vision tower (from the checkpoint or the mmproj; on the GPU when <see cref="MiniCpmOptions.Device"/> names
     /// one) and the audio encoder, where the files have them.
     /// </summary>
-    private static (IVisionEncoder?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options)
+    private static (IVisionEncoder?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options,
+        GpuDevice? device)
     {
         using var checkpoint = Checkpoint.Open(path);
         var config = checkpoint.Config;
@@ -93,9 +101,15 @@ public sealed class MiniCpm : IDisposable
         {
             string? towerPath = options.MmprojPath ?? (config.Vision is not null && HasVisionWeights(checkpoint) ? path : null);
             if (towerPath is not null)
-                vision = options.Device is "cpu"
-                    ? VisionTower.Load(towerPath, options.Threads, options.WeightResidency)
-                    : GpuVisionTower.Load(towerPath, options.Device, options.WeightResidency);
+            {
+                if (device is null)
+                    vision = VisionTower.Load(towerPath, options.Threads, options.WeightResidency);
+                else
+                {
+                    using var tower = Checkpoint.Open(towerPath, options.WeightResidency); // the weights are copied to the device
+                    vision = GpuVisionTower.Load(tower, device);
+                }
+            }
             if (config.Audio is not null && checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("audio.", StringComparison.Ordinal)))
                 audio = AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency });
             return (vision, audio, config.Slicing);
@@ -150,5 +164,6 @@ public sealed class MiniCpm : IDisposable
         _vision?.Dispose();
         _audio?.Dispose();
         _model.Dispose();
+        _device?.Dispose();
     }
 }
