@@ -1,0 +1,42 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MiniCPM.Kernels.Gpu;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Gpu.Tests.Kernels;
+
+/// <summary>
+/// The matrix kernels compiled to PTX for SM_90 (no GPU needed) for every weight format: the simulator runs them as
+/// .NET code and cannot tell whether ILGPU's PTX backend accepts the generic row formats, nor whether the unit's 32
+/// weights stay in registers (no local memory).
+/// </summary>
+public sealed class MatMulPtxTests
+{
+    [Theory]
+    [InlineData(typeof(F32Rows))]
+    [InlineData(typeof(F16Rows))]
+    [InlineData(typeof(Bf16Rows))]
+    [InlineData(typeof(Q8_0Rows))]
+    [InlineData(typeof(Q4_0Rows))]
+    [InlineData(typeof(Q4_KRows))]
+    [InlineData(typeof(Q6_KRows))]
+    public void MatMulCompilesToPtxWithoutLocalMemory(Type format)
+    {
+        string ptx = Compile(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));
+        Assert.Contains(".entry", ptx);
+        Assert.Contains("ld.global", ptx); // the whole kernel, not an empty shell
+        Assert.DoesNotContain(".local", ptx);
+    }
+
+    private static string Compile(System.Reflection.MethodInfo method)
+    {
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());
+        var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+        var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), new KernelSpecialization());
+        return compiled.PTXAssembly;
+    }
+}
