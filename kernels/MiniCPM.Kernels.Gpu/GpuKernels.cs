@@ -67,7 +67,11 @@ public sealed class GpuKernels
     }
 
     /// <summary>Whether <see cref="MatMulInt8"/> reads <paramref name="type"/> weights.</summary>
-    public static bool HasInt8Kernel(TensorType type) => type is TensorType.Q4_0 or TensorType.Q8_0;
+    /// <remarks>The K-quants multiply the same 32-value activation blocks (llama.cpp's CUDA mmvq pairs them with Q8_1
+    /// too), one sub-block per activation block; the CPU's int8 path uses 256-value Q8_K blocks instead, so CPU and GPU
+    /// int8 results for K-quant weights differ by activation rounding, by design.</remarks>
+    public static bool HasInt8Kernel(TensorType type) =>
+        type is TensorType.Q4_0 or TensorType.Q8_0 or TensorType.Q4_K or TensorType.Q6_K;
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats to int8 blocks (ggml's Q8_0).</summary>
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
@@ -87,6 +91,8 @@ public sealed class GpuKernels
         {
             case TensorType.Q8_0: MatMulInt8(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q4_0: MatMulInt8(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_K: MatMulInt8(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q6_K: MatMulInt8(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
             default: throw new NotSupportedException($"no int8-activation GPU kernel for {w.Type} weights");
         }
     }
