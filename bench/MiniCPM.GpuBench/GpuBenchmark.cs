@@ -143,6 +143,8 @@ internal static partial class GpuBenchmark
         Line("## attention and row kernels (qwen2-7b shapes)");
         AttentionLine(gpu, rows: 1, context: 1024);
         AttentionLine(gpu, rows: 1, context: 4096);
+        AttentionLine(gpu, rows: 1, context: 16384);
+        AttentionLine(gpu, rows: 4, context: 1024);
         AttentionLine(gpu, rows: 128, context: 128);
         using var h = gpu.Allocate<float>(128 * 3584);
         using var w = gpu.Allocate<float>(3584);
@@ -226,6 +228,12 @@ internal static partial class GpuBenchmark
         double seconds = Seconds(gpu, () => gpu.Kernels.Attention(args, rows), 50);
         double kvBytes = 2.0 * 4 * kvWidth * context;
         Line($"| paged attention {rows} row(s) × {heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
+        // The split-K decode path (what Qwen2GpuModel takes for ≤ 8 rows): two launches, attention + merge.
+        using var split = new SplitAttentionScratch(gpu, Math.Min(rows, 8), heads, headDim, context);
+        if (!GpuKernels.CanSplit(args, rows, split)) return;
+        int chunk = split.ChunkSizeFor(rows, kvHeads, context);
+        seconds = Seconds(gpu, () => gpu.Kernels.Attention(args, rows, split, context), 50);
+        Line($"| split-K attention {rows} row(s) × {heads} heads, context {context}, chunks of {chunk} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
     }
 
     private static void Fill(GpuDevice gpu, ArrayView<float> view, long count)
@@ -247,7 +255,11 @@ internal static partial class GpuBenchmark
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
         Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio |");
         Line("|---|---|---|---|---|---|---|---|");
-        foreach (var (type, activations) in new[] { (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32), (TensorType.F16, ActivationPrecision.Float32) })
+        foreach (var (type, activations) in new[]
+        {
+            (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
+            (TensorType.Q4_K, ActivationPrecision.Int8), (TensorType.Q4_K, ActivationPrecision.Float32), (TensorType.F16, ActivationPrecision.Float32),
+        })
             Guarded(() => EndToEndLine(gpu, spec, type, activations, quick));
         // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
         // final norm, lm_head.

@@ -24,6 +24,8 @@ public sealed class GpuKernels
     private Action<Index1D, ArrayView<float>, ArrayView<float>, int>? _siluMulFused;
     private Action<Index1D, RopeArgs>? _rope;
     private Action<KernelConfig, AttentionArgs>? _attention;
+    private Action<KernelConfig, SplitAttentionArgs>? _splitAttention;
+    private Action<Index1D, SplitAttentionArgs>? _splitMerge;
     private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
     private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
 
@@ -67,7 +69,11 @@ public sealed class GpuKernels
     }
 
     /// <summary>Whether <see cref="MatMulInt8"/> reads <paramref name="type"/> weights.</summary>
-    public static bool HasInt8Kernel(TensorType type) => type is TensorType.Q4_0 or TensorType.Q8_0;
+    /// <remarks>The K-quants multiply the same 32-value activation blocks (llama.cpp's CUDA mmvq pairs them with Q8_1
+    /// too), one sub-block per activation block; the CPU's int8 path uses 256-value Q8_K blocks instead, so CPU and GPU
+    /// int8 results for K-quant weights differ by activation rounding, by design.</remarks>
+    public static bool HasInt8Kernel(TensorType type) =>
+        type is TensorType.Q4_0 or TensorType.Q8_0 or TensorType.Q4_K or TensorType.Q6_K;
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats to int8 blocks (ggml's Q8_0).</summary>
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
@@ -87,6 +93,8 @@ public sealed class GpuKernels
         {
             case TensorType.Q8_0: MatMulInt8(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q4_0: MatMulInt8(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_K: MatMulInt8(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q6_K: MatMulInt8(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
             default: throw new NotSupportedException($"no int8-activation GPU kernel for {w.Type} weights");
         }
     }
@@ -195,6 +203,43 @@ public sealed class GpuKernels
             throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
         _attention ??= _accelerator.LoadStreamKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
         _attention(new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
+    }
+
+    /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int)"/> takes the split-K
+    /// path for this batch: at most the scratch's rows, its head shape, and a KV head's query heads in one group.</summary>
+    public static bool CanSplit(AttentionArgs args, int rows, SplitAttentionScratch split) =>
+        rows <= split.Rows && args.Heads == split.Heads && args.HeadDim == split.HeadDim
+        && args.GroupSize <= SplitAttentionKernel.MaxQueryHeadsPerKv && args.HeadDim % 4 == 0;
+
+    /// <summary>
+    /// Paged causal attention for a decode-sized batch through the split-K kernels (one group per row, KV head and
+    /// chunk of positions, then a merge), or through <see cref="Attention(AttentionArgs, int)"/> when
+    /// <see cref="CanSplit"/> says no (prefill batches: enough rows fill the GPU already).
+    /// </summary>
+    /// <param name="longestContext">The batch's largest position + 1 (host-side; sizes the grid).</param>
+    /// <param name="chunkSize">Positions per chunk; 0 picks <see cref="SplitAttentionScratch.ChunkSizeFor"/>.</param>
+    public void Attention(AttentionArgs args, int rows, SplitAttentionScratch split, int longestContext, int chunkSize = 0)
+    {
+        if (rows <= 0) return;
+        if (!CanSplit(args, rows, split))
+        {
+            Attention(args, rows);
+            return;
+        }
+        if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
+            throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
+        int kvHeads = args.Heads / args.GroupSize;
+        if (chunkSize == 0) chunkSize = split.ChunkSizeFor(rows, kvHeads, longestContext);
+        if (chunkSize < 1 || chunkSize > SplitAttentionKernel.MaxChunkSize)
+            throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, $"1..{SplitAttentionKernel.MaxChunkSize} positions per chunk");
+        int gridChunks = (longestContext + chunkSize - 1) / chunkSize;
+        if (gridChunks > split.Chunks)
+            throw new ArgumentException($"{longestContext} positions in chunks of {chunkSize} need {gridChunks} chunks; the scratch holds {split.Chunks}");
+        var splitArgs = split.Arguments(args, chunkSize, gridChunks);
+        _splitAttention ??= _accelerator.LoadStreamKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
+        _splitMerge ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, SplitAttentionArgs>(SplitAttentionKernel.Merge);
+        _splitAttention(new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
+        _splitMerge(rows * args.Heads * args.HeadDim, splitArgs);
     }
 
     internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)

@@ -6,9 +6,10 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q4_K in its file layout (144-byte super-blocks are 16-byte aligned: 9 words each). Word 0 holds d, dmin and the
 /// first 12 bytes hold the packed 6-bit (scale, min) pairs; words 1..8 the 128 nibble bytes, 32 per group of two
 /// sub-blocks. A unit is 16 of a group's bytes: low nibbles are 16 values of sub-block 2g (piece A), high nibbles the
-/// same 16 positions of sub-block 2g+1 (piece B); w = d·sc·q − dmin·m.
+/// same 16 positions of sub-block 2g+1 (piece B); w = d·sc·q − dmin·m. For int8 activations a 32-value activation
+/// block is one sub-block j: the nibbles at shift 4·(j &amp; 1) of group j/2's two words.
 /// </summary>
-public struct Q4_KRows : IRowFormat
+public struct Q4_KRows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -26,6 +27,32 @@ public struct Q4_KRows : IRowFormat
         u.A0 = Q4_0Rows.Low(w.X); u.A1 = Q4_0Rows.Low(w.Y); u.A2 = Q4_0Rows.Low(w.Z); u.A3 = Q4_0Rows.Low(w.W);
         u.B0 = Q4_0Rows.High(w.X); u.B1 = Q4_0Rows.High(w.Y); u.B2 = Q4_0Rows.High(w.Z); u.B3 = Q4_0Rows.High(w.W);
         return u;
+    }
+
+    /// <summary>
+    /// Sub-block j of a super-block: d·sc_j·Σ q·x_q − dmin·m_j·Σx_q (llama.cpp's mmvq against Q8_1-style blocks; the
+    /// min term costs one integer multiply thanks to the activation block's Σx_q). Nibbles 0..15 are plain positive
+    /// bytes after masking, so signed dp4a multiplies them exactly.
+    /// </summary>
+    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    {
+        int superBlock = block >> 3, subBlock = block & 7;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
+        var head = Blocks[first];
+        ScaleMin(head, subBlock, out int scale, out int min);
+        var a = Blocks[first + 1 + 2 * (subBlock >> 1)];
+        var b = Blocks[first + 2 + 2 * (subBlock >> 1)];
+        int shift = 4 * (subBlock & 1);
+        const uint Nibbles = 0x0F0F0F0F;
+        int sum = Int8Math.Dp4a((a.X >> shift) & Nibbles, low.X, 0);
+        sum = Int8Math.Dp4a((a.Y >> shift) & Nibbles, low.Y, sum);
+        sum = Int8Math.Dp4a((a.Z >> shift) & Nibbles, low.Z, sum);
+        sum = Int8Math.Dp4a((a.W >> shift) & Nibbles, low.W, sum);
+        sum = Int8Math.Dp4a((b.X >> shift) & Nibbles, high.X, sum);
+        sum = Int8Math.Dp4a((b.Y >> shift) & Nibbles, high.Y, sum);
+        sum = Int8Math.Dp4a((b.Z >> shift) & Nibbles, high.Z, sum);
+        sum = Int8Math.Dp4a((b.W >> shift) & Nibbles, high.W, sum);
+        return Bits.HalfLow(head.X) * (scale * sum) - Bits.HalfHigh(head.X) * (min * xSum);
     }
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 64 * ((unit >> 1) & 3) + 16 * (unit & 1);

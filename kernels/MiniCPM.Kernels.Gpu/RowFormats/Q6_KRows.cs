@@ -7,8 +7,10 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// beside them. For half h and l in [0, 32): value l = ql[l] low | qh[l] bits 0-1, l+32 = ql[l+32] low | bits 2-3,
 /// l+64 = ql[l] high | bits 4-5, l+96 = ql[l+32] high | bits 6-7, each minus 32, scaled by d·sc[l/16 + 0,2,4,6].
 /// A unit takes 16 positions l of one of the two ql runs: piece A its low nibbles, piece B (64 columns on) the high.
+/// For int8 activations a 32-value activation block is k = j mod 4 of half h = j / 4 (j the block in the super-block):
+/// ql run k &amp; 1 at nibble shift 4·(k / 2), qh bits 2k, 2k+1, scales sc[8h + 2k] (l &lt; 16) and sc[8h + 2k + 1].
 /// </summary>
-public struct Q6_KRows : IRowFormat
+public struct Q6_KRows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Blocks;
     public ArrayView<ushort> Scales;
@@ -32,6 +34,45 @@ public struct Q6_KRows : IRowFormat
         u.B0 = Six(ql.X, qh.X, 4, shiftB); u.B1 = Six(ql.Y, qh.Y, 4, shiftB);
         u.B2 = Six(ql.Z, qh.Z, 4, shiftB); u.B3 = Six(ql.W, qh.W, 4, shiftB);
         return u;
+    }
+
+    /// <summary>
+    /// d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
+    /// so each gets its own dp4a chain; q − 32 is made a signed byte in the register (see <see cref="Centered"/>).
+    /// </summary>
+    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    {
+        int superBlock = block >> 3, half = (block >> 2) & 1, k = block & 3;
+        long index = (long)row * SuperBlocksPerRow + superBlock;
+        long first = index * 13;
+        var qlA = Blocks[first + 4 * half + 2 * (k & 1)];
+        var qlB = Blocks[first + 4 * half + 2 * (k & 1) + 1];
+        var qhA = Blocks[first + 8 + 2 * half];
+        var qhB = Blocks[first + 9 + 2 * half];
+        var sc = Blocks[first + 12];
+        int lowShift = 4 * (k >> 1), highShift = 2 * k;
+        int sumA = Int8Math.Dp4a(Centered(qlA.X, qhA.X, lowShift, highShift), low.X, 0);
+        sumA = Int8Math.Dp4a(Centered(qlA.Y, qhA.Y, lowShift, highShift), low.Y, sumA);
+        sumA = Int8Math.Dp4a(Centered(qlA.Z, qhA.Z, lowShift, highShift), low.Z, sumA);
+        sumA = Int8Math.Dp4a(Centered(qlA.W, qhA.W, lowShift, highShift), low.W, sumA);
+        int sumB = Int8Math.Dp4a(Centered(qlB.X, qhB.X, lowShift, highShift), high.X, 0);
+        sumB = Int8Math.Dp4a(Centered(qlB.Y, qhB.Y, lowShift, highShift), high.Y, sumB);
+        sumB = Int8Math.Dp4a(Centered(qlB.Z, qhB.Z, lowShift, highShift), high.Z, sumB);
+        sumB = Int8Math.Dp4a(Centered(qlB.W, qhB.W, lowShift, highShift), high.W, sumB);
+        int scaleIndex = 8 * half + 2 * k;
+        int total = (int)ScaleAt(sc, scaleIndex) * sumA + (int)ScaleAt(sc, scaleIndex + 1) * sumB;
+        return (float)Interop.IntAsFloat(Scales[index]) * total;
+    }
+
+    /// <summary>
+    /// Four 6-bit levels q as signed bytes q − 32: v = q ^ 0x20 is q − 32 in 6-bit two's complement, and bit 5 (its
+    /// sign) times 6 sets bits 6 and 7 — a per-byte sign extension with no borrow between bytes.
+    /// </summary>
+    private static uint Centered(uint ql, uint qh, int lowShift, int highShift)
+    {
+        uint q = ((ql >> lowShift) & 0x0F0F0F0F) | (((qh >> highShift) & 0x03030303) << 4);
+        uint v = q ^ 0x20202020;
+        return v | ((v & 0x20202020) * 6);
     }
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 32 * ((unit >> 1) & 1) + 16 * (unit & 1);

@@ -104,4 +104,83 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         }, rows);
         Check.Close(expected, Check.Download(_device, output.View, expected.Length), absolute: 2e-6, relative: 1e-5);
     }
+
+    /// <summary>
+    /// The split-K decode path against naive double attention (and, for group sizes 1 and 2, against the
+    /// one-group-per-head kernel): four
+    /// sequences decoding at once (contexts 30, 16, 9 and 1 — several chunks, an exact chunk boundary, a one-position
+    /// last chunk, a one-position context) over scattered cache blocks, with a tiny chunk so the simulator stays fast.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 64, 8)]
+    [InlineData(2, 128, 8)]
+    [InlineData(7, 64, 8)]
+    [InlineData(7, 128, 0)] // the chunk size the scratch picks (one 32-position chunk here)
+    public void SplitDecodeAttentionMatchesTheReference(int groupSize, int headDim, int chunkSize)
+    {
+        const int kvHeads = 2, blockSize = 4, blocks = 20;
+        int heads = kvHeads * groupSize, kvWidth = kvHeads * headDim, queryStride = heads * headDim + 4;
+        int[] contexts = [30, 16, 9, 1];
+        int rows = contexts.Length;
+        // Each sequence's blocks, scattered over the cache; tables concatenated.
+        int[][] sequenceBlocks = [[17, 3, 9, 0, 12, 6, 19, 1], [4, 15, 8, 10], [2, 14, 7], [11]];
+        int[] tables = sequenceBlocks.SelectMany(b => b).ToArray();
+        int[] tableStarts = new int[rows], positions = new int[rows];
+        for (int r = 0, start = 0; r < rows; start += sequenceBlocks[r].Length, r++)
+        {
+            tableStarts[r] = start;
+            positions[r] = contexts[r] - 1;
+        }
+        float[] query = Check.Random(rows * queryStride, 31), keys = Check.Random(blocks * blockSize * kvWidth, 32);
+        float[] values = Check.Random(blocks * blockSize * kvWidth, 33);
+        for (int i = 0; i < keys.Length; i++) keys[i] *= 3; // sharper softmax: chunk maxima differ a lot
+        float scale = 1f / MathF.Sqrt(headDim);
+
+        var expected = new float[rows * heads * headDim];
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                int kvh = h / groupSize;
+                var slot = new long[contexts[r]];
+                var scores = new double[contexts[r]];
+                for (int p = 0; p < contexts[r]; p++)
+                {
+                    slot[p] = (long)sequenceBlocks[r][p / blockSize] * blockSize + p % blockSize;
+                    double dot = 0;
+                    for (int i = 0; i < headDim; i++)
+                        dot += (double)query[r * queryStride + h * headDim + i] * keys[slot[p] * kvWidth + kvh * headDim + i];
+                    scores[p] = dot * scale;
+                }
+                double max = scores.Max(), sum = scores.Sum(x => Math.Exp(x - max));
+                for (int i = 0; i < headDim; i++)
+                {
+                    double acc = 0;
+                    for (int p = 0; p < contexts[r]; p++) acc += Math.Exp(scores[p] - max) / sum * values[slot[p] * kvWidth + kvh * headDim + i];
+                    expected[(r * heads + h) * headDim + i] = (float)acc;
+                }
+            }
+
+        using var queryBuffer = _device.Upload<float>(query);
+        using var keyCache = _device.Upload<float>(keys);
+        using var valueCache = _device.Upload<float>(values);
+        using var pos = _device.Upload<int>(positions);
+        using var starts = _device.Upload<int>(tableStarts);
+        using var tableBuffer = _device.Upload<int>(tables);
+        using var splitOutput = _device.Allocate<float>(expected.Length);
+        using var groupOutput = _device.Allocate<float>(expected.Length);
+        using var scratch = new SplitAttentionScratch(_device, rows, heads, headDim, maxContext: 64);
+        var args = new AttentionArgs
+        {
+            Query = queryBuffer.View, QueryStride = queryStride, Output = splitOutput.View, KeyCache = keyCache.View,
+            ValueCache = valueCache.View, Positions = pos.View, TableStarts = starts.View, BlockTables = tableBuffer.View,
+            Heads = heads, GroupSize = groupSize, HeadDim = headDim, BlockSize = blockSize, Scale = scale,
+        };
+        Assert.True(GpuKernels.CanSplit(args, rows, scratch));
+        _device.Kernels.Attention(args, rows, scratch, longestContext: contexts.Max(), chunkSize);
+        var split = Check.Download(_device, splitOutput.View, expected.Length);
+        Check.Close(expected, split, absolute: 2e-6, relative: 1e-5);
+        if (groupSize > 2) return; // the per-head kernel's 8-warp groups cost the simulator seconds at 14 heads
+        _device.Kernels.Attention(args with { Output = groupOutput.View }, rows);
+        Check.Close(Check.Download(_device, groupOutput.View, expected.Length), split, absolute: 2e-6, relative: 1e-5);
+    }
 }

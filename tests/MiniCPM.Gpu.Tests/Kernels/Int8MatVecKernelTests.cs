@@ -51,6 +51,48 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         Check.Close(expected, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
     }
 
+    public static TheoryData<TensorType, int, int, int, float> KQuantCases => new()
+    {
+        { TensorType.Q4_K, 5, 768, 1, 1f }, // three super-blocks: every sub-block's 6-bit scale/min packing
+        { TensorType.Q4_K, 7, 512, 4, 1e-3f }, // tiny activations: f16-subnormal scales
+        { TensorType.Q6_K, 6, 768, 1, 1f },
+        { TensorType.Q6_K, 3, 512, 4, 1e-3f },
+        { TensorType.Q4_K, 2, 8192, 1, 1f }, // long rows: the group's four warps share each row pair
+    };
+
+    /// <summary>
+    /// Q4_K and Q6_K against the same int8 activations in double math. Not against the CPU's int8 path: that one pairs
+    /// K-quants with 256-value Q8_K activation blocks (one scale per super-block), the GPU with the 32-value blocks
+    /// (as llama.cpp's CPU vs CUDA paths), so they round the activations differently by design.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(KQuantCases))]
+    public void KQuantsMatchTheNaiveInt8Reference(TensorType type, int rows, int cols, int tokens, float scale)
+    {
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 31 + cols);
+        float[] x = Check.Random(tokens * cols, seed: 11, scale);
+        x[7] = 0;
+        for (int i = 64; i < 96; i++) x[i] = 0; // an all-zero activation block: d_x = 0
+        float[] bias = Check.Random(rows, seed: 12);
+
+        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var q = new Int8Buffer(_device, tokens, cols);
+        using var ys = _device.Allocate<float>(tokens * rows);
+        using var b = _device.Upload<float>(bias);
+        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
+        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View);
+        var actual = Check.Download(_device, ys.View, tokens * rows);
+
+        // K-quant weights reach ~10 in magnitude (d·sc·q up to 0.016·63·15), the Q4_0 test's ~1: scale the
+        // absolute budget by the largest weight so it stays float rounding of the same sums.
+        var weights = new float[rows * cols];
+        Dequantizer.ToFloat(type, bytes, weights);
+        double wMax = weights.Max(MathF.Abs);
+        float[] naive = NaiveInt8(type, bytes, rows, cols, x, tokens, bias);
+        Check.Close(naive, actual, absolute: 1e-5 * wMax * scale * Math.Sqrt(cols), relative: 1e-5);
+    }
+
     /// <summary>ggml's Q8_0 quantization and per-block integer sums in plain double math.</summary>
     private static float[] NaiveInt8(TensorType type, byte[] bytes, int rows, int cols, float[] x, int tokens, float[] bias)
     {

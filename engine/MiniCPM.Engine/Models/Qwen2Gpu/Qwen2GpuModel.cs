@@ -37,6 +37,11 @@ public sealed class Qwen2GpuModel : ILanguageModel
     private readonly float _eps, _attentionScale;
     private readonly int _qkvWidth;
     private readonly Int8Buffer? _int8;
+    /// <summary>Batches of up to this many rows (decode) take the split-K attention; larger ones have rows × heads
+    /// groups enough for the per-head kernel, and the partial-state scratch grows with rows.</summary>
+    private const int SplitAttentionRows = 8;
+    private readonly SplitAttentionScratch _splitAttention;
+    private int _longestContext;
     private Scratch? _scratch;
     private bool _disposed;
 
@@ -57,6 +62,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _qkvWidth = config.HiddenSize + 2 * kvWidth;
         _eps = (float)config.RmsNormEps;
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
+        _splitAttention = new SplitAttentionScratch(device, SplitAttentionRows, config.Heads, config.HeadDim, MaxSequenceLength);
         if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
 
@@ -187,6 +193,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             }
         }
         s.Upload(ids, positions, slots, tableStarts, tables.ToArray());
+        _longestContext = positions.Max() + 1;
 
         Embed(batch, rows, ids, s);
         Observe(0, rows, s.Hidden.View);
@@ -270,7 +277,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
-        }, rows);
+        }, rows, _splitAttention, _longestContext);
         w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
         k.RmsNorm(s.Hidden.View, rows, w.MlpNorm.View, _eps, s.Normed.View);
@@ -328,6 +335,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _disposed = true;
         _scratch?.Dispose();
         _int8?.Dispose();
+        _splitAttention.Dispose();
         _cos.Dispose();
         _sin.Dispose();
         _cache.Dispose();

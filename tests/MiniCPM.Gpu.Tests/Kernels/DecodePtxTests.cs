@@ -1,0 +1,59 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MiniCPM.Kernels.Gpu;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.Gpu.Tests.Kernels;
+
+/// <summary>
+/// The decode kernels compiled to PTX for SM_90 without a GPU (as <see cref="Vision.VisionPtxTests"/>): the int8
+/// matrix-vector kernel for every int8 weight format must use dp4a and keep its state in registers, and the split-K
+/// attention and its merge must compile without local memory.
+/// </summary>
+public sealed class DecodePtxTests
+{
+    [Theory]
+    [InlineData(typeof(Q4_0Rows))]
+    [InlineData(typeof(Q8_0Rows))]
+    [InlineData(typeof(Q4_KRows))]
+    [InlineData(typeof(Q6_KRows))]
+    public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format)
+    {
+        var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format);
+        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method));
+        int dp4a = CountLines(ptx, "dp4a.s32.s32");
+        Assert.Equal(16, dp4a); // eight per block dot, two rows per team
+        // ILGPU passes CudaAsm.Emit's out operand through a 4-byte local slot (st.local right after each dp4a, ld.local
+        // right back — ptxas normally promotes such scalar slots to registers; only a GPU profile can confirm). The
+        // same holds for the Q4_0/Q8_0 kernels. Anything else in local memory (spills, arrays) fails here.
+        var depots = ptx.Split('\n').Where(l => l.TrimStart().StartsWith(".local", StringComparison.Ordinal)).ToList();
+        Assert.Equal(dp4a, depots.Count);
+        Assert.All(depots, d => Assert.EndsWith("[4];", d.Trim()));
+        Assert.Equal(dp4a, CountLines(ptx, "ld.local"));
+    }
+
+    [Fact]
+    public void SplitAttentionCompilesWithoutLocalMemory()
+    {
+        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Kernel))!));
+        Assert.DoesNotContain(".local", ptx);
+        ptx = Compile(EntryPointDescription.FromImplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!));
+        Assert.DoesNotContain(".local", ptx);
+    }
+
+    private static int CountLines(string ptx, string text) => ptx.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
+
+    private static string Compile(EntryPointDescription entry)
+    {
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());
+        var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+        var compiled = (PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization());
+        Assert.Contains(".entry", compiled.PTXAssembly);
+        return compiled.PTXAssembly;
+    }
+}
