@@ -27,8 +27,9 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
 /// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, Q4_0/Q8_0 weights) each projection reads
 /// its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul quantize what they
-/// write, so a decode layer is ten launches (one quantize remains, of the attention output, whose kernel is
-/// shared with the float path and quantizing there would fix its layout) and a decode token 10·layers + 3.
+/// write, so a decode layer is ten launches and a decode token 10·layers + 3. One quantize launch remains, of the
+/// attention output: its row is complete only when every head's group is done (and, split over the context, only
+/// after the partial results are combined), so its quantization belongs in the attention kernel's last step.
 /// </summary>
 public sealed class Qwen2GpuModel : ILanguageModel
 {
@@ -274,7 +275,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows);
-        // The attention output still takes its own quantize launch (inside Apply): see the class remarks.
+        // The attention output still takes its own quantize launch (inside Apply): see the class summary.
         w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
         NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
