@@ -28,8 +28,8 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, Q4_0/Q8_0 weights) each projection reads
 /// its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul quantize what they
 /// write, so a decode layer is ten launches and a decode token 10·layers + 3. One quantize launch remains, of the
-/// attention output: its row is complete only when every head's group is done (and, split over the context, only
-/// after the partial results are combined), so its quantization belongs in the attention kernel's last step.
+/// attention output: a head's d values are whole blocks of 32, so the attention kernel's last step (the combine of
+/// the split-K decode kernel) could quantize its own head — to be done in that kernel once its rewrite lands.
 /// </summary>
 public sealed class Qwen2GpuModel : ILanguageModel
 {
