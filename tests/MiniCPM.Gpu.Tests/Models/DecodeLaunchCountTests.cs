@@ -25,16 +25,20 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         intermediate: 32, vocab: 260, tieEmbeddings: false).Llm with { VocabSize = 16 };
 
     [Fact]
-    public void Int8Decode()
+    public void Int8DecodeAndPrefill()
     {
-        // One row (a decode step; its position does not change the launches): 10 per layer + 3. (A prefill of more
-        // than four rows runs the layers' float path, 9 per layer + 3 with the int8 lm_head — not run here: the
-        // simulator spends ~10 s on it.)
+        // One row (a decode step; its position does not change the launches): 10 per layer + 3.
         var kernels = simulator.Device.Kernels;
         using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 64 });
         long before = kernels.Launches;
         model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } }]);
         Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+
+        // Five rows: more than the int8 kernels take, so the layers run the float path (9 each); the lm_head reads
+        // only the last row, as int8, quantized by the final norm: 9 per layer + 3.
+        before = kernels.Launches;
+        model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 1, 2, 3, 4, 5 } }]);
+        Assert.Equal(9 * Layers + 3, kernels.Launches - before);
     }
 
     [Fact]
