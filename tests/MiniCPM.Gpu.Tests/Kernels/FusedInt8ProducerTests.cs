@@ -78,6 +78,48 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
     }
 
     [Fact]
+    public void TheSharedQuantizerMakesGgmlQ8_0Blocks()
+    {
+        // The rule every producer shares, against plain host math: d = f16(amax/127) (round to nearest even, subnormal
+        // halves included), q = round-half-even(x·127/amax), Σq. Blocks: random; exact ties (amax 127 makes x·id = x);
+        // f16-subnormal scales; all zeros.
+        const int blocks = 4;
+        float[] x = Check.Random(blocks * 32, 37, scale: 5);
+        float[] ties = [127f, 2.5f, 3.5f, -2.5f, -3.5f, 0.5f, -0.5f, 1.5f];
+        for (int i = 0; i < 32; i++) x[32 + i] = i < ties.Length ? ties[i] : i - 16;
+        for (int i = 0; i < 32; i++) x[64 + i] *= 1e-6f;
+        for (int i = 0; i < 32; i++) x[96 + i] = 0;
+
+        using var xs = _device.Upload<float>(x);
+        using var q = new Int8Buffer(_device, 1, blocks * 32);
+        _device.Kernels.QuantizeInt8(xs.View, 1, blocks * 32, q.For(blocks * 32));
+        var quants = Download(q.For(blocks * 32).Quants, 2 * blocks);
+        var scales = Download(q.For(blocks * 32).Scales, blocks);
+        var sums = Download(q.For(blocks * 32).Sums, blocks);
+
+        for (int b = 0; b < blocks; b++)
+        {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = MathF.Max(amax, MathF.Abs(x[b * 32 + i]));
+            float id = amax != 0 ? 127f / amax : 0f;
+            int sum = 0;
+            for (int i = 0; i < 32; i++)
+            {
+                int expected = (int)MathF.Round(x[b * 32 + i] * id, MidpointRounding.ToEven);
+                uint word = (i & 16) == 0 ? Word(quants[2 * b], i & 15) : Word(quants[2 * b + 1], i & 15);
+                Assert.Equal(expected, (sbyte)(byte)(word >> (8 * (i & 3))));
+                sum += expected;
+            }
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)(System.Half)(amax / 127f)), BitConverter.SingleToInt32Bits(scales[b]));
+            Assert.Equal(sum, sums[b]);
+        }
+        Assert.Equal(2, (sbyte)(byte)(quants[2].X >> 8)); // 2.5 → 2 (ties to even, not away from zero)
+        Assert.True(scales[2] is > 0 and < 6.103515625e-5f); // a subnormal half
+
+        static uint Word(UInt4 v, int i) => (i >> 2) switch { 0 => v.X, 1 => v.Y, 2 => v.Z, _ => v.W };
+    }
+
+    [Fact]
     public void ButterflySumsEqualThePlainWarpSum()
     {
         // Values over many magnitudes, so any change in the addition order would show in the low bits.
