@@ -158,6 +158,14 @@ internal static partial class GpuBenchmark
         gu.MemSetToZero();
         double silu = Seconds(gpu, () => gpu.Kernels.SiluMulFused(gu.View, act.View, 1, 18944), 200);
         Line($"| silu·mul 1×18944 | {silu * 1e6:F2} µs |");
+        // The fused producers of int8 decode inputs against the pair (float kernel, then quantize) they replace.
+        using var q = new Int8Buffer(gpu, 1, 18944);
+        double quantizeH = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(y.View, 1, 3584, q.For(3584)), 200);
+        double normInt8 = Seconds(gpu, () => gpu.Kernels.RmsNormInt8(h.View, 1, w.View, 1e-6f, y.View, q.For(3584)), 200);
+        Line($"| rmsnorm+int8 1×3584 | {normInt8 * 1e6:F2} µs (unfused: {norm * 1e6:F2} + quantize {quantizeH * 1e6:F2}) |");
+        double quantizeF = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(act.View, 1, 18944, q.For(18944)), 200);
+        double siluInt8 = Seconds(gpu, () => gpu.Kernels.SiluMulFusedInt8(gu.View, act.View, 1, 18944, q.For(18944)), 200);
+        Line($"| silu·mul+int8 1×18944 | {siluInt8 * 1e6:F2} µs (unfused: {silu * 1e6:F2} + quantize {quantizeF * 1e6:F2}) |");
     }
 
     private static void MatMulLine(GpuDevice gpu, TensorType type, int rows, int cols, int tokens, string name)
@@ -253,19 +261,23 @@ internal static partial class GpuBenchmark
     {
         var spec = SyntheticModelSpec.Preset("qwen2-7b-shape");
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
-        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio |");
-        Line("|---|---|---|---|---|---|---|---|");
+        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio | launches/token |");
+        Line("|---|---|---|---|---|---|---|---|---|");
         foreach (var (type, activations) in new[]
         {
             (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
             (TensorType.Q4_K, ActivationPrecision.Int8), (TensorType.Q4_K, ActivationPrecision.Float32), (TensorType.F16, ActivationPrecision.Float32),
         })
             Guarded(() => EndToEndLine(gpu, spec, type, activations, quick));
-        // Launches per decode token: embed; per layer norm, qkv, rope+cache, attention, o, norm, gate|up, silu·mul, down;
-        // final norm, lm_head.
-        int launches = 1 + 9 * spec.Llm.Layers + 2;
-        Line($"launches per decode token: {launches} (int8 activations: + a quantize before each of the 4 projections and the lm_head = {launches + 4 * spec.Llm.Layers + 1}); × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound; plus one logits copy (sync) per token");
+        // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv, rope+cache, attention,
+        // o, norm, gate|up, silu·mul, down (+ the attention output's quantize with int8 activations, whose norms and
+        // silu·mul quantize what they write); final norm, lm_head.
+        foreach (var (label, launches) in _decodeLaunches)
+            Line($"launches per decode token, {label}: {launches:F0} × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound");
+        Line("plus one logits copy (sync) per token");
     }
+
+    private static readonly List<(string Label, double Launches)> _decodeLaunches = [];
 
     private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations, bool quick)
     {
@@ -288,6 +300,7 @@ internal static partial class GpuBenchmark
             double prefill = watch.Elapsed.TotalSeconds;
             var logits = request.Logits!;
             watch.Restart();
+            long launchesBefore = gpu.Kernels.Launches;
             for (int s = 0; s < steps; s++)
             {
                 int next = ArgMax(logits);
@@ -295,8 +308,10 @@ internal static partial class GpuBenchmark
                 model.Forward([step]);
             }
             double perToken = watch.Elapsed.TotalSeconds / steps;
+            double launches = (double)(gpu.Kernels.Launches - launchesBefore) / steps;
+            _decodeLaunches.Add(($"{type} {activations}", launches));
             double roofline = model.DecodeWeightBytes / _copyBandwidth;
-            Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} |");
+            Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} | {launches:F0} |");
             model.FreeSequence(sequence);
         }
     }

@@ -14,19 +14,38 @@ public static class ElementwiseKernels
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] + b[i];
 
     /// <summary>y = silu(gate) · up = gate · σ(gate) · up.</summary>
-    public static void SiluMul(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y)
-    {
-        float g = gate[i];
-        y[i] = g / (1f + XMath.Exp(-g)) * up[i];
-    }
+    public static void SiluMul(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y) =>
+        y[i] = SiluTimes(gate[i], up[i]);
 
     /// <summary>y[t, i] = silu(g) · u with g = gateUp[t, i], u = gateUp[t, width + i] (gate and up fused in one row).</summary>
     public static void SiluMulFused(Index1D i, ArrayView<float> gateUp, ArrayView<float> y, int width)
     {
         long token = i / width, j = i % width;
-        float g = gateUp[token * 2 * width + j];
-        y[i] = g / (1f + XMath.Exp(-g)) * gateUp[token * 2 * width + width + j];
+        y[i] = SiluTimes(gateUp[token * 2 * width + j], gateUp[token * 2 * width + width + j]);
     }
+
+    /// <summary>
+    /// <see cref="SiluMulFused"/> for the down projection's int8 input: one thread per block of 32 outputs writes the
+    /// same floats and their int8 block (<see cref="Int8Quantizer"/>), so the quantize launch before down is gone.
+    /// Width must be a multiple of 32.
+    /// </summary>
+    public static void SiluMulFusedInt8(Index1D block, ArrayView<float> gateUp, ArrayView<float> y, int width, Int8Blocks q)
+    {
+        int blocksPerToken = width / 32;
+        int token = block / blocksPerToken, b = block % blocksPerToken;
+        var gu = gateUp.Cast<Float4>();
+        var y4 = y.Cast<Float4>();
+        long gate = ((long)token * 2 * width + b * 32) / 4, up = gate + width / 4, output = ((long)token * width + b * 32) / 4;
+        for (int i = 0; i < 8; i++)
+        {
+            Float4 g = gu[gate + i], u = gu[up + i];
+            y4[output + i] = new Float4(SiluTimes(g.X, u.X), SiluTimes(g.Y, u.Y), SiluTimes(g.Z, u.Z), SiluTimes(g.W, u.W));
+        }
+        Int8Quantizer.QuantizeBlock(y4, output, q, (long)token * q.BlocksPerToken + b);
+    }
+
+    /// <summary>silu(g) · u = g · σ(g) · u, written once so every SiLU·mul kernel rounds alike.</summary>
+    private static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
 
     /// <summary>y = ½x(1 + tanh(β(x + κx³))).</summary>
     public static void GeluTanh(Index1D i, ArrayView<float> x, ArrayView<float> y)

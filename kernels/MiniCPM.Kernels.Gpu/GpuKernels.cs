@@ -65,6 +65,7 @@ public sealed class GpuKernels
         var grid = new Index2D(
             (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
             (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
+        Launches++;
         ((Action<KernelConfig, MatMulArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
@@ -80,6 +81,7 @@ public sealed class GpuKernels
     {
         if (tokens <= 0) return;
         _quantize ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, Int8Blocks>(Int8Quantizer.Kernel);
+        Launches++;
         _quantize(tokens * (cols / 32), x, q);
     }
 
@@ -111,6 +113,7 @@ public sealed class GpuKernels
         };
         int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
         var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
+        Launches++;
         ((Action<KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
@@ -138,6 +141,7 @@ public sealed class GpuKernels
             _gathers[typeof(TFormat)] = kernel =
                 _accelerator.LoadAutoGroupedStreamKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
         var args = new EmbeddingArgs<TFormat> { Table = format, Ids = ids, Output = output, Cols = table.Cols };
+        Launches++;
         ((Action<Index1D, EmbeddingArgs<TFormat>>)kernel)(count * (table.Cols / 32), args);
     }
 
@@ -145,6 +149,7 @@ public sealed class GpuKernels
     public void RmsNorm(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y)
     {
         _rmsNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.RmsNorm);
+        Launches++;
         _rmsNorm(new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = weight, Cols = (int)weight.Length, Eps = eps });
     }
@@ -153,6 +158,7 @@ public sealed class GpuKernels
     public void LayerNorm(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> bias, float eps, ArrayView<float> y)
     {
         _layerNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.LayerNorm);
+        Launches++;
         _layerNorm(new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = bias, Cols = (int)weight.Length, Eps = eps });
     }
@@ -161,18 +167,21 @@ public sealed class GpuKernels
     public void Softmax(ArrayView<float> values, int rows, int cols)
     {
         _softmax ??= _accelerator.LoadStreamKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
+        Launches++;
         _softmax(new KernelConfig(rows, NormKernels.GroupSize), values, cols);
     }
 
     public void Add(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int count)
     {
         _add ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
+        Launches++;
         _add(count, a, b, y);
     }
 
     public void SiluMul(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y, int count)
     {
         _siluMul ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
+        Launches++;
         _siluMul(count, gate, up, y);
     }
 
@@ -180,12 +189,14 @@ public sealed class GpuKernels
     public void SiluMulFused(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width)
     {
         _siluMulFused ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
+        Launches++;
         _siluMulFused(tokens * width, gateUp, y, width);
     }
 
     public void GeluTanh(ArrayView<float> x, ArrayView<float> y, int count)
     {
         _geluTanh ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
+        Launches++;
         _geluTanh(count, x, y);
     }
 
@@ -193,6 +204,7 @@ public sealed class GpuKernels
     public void RopeAndCache(RopeArgs args, int rows)
     {
         _rope ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
+        Launches++;
         _rope(rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
     }
 
@@ -202,6 +214,7 @@ public sealed class GpuKernels
         if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
         _attention ??= _accelerator.LoadStreamKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
+        Launches++;
         _attention(new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
     }
 
@@ -238,6 +251,7 @@ public sealed class GpuKernels
         var splitArgs = split.Arguments(args, chunkSize, gridChunks);
         _splitAttention ??= _accelerator.LoadStreamKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
         _splitMerge ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, SplitAttentionArgs>(SplitAttentionKernel.Merge);
+        Launches += 2;
         _splitAttention(new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
         _splitMerge(rows * args.Heads * args.HeadDim, splitArgs);
     }
@@ -245,12 +259,14 @@ public sealed class GpuKernels
     internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)
     {
         _randomWords ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
+        Launches++;
         _randomWords(count, words, seed, halfEvery);
     }
 
     internal void RandomHalves(int count, ArrayView<ushort> halves, uint seed)
     {
         _randomHalves ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
+        Launches++;
         _randomHalves(count, halves, seed);
     }
 
@@ -268,6 +284,7 @@ public sealed class GpuKernels
         int patches = height / patchSize * (width / patchSize);
         if (patches == 0) return;
         _patchUnfold ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
+        Launches++;
         _patchUnfold(patches * rowStride, new PatchUnfoldArgs
         {
             Pixels = pixels, Unfolded = unfolded, Height = height, Width = width, PatchSize = patchSize, RowStride = rowStride,
@@ -282,6 +299,7 @@ public sealed class GpuKernels
             throw new ArgumentException($"the axis table has {axis.Length} values; a {rows}×{columns} grid needs {Math.Max(rows, columns)} rows of {width / 2}", nameof(axis));
         if (rows <= 0 || columns <= 0) return;
         _gridPositions ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
+        Launches++;
         _gridPositions(rows * columns * width, new GridPositionArgs { X = x, Y = y, Axis = axis, Columns = columns, Width = width });
     }
 
@@ -294,6 +312,36 @@ public sealed class GpuKernels
         if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
         _denseAttention ??= _accelerator.LoadStreamKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
         var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
+        Launches++;
         _denseAttention(new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
+    }
+
+    // ---- Fused int8 producers (decode: the op that makes a projection's input also quantizes it) and the launch counter ----
+    private Action<KernelConfig, RmsNormInt8Args>? _rmsNormInt8;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, int, Int8Blocks>? _siluMulFusedInt8;
+
+    /// <summary>Kernel launches queued on this accelerator so far (a decode step's count is the difference across it).</summary>
+    public long Launches { get; private set; }
+
+    /// <summary><see cref="RmsNorm"/> that also writes y's int8 blocks into <paramref name="q"/> (one launch).</summary>
+    public void RmsNormInt8(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y, Int8Blocks q)
+    {
+        if (weight.Length % 32 != 0) throw new ArgumentException($"{weight.Length} columns are not whole int8 blocks of 32", nameof(weight));
+        if (rows <= 0) return;
+        _rmsNormInt8 ??= _accelerator.LoadStreamKernel<RmsNormInt8Args>(NormKernels.RmsNormInt8);
+        Launches++;
+        _rmsNormInt8(new KernelConfig(rows, NormKernels.GroupSize),
+            new RmsNormInt8Args { X = x, Y = y, Weight = weight, Q = q, Cols = (int)weight.Length, Eps = eps });
+    }
+
+    /// <summary><see cref="SiluMulFused"/> that also writes y's int8 blocks into <paramref name="q"/> (one launch).</summary>
+    public void SiluMulFusedInt8(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width, Int8Blocks q)
+    {
+        if (width % 32 != 0) throw new ArgumentException($"{width} columns are not whole int8 blocks of 32", nameof(width));
+        if (tokens <= 0) return;
+        _siluMulFusedInt8 ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, Int8Blocks>(
+            ElementwiseKernels.SiluMulFusedInt8);
+        Launches++;
+        _siluMulFusedInt8(tokens * (width / 32), gateUp, y, width, q);
     }
 }

@@ -15,6 +15,17 @@ public struct Int8Blocks
     public ArrayView<float> Scales;
     public ArrayView<int> Sums;
     public int BlocksPerToken;
+
+    /// <summary>The blocks from token <paramref name="token"/> on (a producer writing rows at an offset).</summary>
+    public readonly Int8Blocks FromToken(int token)
+    {
+        long block = (long)token * BlocksPerToken;
+        return new Int8Blocks
+        {
+            Quants = Quants.SubView(2 * block), Scales = Scales.SubView(block), Sums = Sums.SubView(block),
+            BlocksPerToken = BlocksPerToken,
+        };
+    }
 }
 
 /// <summary>Quantization of float activations into <see cref="Int8Blocks"/>, alone or fused into the op that makes them.</summary>
@@ -24,8 +35,17 @@ public static class Int8Quantizer
     public static void Kernel(Index1D index, ArrayView<float> x, Int8Blocks q)
     {
         int block = index;
-        var v = x.Cast<Float4>();
-        long first = (long)block * 8;
+        QuantizeBlock(x.Cast<Float4>(), (long)block * 8, q, block);
+    }
+
+    /// <summary>
+    /// Block <paramref name="block"/> of <paramref name="q"/> from the 32 values at v[first..first + 8): the one
+    /// quantization every producer uses (the standalone kernel and the ops that write int8 next to their floats), so
+    /// fused and unfused paths make the same bytes. A fused producer stores its floats, then hands them here: reading
+    /// back what this thread just wrote is coherent and keeps one copy of the rounding rules.
+    /// </summary>
+    internal static void QuantizeBlock(ArrayView<Float4> v, long first, Int8Blocks q, long block)
+    {
         float amax = 0;
         for (int i = 0; i < 8; i++) amax = IntrinsicMath.Max(amax, AbsMax(v[first + i]));
         float id = amax != 0 ? 127f / amax : 0f;
@@ -36,7 +56,7 @@ public static class Int8Quantizer
             uint word = Pack(v[first + i], id, ref sum);
             int slot = i & 3;
             if (slot == 0) w0 = word; else if (slot == 1) w1 = word; else if (slot == 2) w2 = word; else w3 = word;
-            if (slot == 3) q.Quants[2 * (long)block + (i >> 2)] = new UInt4 { X = w0, Y = w1, Z = w2, W = w3 };
+            if (slot == 3) q.Quants[2 * block + (i >> 2)] = new UInt4 { X = w0, Y = w1, Z = w2, W = w3 };
         }
         q.Scales[block] = RoundToHalf(amax / 127f);
         q.Sums[block] = sum;

@@ -47,16 +47,14 @@ public static class Int8MatVecKernel
             s1 += dx * a.Weights.BlockDot(row1, b, low, high, xSum);
         }
 
-        s0 = WarpMath.Sum(s0);
-        s1 = WarpMath.Sum(s1);
+        // Both rows' sums in one butterfly: lane 0 ends with row 0's, lane 16 with row 1's.
+        float mine = WarpMath.Sum2(s0, s1);
+        int which = lane >> 4;
+        bool holder = (lane & 15) == 0;
         if (teamWarps > 1)
         {
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 2);
-            if (lane == 0)
-            {
-                partial[warp * 2] = s0;
-                partial[warp * 2 + 1] = s1;
-            }
+            if (holder) partial[warp * 2 + which] = mine;
             Group.Barrier();
             if (Group.IdxX >= 2 || !live) return;
             float total = 0;
@@ -64,8 +62,8 @@ public static class Int8MatVecKernel
             Write(a, row0 + Group.IdxX, token, total);
             return;
         }
-        if (!live || lane >= 2) return;
-        Write(a, row0 + lane, token, lane == 0 ? s0 : s1);
+        if (!live || !holder) return;
+        Write(a, row0 + which, token, mine);
     }
 
     private static void Write<TFormat>(Int8MatVecArgs<TFormat> a, int row, int token, float sum) where TFormat : struct, IInt8RowFormat

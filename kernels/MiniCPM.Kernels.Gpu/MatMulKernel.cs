@@ -82,19 +82,25 @@ public static class MatMulKernel
             }
         }
 
-        // Reduce within each warp (only the sums of tokens present: decode reduces two), then across a team's warps.
-        s00 = WarpMath.Sum(s00); s10 = WarpMath.Sum(s10);
-        if (tokens > 1) { s01 = WarpMath.Sum(s01); s11 = WarpMath.Sum(s11); }
-        if (tokens > 2) { s02 = WarpMath.Sum(s02); s12 = WarpMath.Sum(s12); }
-        if (tokens > 3) { s03 = WarpMath.Sum(s03); s13 = WarpMath.Sum(s13); }
+        // Reduce within each warp, then across a team's warps. Decode (one token) reduces its two sums together (lane
+        // 0 ends with row 0's, lane 16 with row 1's); more tokens reduce all eight, lane 4v ending with sum v = 4·row + token.
+        int slot; // which sum this lane holds: 4·row + token
+        float mine;
+        if (tokens == 1)
+        {
+            mine = WarpMath.Sum2(s00, s10);
+            slot = (lane >> 4) << 2;
+        }
+        else
+        {
+            mine = WarpMath.Sum8(s00, s01, s02, s03, s10, s11, s12, s13);
+            slot = lane >> 2;
+        }
+        bool holder = tokens == 1 ? (lane & 15) == 0 : (lane & 3) == 0;
         if (teamWarps > 1)
         {
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 8);
-            if (lane == 0)
-            {
-                partial[warp * 8] = s00; partial[warp * 8 + 1] = s01; partial[warp * 8 + 2] = s02; partial[warp * 8 + 3] = s03;
-                partial[warp * 8 + 4] = s10; partial[warp * 8 + 5] = s11; partial[warp * 8 + 6] = s12; partial[warp * 8 + 7] = s13;
-            }
+            if (holder) partial[warp * 8 + slot] = mine;
             Group.Barrier();
             if (Group.IdxX >= 8 || !live) return;
             float total = 0;
@@ -102,13 +108,8 @@ public static class MatMulKernel
             Write(a, row0 + (Group.IdxX >> 2), firstToken, tokens, Group.IdxX & 3, total);
             return;
         }
-        if (!live || lane >= 8) return;
-        // Lane i writes row (i >> 2), token (i & 3): pick its sum without indexing a register array.
-        int t = lane & 3;
-        float mine = lane < 4
-            ? (t == 0 ? s00 : t == 1 ? s01 : t == 2 ? s02 : s03)
-            : (t == 0 ? s10 : t == 1 ? s11 : t == 2 ? s12 : s13);
-        Write(a, row0 + (lane >> 2), firstToken, tokens, t, mine);
+        if (!live || !holder) return;
+        Write(a, row0 + (slot >> 2), firstToken, tokens, slot & 3, mine);
     }
 
     private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int firstToken, int tokens, int token, float sum)

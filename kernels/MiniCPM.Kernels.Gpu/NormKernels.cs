@@ -11,6 +11,15 @@ public struct NormArgs
     public float Eps;
 }
 
+/// <summary>Arguments of <see cref="NormKernels.RmsNormInt8"/>: <see cref="NormArgs"/> plus the int8 blocks of y.</summary>
+public struct RmsNormInt8Args
+{
+    public ArrayView<float> X, Y, Weight;
+    public Int8Blocks Q;
+    public int Cols;
+    public float Eps;
+}
+
 /// <summary>RMSNorm and LayerNorm, one thread group per row, block-wide sums through warp shuffles and shared memory.</summary>
 public static class NormKernels
 {
@@ -20,16 +29,47 @@ public static class NormKernels
     public static void RmsNorm(NormArgs a)
     {
         long start = (long)Grid.IdxX * a.Cols;
-        float squares = 0;
+        float scale = RmsScale(a.X, start, a.Cols, a.Eps);
         for (int i = Group.IdxX; i < a.Cols; i += GroupSize)
+            a.Y[start + i] = a.X[start + i] * scale * a.Weight[i];
+    }
+
+    /// <summary>
+    /// <see cref="RmsNorm"/> for a row that an int8-activation projection reads next: the same y, and its int8 blocks
+    /// (<see cref="Int8Quantizer"/>) in the same launch, one thread per block of 32 — the separate quantize launch
+    /// per projection gone. Cols must be a multiple of 32.
+    /// </summary>
+    public static void RmsNormInt8(RmsNormInt8Args a)
+    {
+        long start = (long)Grid.IdxX * a.Cols;
+        float scale = RmsScale(a.X, start, a.Cols, a.Eps);
+        var x = a.X.Cast<Float4>();
+        var y = a.Y.Cast<Float4>();
+        var w = a.Weight.Cast<Float4>();
+        long start4 = start / 4;
+        int blocks = a.Cols / 32;
+        for (int b = Group.IdxX; b < blocks; b += GroupSize)
         {
-            float v = a.X[start + i];
+            for (int i = b * 8; i < b * 8 + 8; i++)
+            {
+                Float4 v = x[start4 + i], g = w[i];
+                y[start4 + i] = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
+            }
+            Int8Quantizer.QuantizeBlock(y, start4 + b * 8, a.Q, (long)Grid.IdxX * a.Q.BlocksPerToken + b);
+        }
+    }
+
+    /// <summary>1 / √(mean(x²) + ε) of the row at <paramref name="start"/>, every thread of the group getting it.</summary>
+    private static float RmsScale(ArrayView<float> x, long start, int cols, float eps)
+    {
+        float squares = 0;
+        for (int i = Group.IdxX; i < cols; i += GroupSize)
+        {
+            float v = x[start + i];
             squares += v * v;
         }
         float total = BlockSum(squares);
-        float scale = 1f / XMath.Sqrt(total / a.Cols + a.Eps);
-        for (int i = Group.IdxX; i < a.Cols; i += GroupSize)
-            a.Y[start + i] = a.X[start + i] * scale * a.Weight[i];
+        return 1f / XMath.Sqrt(total / cols + eps);
     }
 
     /// <summary>y = (x − mean) / √(var + ε) ⊙ w + b (two passes over the row, as the CPU kernel).</summary>

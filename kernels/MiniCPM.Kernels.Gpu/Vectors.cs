@@ -67,6 +67,46 @@ internal static class WarpMath
         return value;
     }
 
+    /// <summary>
+    /// Two warp sums for the price of one: at the first step each lane sends the value its partner keeps and keeps
+    /// the other, so every later step carries a single value (5 shuffles, not 10). Lanes 0..15 get a's total, lanes
+    /// 16..31 b's. Each total is added up in the same tree as <see cref="Sum"/>, so the results are bit-identical.
+    /// </summary>
+    public static float Sum2(float a, float b)
+    {
+        bool upper = (Warp.LaneIdx & 16) != 0;
+        float keep = upper ? b : a;
+        keep += Warp.ShuffleXor(upper ? a : b, 16);
+        return Tail(keep, 8);
+    }
+
+    /// <summary>
+    /// Eight warp sums by halving the live values at each step (4 + 2 + 1 + 1 + 1 = 9 shuffles, not 40): lane L ends
+    /// with the total of value (L &gt;&gt; 2) &amp; 7 (lane bit 4 picks index bit 2, bit 3 bit 1, bit 2 bit 0).
+    /// Same addition tree per value as <see cref="Sum"/>: bit-identical results.
+    /// </summary>
+    public static float Sum8(float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7)
+    {
+        int lane = Warp.LaneIdx;
+        bool b4 = (lane & 16) != 0, b3 = (lane & 8) != 0, b2 = (lane & 4) != 0;
+        float k0 = (b4 ? v4 : v0) + Warp.ShuffleXor(b4 ? v0 : v4, 16);
+        float k1 = (b4 ? v5 : v1) + Warp.ShuffleXor(b4 ? v1 : v5, 16);
+        float k2 = (b4 ? v6 : v2) + Warp.ShuffleXor(b4 ? v2 : v6, 16);
+        float k3 = (b4 ? v7 : v3) + Warp.ShuffleXor(b4 ? v3 : v7, 16);
+        float m0 = (b3 ? k2 : k0) + Warp.ShuffleXor(b3 ? k0 : k2, 8);
+        float m1 = (b3 ? k3 : k1) + Warp.ShuffleXor(b3 ? k1 : k3, 8);
+        float n = (b2 ? m1 : m0) + Warp.ShuffleXor(b2 ? m0 : m1, 4);
+        return Tail(n, 2);
+    }
+
+    /// <summary>The remaining butterfly steps of one value, from <paramref name="offset"/> down to 1.</summary>
+    private static float Tail(float value, int offset)
+    {
+        for (; offset > 0; offset >>= 1)
+            value += Warp.ShuffleXor(value, offset);
+        return value;
+    }
+
     public static float Max(float value)
     {
         for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1)

@@ -12,8 +12,9 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 
 /// <summary>
 /// The decode kernels compiled to PTX for SM_90 without a GPU (as <see cref="Vision.VisionPtxTests"/>): the int8
-/// matrix-vector kernel for every int8 weight format must use dp4a and keep its state in registers, and the split-K
-/// attention and its merge must compile without local memory.
+/// matrix-vector kernel for every int8 weight format must use dp4a and keep its state in registers; the split-K
+/// attention and its merge, the fused int8 producers (RMSNorm, SiLU·mul), the quantizer they share, and the matrix
+/// kernel's butterfly reductions must compile without local memory.
 /// </summary>
 public sealed class DecodePtxTests
 {
@@ -43,6 +44,30 @@ public sealed class DecodePtxTests
         string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Kernel))!));
         Assert.DoesNotContain(".local", ptx);
         ptx = Compile(EntryPointDescription.FromImplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!));
+        Assert.DoesNotContain(".local", ptx);
+    }
+
+    [Theory]
+    [InlineData(nameof(NormKernels.RmsNormInt8))]
+    [InlineData(nameof(ElementwiseKernels.SiluMulFusedInt8))]
+    [InlineData("Quantize")]
+    public void FusedInt8ProducersCompileWithoutLocalMemory(string name)
+    {
+        var entry = name switch
+        {
+            nameof(NormKernels.RmsNormInt8) => EntryPointDescription.FromExplicitlyGroupedKernel(typeof(NormKernels).GetMethod(name)!),
+            nameof(ElementwiseKernels.SiluMulFusedInt8) => EntryPointDescription.FromImplicitlyGroupedKernel(typeof(ElementwiseKernels).GetMethod(name)!),
+            _ => EntryPointDescription.FromImplicitlyGroupedKernel(typeof(Int8Quantizer).GetMethod("Kernel")!),
+        };
+        Assert.DoesNotContain(".local", Compile(entry));
+    }
+
+    [Fact]
+    public void ButterflyReductionsStayInRegisters()
+    {
+        var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows));
+        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(matMul));
+        Assert.Contains("shfl", ptx);
         Assert.DoesNotContain(".local", ptx);
     }
 

@@ -28,6 +28,7 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         { TensorType.Q6_K, 5, 512, 1 },
         { TensorType.Q6_K, 3, 256, 6 },
         { TensorType.Q4_0, 3, 8192, 2 }, // long rows: a whole group of warps shares each row pair
+        { TensorType.Q4_0, 3, 8192, 1 }, // long rows, one token: the two-sum reduction across the group's warps
     };
 
     [Theory]

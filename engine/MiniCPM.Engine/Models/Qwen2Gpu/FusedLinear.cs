@@ -30,30 +30,40 @@ internal sealed class FusedLinear : IDisposable
     /// <summary>Up to this many rows take the int8-activation kernels (decode); more share each weight load in the float kernel.</summary>
     public const int MaxInt8Tokens = 4;
 
+    /// <summary>
+    /// Whether <see cref="Apply"/> takes the int8 path for <paramref name="tokens"/> rows: a few rows, room in the
+    /// buffer, and an int8 kernel for every part. The producer of x may then quantize it itself into
+    /// <paramref name="int8"/> (fused into the kernel that makes x) and call <see cref="ApplyQuantized"/>.
+    /// </summary>
+    public bool TakesInt8(int tokens, Int8Buffer? int8) =>
+        int8 is not null && tokens <= MaxInt8Tokens && tokens <= int8.Tokens && Inputs <= int8.Cols
+        && _parts.All(p => GpuKernels.HasInt8Kernel(p.Matrix.Type));
+
     /// <summary>Y[t] = W·X[t] + b (accumulate: Y[t] += …) for <paramref name="tokens"/> rows.</summary>
-    /// <param name="int8">When given (int8 activations chosen), a few rows and every part has an int8 kernel: x is
-    /// quantized into it once and each part runs the integer kernel.</param>
+    /// <param name="int8">When given and <see cref="TakesInt8"/>: x is quantized into it (one launch) and each part runs
+    /// the integer kernel.</param>
     public void Apply(GpuKernels kernels, ArrayView<float> x, int tokens, ArrayView<float> y, bool accumulate = false,
         Int8Buffer? int8 = null)
     {
-        if (int8 is not null && tokens <= MaxInt8Tokens && tokens <= int8.Tokens && Inputs <= int8.Cols
-            && _parts.All(p => GpuKernels.HasInt8Kernel(p.Matrix.Type)))
+        if (TakesInt8(tokens, int8))
         {
-            var blocks = int8.For(Inputs);
+            var blocks = int8!.For(Inputs);
             kernels.QuantizeInt8(x, tokens, Inputs, blocks);
-            foreach (var (matrix, offset) in _parts)
-            {
-                var bias = _bias is null ? default : _bias.View.SubView(offset, matrix.Rows);
-                kernels.MatMulInt8(matrix, blocks, tokens, y.SubView(offset), (ArrayView<float>)bias, accumulate, yStride: Outputs);
-            }
+            ApplyQuantized(kernels, blocks, tokens, y, accumulate);
             return;
         }
         foreach (var (matrix, offset) in _parts)
-        {
-            var bias = _bias is null ? default : _bias.View.SubView(offset, matrix.Rows);
-            kernels.MatMul(matrix, x, tokens, y.SubView(offset), (ArrayView<float>)bias, accumulate, yStride: Outputs);
-        }
+            kernels.MatMul(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
     }
+
+    /// <summary>As <see cref="Apply"/> with x already quantized (valid only where <see cref="TakesInt8"/>): no quantize launch.</summary>
+    public void ApplyQuantized(GpuKernels kernels, Int8Blocks x, int tokens, ArrayView<float> y, bool accumulate = false)
+    {
+        foreach (var (matrix, offset) in _parts)
+            kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
+    }
+
+    private ArrayView<float> Bias(int offset, int rows) => _bias is null ? default : (ArrayView<float>)_bias.View.SubView(offset, rows);
 
     public void Dispose()
     {

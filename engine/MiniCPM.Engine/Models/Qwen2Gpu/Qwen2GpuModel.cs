@@ -18,13 +18,18 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// per layer:  x = RMSNorm(h)
 ///             [q|k|v] = x·Wqkvᵀ + b           one launch for the fused projection
 ///             RoPE(q, k); K/V cache ← k, v    one launch
-///             a = paged causal attention      one launch
+///             a = paged causal attention      one launch; decode batches (≤ 8 rows): split-K over chunks + merge
 ///             h += a·Woᵀ                       residual add fused into the projection
 ///             x = RMSNorm(h); [g|u] = x·Wguᵀ;  t = silu(g)⊙u;  h += t·Wdownᵀ
 /// logits = RMSNorm(h)·Wlmᵀ
 /// </code>
-/// Nine launches per layer, queued without host synchronization; per pass the host uploads the token ids and the
+/// Nine launches per layer (ten with the split-K attention), queued without host synchronization; per pass the host uploads the token ids and the
 /// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
+/// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, Q4_0/Q8_0/Q4_K/Q6_K weights) each
+/// projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
+/// quantize what they write, so a decode layer is eleven launches and a decode token 11·layers + 3. One quantize
+/// launch remains, of the attention output: a head's d values are whole blocks of 32, so the split-K merge kernel
+/// could quantize its own head (not done yet).
 /// </summary>
 public sealed class Qwen2GpuModel : ILanguageModel
 {
@@ -263,8 +268,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         var k = _device.Kernels;
         var c = Config;
 
-        k.RmsNorm(s.Hidden.View, rows, w.AttentionNorm.View, _eps, s.Normed.View);
-        w.QueryKeyValue.Apply(k, s.Normed.View, rows, s.Qkv.View, int8: _int8);
+        NormAndProject(s.Hidden.View, rows, w.AttentionNorm.View, s.Normed.View, w.QueryKeyValue, s.Qkv.View);
         k.RopeAndCache(new RopeArgs
         {
             Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions.View, Slots = s.Slots.View,
@@ -278,12 +282,42 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows, _splitAttention, _longestContext);
+        // The attention output still takes its own quantize launch (inside Apply): see the class summary.
         w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
-        k.RmsNorm(s.Hidden.View, rows, w.MlpNorm.View, _eps, s.Normed.View);
-        w.GateUp.Apply(k, s.Normed.View, rows, s.GateUp.View, int8: _int8);
-        k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
-        w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
+        NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
+        if (w.Down.TakesInt8(rows, _int8))
+        {
+            var activated = _int8!.For(c.IntermediateSize);
+            k.SiluMulFusedInt8(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize, activated);
+            w.Down.ApplyQuantized(k, activated, rows, s.Hidden.View, accumulate: true);
+        }
+        else
+        {
+            k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
+            w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
+        }
+    }
+
+    /// <summary>
+    /// y = RMSNorm(x)·Wᵀ (+ b). When the projection takes int8 activations the norm kernel writes x's int8 blocks
+    /// too, so no quantize launch sits between them; otherwise the float path as before.
+    /// </summary>
+    private void NormAndProject(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> normed,
+        FusedLinear projection, ArrayView<float> y)
+    {
+        var k = _device.Kernels;
+        if (projection.TakesInt8(rows, _int8))
+        {
+            var blocks = _int8!.For(projection.Inputs);
+            k.RmsNormInt8(x, rows, weight, _eps, normed, blocks);
+            projection.ApplyQuantized(k, blocks, rows, y);
+        }
+        else
+        {
+            k.RmsNorm(x, rows, weight, _eps, normed);
+            projection.Apply(k, normed, rows, y);
+        }
     }
 
     private void Logits(ForwardRequest[] requests, int rows, Scratch s)
@@ -296,19 +330,26 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Observe(Config.Layers + 1, rows, s.Normed.View);
         }
 
-        // The rows that need logits (each request's last, or all of them), normalised into LogitInput in order.
+        // The rows that need logits (each request's last, or all of them), normalised into LogitInput in order —
+        // and quantized by the same launches when the lm_head takes int8 activations for that many rows.
+        int totalLogitRows = requests.Sum(r => r.AllLogits ? r.Tokens.Length : 1);
+        bool int8 = _weights.Output.TakesInt8(totalLogitRows, _int8);
+        var blocks = int8 ? _int8!.For(hidden) : default;
         int row = 0, logitRows = 0;
         foreach (var request in requests)
         {
             int count = request.Tokens.Length;
             int first = request.AllLogits ? row : row + count - 1, take = request.AllLogits ? count : 1;
-            k.RmsNorm(((ArrayView<float>)s.Hidden.View).SubView((long)first * hidden), take, _weights.OutputNorm.View, _eps,
-                ((ArrayView<float>)s.LogitInput.View).SubView((long)logitRows * hidden));
+            var input = ((ArrayView<float>)s.Hidden.View).SubView((long)first * hidden);
+            var output = ((ArrayView<float>)s.LogitInput.View).SubView((long)logitRows * hidden);
+            if (int8) k.RmsNormInt8(input, take, _weights.OutputNorm.View, _eps, output, blocks.FromToken(logitRows));
+            else k.RmsNorm(input, take, _weights.OutputNorm.View, _eps, output);
             row += count;
             logitRows += take;
         }
         s.EnsureLogits(_device, logitRows, vocab);
-        _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View, int8: _int8);
+        if (int8) _weights.Output.ApplyQuantized(k, blocks, logitRows, s.Logits!.View);
+        else _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View);
 
         int logitRow = 0;
         foreach (var request in requests)

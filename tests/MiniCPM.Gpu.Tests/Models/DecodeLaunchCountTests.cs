@@ -1,0 +1,69 @@
+using MiniCPM.Engine;
+using MiniCPM.Engine.Configuration;
+using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Models.Qwen2Gpu;
+using MiniCPM.Engine.Synthetic;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+
+namespace MiniCPM.Gpu.Tests.Models;
+
+/// <summary>
+/// Kernel launches per forward pass of the GPU decoder, counted by <see cref="MiniCPM.Kernels.Gpu.GpuKernels.Launches"/>
+/// (deterministic, so asserted exactly). Per layer: norm, q|k|v, RoPE+cache, attention (split-K over chunks + merge
+/// for batches of up to 8 rows: 2), o, norm, gate|up, SiLU·mul, down = 10; with int8 activations the norms and
+/// SiLU·mul quantize what they write, and only the attention output keeps a quantize launch: 11. Around the layers: embedding gather, final norm (quantizing too when the lm_head reads
+/// int8), lm_head = 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits:
+/// the per-request final norms quantize into the lm_head's blocks at their own rows).
+/// </summary>
+[Collection(Simulator.Name)]
+public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
+{
+    private const int Layers = 2;
+
+    /// <summary>A tiny shape (the simulator is slow); the vocabulary cut below the synthetic tokenizer's minimum, as no text is made.</summary>
+    private static readonly LlmConfig Config = SyntheticModelSpec.Create("launches", hidden: 32, layers: Layers, heads: 2, kvHeads: 1,
+        intermediate: 32, vocab: 260, tieEmbeddings: false).Llm with { VocabSize = 16 };
+
+    [Fact]
+    public void Int8DecodeBatchAndPrefill()
+    {
+        // One row (a decode step; its position does not change the launches): 11 per layer + 3.
+        var kernels = simulator.Device.Kernels;
+        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 128 });
+        long before = kernels.Launches;
+        var alone = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
+        model.Forward([alone]);
+        Assert.Equal(11 * Layers + 3, kernels.Launches - before);
+
+        // Two sequences' decode steps in one pass: one final-norm launch per request, each quantizing its row into
+        // the lm_head's blocks at its own offset (Int8Blocks.FromToken) — 11 per layer + 4. Every kernel treats rows
+        // independently, so each row's logits equal, bit for bit, those of the same step run alone.
+        var other = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
+        model.Forward([other]);
+        var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
+        var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
+        before = kernels.Launches;
+        model.Forward([first, second]);
+        Assert.Equal(11 * Layers + 4, kernels.Launches - before);
+        Assert.Equal(alone.Logits!.Select(BitConverter.SingleToInt32Bits), first.Logits!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(other.Logits!.Select(BitConverter.SingleToInt32Bits), second.Logits!.Select(BitConverter.SingleToInt32Bits));
+        Assert.NotEqual(first.Logits, second.Logits);
+
+        // Five rows: more than the int8 kernels take, so the layers run the float path (10 each); the lm_head reads
+        // only the last row, as int8, quantized by the final norm: 10 per layer + 3.
+        before = kernels.Launches;
+        model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 1, 2, 3, 4, 5 } }]);
+        Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+    }
+
+    [Fact]
+    public void FloatDecode()
+    {
+        var kernels = simulator.Device.Kernels;
+        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Float32, KvCacheTokens = 128 });
+        long before = kernels.Launches;
+        model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } }]);
+        Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+    }
+}
