@@ -26,6 +26,7 @@ public sealed class GpuKernels
     private Action<KernelConfig, AttentionArgs>? _attention;
     private Action<KernelConfig, SplitAttentionArgs>? _splitAttention;
     private Action<Index1D, SplitAttentionArgs>? _splitMerge;
+    private Action<KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
     private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
     private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
 
@@ -231,13 +232,17 @@ public sealed class GpuKernels
     /// </summary>
     /// <param name="longestContext">The batch's largest position + 1 (host-side; sizes the grid).</param>
     /// <param name="chunkSize">Positions per chunk; 0 picks <see cref="SplitAttentionScratch.ChunkSizeFor"/>.</param>
-    public void Attention(AttentionArgs args, int rows, SplitAttentionScratch split, int longestContext, int chunkSize = 0)
+    /// <param name="quantizeOutput">When given and the split path runs with whole 32-value blocks per head, the merge
+    /// also writes the output's int8 blocks here (the output projection then needs no quantize launch).</param>
+    /// <returns>Whether <paramref name="quantizeOutput"/> was written.</returns>
+    public bool Attention(AttentionArgs args, int rows, SplitAttentionScratch split, int longestContext, int chunkSize = 0,
+        Int8Blocks? quantizeOutput = null)
     {
-        if (rows <= 0) return;
+        if (rows <= 0) return false;
         if (!CanSplit(args, rows, split))
         {
             Attention(args, rows);
-            return;
+            return false;
         }
         if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
@@ -250,10 +255,19 @@ public sealed class GpuKernels
             throw new ArgumentException($"{longestContext} positions in chunks of {chunkSize} need {gridChunks} chunks; the scratch holds {split.Chunks}");
         var splitArgs = split.Arguments(args, chunkSize, gridChunks);
         _splitAttention ??= _accelerator.LoadStreamKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
-        _splitMerge ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, SplitAttentionArgs>(SplitAttentionKernel.Merge);
         Launches += 2;
         _splitAttention(new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
-        _splitMerge(rows * args.Heads * args.HeadDim, splitArgs);
+        int outputs = rows * args.Heads * args.HeadDim;
+        if (quantizeOutput is { } blocks && args.HeadDim % 32 == 0)
+        {
+            _splitMergeInt8 ??= _accelerator.LoadStreamKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
+            const int mergeGroup = 128;
+            _splitMergeInt8(new KernelConfig((outputs + mergeGroup - 1) / mergeGroup, mergeGroup), splitArgs, blocks, outputs);
+            return true;
+        }
+        _splitMerge ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, SplitAttentionArgs>(SplitAttentionKernel.Merge);
+        _splitMerge(outputs, splitArgs);
+        return false;
     }
 
     internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)

@@ -113,7 +113,24 @@ public static class SplitAttentionKernel
     /// One thread per (row, head, dimension): the row's chunks rescaled to their common max,
     /// o = Σ_c e^(m_c − M)·o_c / Σ_c e^(m_c − M)·s_c. Every chunk read holds at least one position, so s_c ≥ 1.
     /// </summary>
-    public static void Merge(Index1D index, SplitAttentionArgs s)
+    public static void Merge(Index1D index, SplitAttentionArgs s) => MergeOne(s, index);
+
+    /// <summary>
+    /// <see cref="Merge"/>, then each warp's 32 outputs — one int8 block of the row, as a head's d values are whole
+    /// blocks (d % 32 == 0) — quantized for the output projection by the quantizer every producer shares, saving
+    /// that projection's quantize launch. Explicitly grouped so a warp is 32 consecutive outputs; <paramref name="count"/>
+    /// (rows·heads·d) is a multiple of 32, so whole warps leave together.
+    /// </summary>
+    public static void MergeInt8(SplitAttentionArgs s, Int8Blocks q, int count)
+    {
+        int index = Grid.IdxX * Group.DimX + Group.IdxX;
+        if (index >= count) return;
+        MergeOne(s, index);
+        Warp.Barrier(); // orders the warp's stores before its first lane reads them back
+        if (Warp.LaneIdx == 0) Int8Quantizer.QuantizeBlock(s.Attention.Output.Cast<Float4>(), index / 4, q, index / 32);
+    }
+
+    private static void MergeOne(SplitAttentionArgs s, int index)
     {
         var a = s.Attention;
         int d = a.HeadDim;

@@ -179,8 +179,41 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         _device.Kernels.Attention(args, rows, scratch, longestContext: contexts.Max(), chunkSize);
         var split = Check.Download(_device, splitOutput.View, expected.Length);
         Check.Close(expected, split, absolute: 2e-6, relative: 1e-5);
+        ExpectTheMergeToQuantizeItsOutput(args with { Output = groupOutput.View }, rows, scratch, contexts.Max(), chunkSize, split);
         if (groupSize > 2) return; // the per-head kernel's 8-warp groups cost the simulator seconds at 14 heads
         _device.Kernels.Attention(args with { Output = groupOutput.View }, rows);
         Check.Close(Check.Download(_device, groupOutput.View, expected.Length), split, absolute: 2e-6, relative: 1e-5);
+    }
+
+    /// <summary>
+    /// The merge that also writes the output's int8 blocks (for the o projection): the same floats bit for bit, and
+    /// blocks byte-identical to the standalone quantizer run over those floats.
+    /// </summary>
+    private void ExpectTheMergeToQuantizeItsOutput(AttentionArgs args, int rows, SplitAttentionScratch scratch, int longestContext,
+        int chunkSize, float[] unquantized)
+    {
+        int width = args.Heads * args.HeadDim;
+        using var fused = new Int8Buffer(_device, rows, width);
+        using var separate = new Int8Buffer(_device, rows, width);
+        Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, fused.For(width)));
+        var floats = Check.Download(_device, args.Output, unquantized.Length);
+        Assert.Equal(unquantized.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
+        _device.Kernels.QuantizeInt8(args.Output, rows, width, separate.For(width));
+        var (fusedQuants, fusedScales, fusedSums) = Int8BufferContents(fused.For(width), rows * width / 32);
+        var (quants, scales, sums) = Int8BufferContents(separate.For(width), rows * width / 32);
+        Assert.Equal(quants, fusedQuants);
+        Assert.Equal(scales, fusedScales);
+        Assert.Equal(sums, fusedSums);
+    }
+
+    private static (uint[] Quants, float[] Scales, int[] Sums) Int8BufferContents(Int8Blocks blocks, int count)
+    {
+        var quants = new uint[count * 8];
+        var scales = new float[count];
+        var sums = new int[count];
+        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Quants.Cast<uint>().SubView(0, quants.Length), quants.AsSpan());
+        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Scales.SubView(0, count), scales.AsSpan());
+        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Sums.SubView(0, count), sums.AsSpan());
+        return (quants, scales, sums);
     }
 }

@@ -45,6 +45,9 @@ public sealed class DecodePtxTests
         Assert.DoesNotContain(".local", ptx);
         ptx = Compile(EntryPointDescription.FromImplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!));
         Assert.DoesNotContain(".local", ptx);
+        ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.MergeInt8))!));
+        Assert.DoesNotContain(".local", ptx);
+        Assert.Contains("bar.warp.sync", ptx);
     }
 
     [Theory]

@@ -59,7 +59,8 @@ public sealed class QuantizedDecodeOnGpuTests(SimulatorDevice simulator) : IDisp
     }
 
     /// <summary>
-    /// A random decoder small enough for the simulator (which spends ~50 ms per 128-thread group: a 2048-row lm_head
+    /// A random decoder small enough for the simulator (head dim 32: with int8 activations the attention's merge
+    /// quantizes the o projection's input, a whole int8 block per head) (which spends ~50 ms per 128-thread group: a 2048-row lm_head
     /// alone costs 12 s), exported to <paramref name="type"/> as llama.cpp lays it out; the CPU decoder it is compared
     /// with is checked against HF's golden logits elsewhere.
     /// </summary>
@@ -67,7 +68,7 @@ public sealed class QuantizedDecodeOnGpuTests(SimulatorDevice simulator) : IDisp
     {
         string source = Path.Combine(_dir, "f32.gguf"), path = Path.Combine(_dir, $"{type}.gguf");
         if (!File.Exists(source))
-            SyntheticModel.WriteGguf(SyntheticModelSpec.Create("gpu-test", hidden: 64, layers: 2, heads: 4, kvHeads: 2,
+            SyntheticModel.WriteGguf(SyntheticModelSpec.Create("gpu-test", hidden: 64, layers: 2, heads: 2, kvHeads: 1,
                 intermediate: 128, vocab: 320, tieEmbeddings: false), source, TensorType.F32, seed: 7);
         using var checkpoint = Checkpoint.Open(source);
         GgufExport.WriteTextModel(checkpoint, path, type);

@@ -27,9 +27,8 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
 /// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, Q4_0/Q8_0/Q4_K/Q6_K weights) each
 /// projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
-/// quantize what they write, so a decode layer is eleven launches and a decode token 11·layers + 3. One quantize
-/// launch remains, of the attention output: a head's d values are whole blocks of 32, so the split-K merge kernel
-/// could quantize its own head (not done yet).
+/// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32),
+/// so a decode layer is ten launches and a decode token 10·layers + 3.
 /// </summary>
 public sealed class Qwen2GpuModel : ILanguageModel
 {
@@ -275,15 +274,17 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Cos = _cos.View, Sin = _sin.View, KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
         }, rows);
-        k.Attention(new AttentionArgs
+        // With int8 activations the split-K merge also quantizes the attention output for the o projection.
+        Int8Blocks? attentionBlocks = w.AttentionOutput.TakesInt8(rows, _int8) ? _int8!.For(c.HiddenSize) : null;
+        bool quantized = k.Attention(new AttentionArgs
         {
             Query = s.Qkv.View, QueryStride = _qkvWidth, Output = s.Attention.View,
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
-        }, rows, _splitAttention, _longestContext);
-        // The attention output still takes its own quantize launch (inside Apply): see the class summary.
-        w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
+        }, rows, _splitAttention, _longestContext, quantizeOutput: attentionBlocks);
+        if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
+        else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
         NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
         if (w.Down.TakesInt8(rows, _int8))
