@@ -138,7 +138,7 @@ internal static partial class GpuBenchmark
         (int Rows, int Cols)[] shapes = _tiny ? [(16, 256)]
             : quick ? [(3584, 18944), (18944, 3584)] : [(3584, 18944), (18944, 3584), (152064, 3584)];
         TensorType[] types = [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K, TensorType.Q6_K, TensorType.BF16, TensorType.F32,
-            TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q5_K];
+            TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q5_K, TensorType.Q3_K, TensorType.Q2_K];
         foreach (var (rows, cols) in shapes)
             foreach (var type in types)
             {

@@ -52,6 +52,8 @@ public sealed class GpuKernels
             case TensorType.Q5_0: MatMul(w.AsQ5_0, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q5_1: MatMul(w.AsQ5_1, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q5_K: MatMul(w.AsQ5_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q2_K: MatMul(w.AsQ2_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q3_K: MatMul(w.AsQ3_K, w, x, tokens, y, bias, accumulate); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {w.Type} weights");
         }
     }
@@ -138,6 +140,8 @@ public sealed class GpuKernels
             case TensorType.Q5_0: Gather(table.AsQ5_0, table, ids, count, output); break;
             case TensorType.Q5_1: Gather(table.AsQ5_1, table, ids, count, output); break;
             case TensorType.Q5_K: Gather(table.AsQ5_K, table, ids, count, output); break;
+            case TensorType.Q2_K: Gather(table.AsQ2_K, table, ids, count, output); break;
+            case TensorType.Q3_K: Gather(table.AsQ3_K, table, ids, count, output); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {table.Type} weights");
         }
     }

@@ -11,7 +11,8 @@ namespace MiniCPM.Kernels.Gpu;
 /// A weight matrix [rows, cols] in device memory, in its file dtype. Float types, Q4_K and Q5_K keep the file's bytes;
 /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q6_K blocks are split on upload into an aligned quant array (16-byte loads) and a
 /// 16-bit header array (fp16 scales/mins, Q5's fifth bits) — their file blocks are 18..34 and 210 bytes, which no
-/// vector load can start on — the same bits, regrouped.
+/// vector load can start on — the same bits, regrouped. Q2_K (84 bytes) and Q3_K (110) are repacked per super-block
+/// likewise (see their row formats).
 /// </summary>
 public sealed class GpuMatrix : IDisposable
 {
@@ -38,12 +39,13 @@ public sealed class GpuMatrix : IDisposable
     /// <summary>The types the GPU kernels read.</summary>
     public static bool IsSupported(TensorType type) =>
         type is TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0
-            or TensorType.Q4_K or TensorType.Q6_K or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q5_K;
+            or TensorType.Q4_K or TensorType.Q6_K or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q5_K
+            or TensorType.Q2_K or TensorType.Q3_K;
 
     /// <summary>Columns must fill whole 32-value units (and whole 256-value super-blocks for the K-quants).</summary>
     public static string? ShapeProblem(TensorType type, int cols)
     {
-        int unit = type is TensorType.Q4_K or TensorType.Q6_K or TensorType.Q5_K ? 256 : 32;
+        int unit = type is TensorType.Q4_K or TensorType.Q6_K or TensorType.Q5_K or TensorType.Q2_K or TensorType.Q3_K ? 256 : 32;
         return cols % unit == 0 ? null : $"{type} rows of {cols} columns: the GPU kernels need a multiple of {unit}";
     }
 
@@ -64,6 +66,8 @@ public sealed class GpuMatrix : IDisposable
             TensorType.Q5_0 => (units, units * 3),
             TensorType.Q5_1 => (units, units * 4),
             TensorType.Q5_K => (units / 8 * 11, 0L),
+            TensorType.Q2_K => (units / 8 * 5, units / 8 * 2),
+            TensorType.Q3_K => (units / 8 * 7, 0L),
             _ => (units / 8 * 13, units / 8), // Q6_K
         };
         var wordBuffer = device.Allocate<UInt4>(words);
@@ -86,6 +90,8 @@ public sealed class GpuMatrix : IDisposable
             case TensorType.Q5_0: matrix.UploadSplit(data, 22, 16); break;
             case TensorType.Q5_1: matrix.UploadSplit(data, 24, 16); break;
             case TensorType.Q6_K: matrix.UploadQ6K(data); break;
+            case TensorType.Q2_K: matrix.UploadQ2K(data); break;
+            case TensorType.Q3_K: matrix.UploadQ3K(data); break;
             default:
                 matrix.Words.CopyFromCPU(MemoryMarshal.Cast<byte, UInt4>(data));
                 break;
@@ -126,10 +132,43 @@ public sealed class GpuMatrix : IDisposable
         ((ArrayView<ushort>)_scales!.View).CopyFromCPU(scales.AsSpan());
     }
 
+    /// <summary>Q2_K's 84-byte blocks [scales 16][qs 64][d][dmin] → 80 aligned bytes + d, dmin.</summary>
+    private void UploadQ2K(ReadOnlySpan<byte> data)
+    {
+        int blocks = data.Length / 84;
+        var packed = new byte[(long)blocks * 80];
+        var scales = new ushort[blocks * 2];
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = data.Slice(b * 84, 84);
+            block[..80].CopyTo(packed.AsSpan(b * 80));
+            scales[2 * b] = BinaryPrimitives.ReadUInt16LittleEndian(block[80..]);
+            scales[2 * b + 1] = BinaryPrimitives.ReadUInt16LittleEndian(block[82..]);
+        }
+        Words.CopyFromCPU((ReadOnlySpan<UInt4>)MemoryMarshal.Cast<byte, UInt4>(packed));
+        ((ArrayView<ushort>)_scales!.View).CopyFromCPU(scales.AsSpan());
+    }
+
+    /// <summary>Q3_K's 110-byte blocks [hmask 32][qs 64][scales 12][d] → 112 aligned bytes [d][0 0][scales][hmask][qs].</summary>
+    private void UploadQ3K(ReadOnlySpan<byte> data)
+    {
+        int blocks = data.Length / 110;
+        var packed = new byte[(long)blocks * 112];
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = data.Slice(b * 110, 110);
+            var target = packed.AsSpan(b * 112, 112);
+            block.Slice(108, 2).CopyTo(target);
+            block.Slice(96, 12).CopyTo(target[4..]);
+            block[..96].CopyTo(target[16..]);
+        }
+        Words.CopyFromCPU((ReadOnlySpan<UInt4>)MemoryMarshal.Cast<byte, UInt4>(packed));
+    }
+
     /// <summary>Fills the matrix with valid pseudo-random data of its type (benchmarks), on the device.</summary>
     public void Randomize(GpuDevice device, uint seed)
     {
-        int halfEvery = Type switch { TensorType.F16 => 1, TensorType.Q4_K => 36, TensorType.Q5_K => 44, _ => 0 };
+        int halfEvery = Type switch { TensorType.F16 => 1, TensorType.Q4_K => 36, TensorType.Q5_K => 44, TensorType.Q3_K => 28, _ => 0 };
         var words = Words.Cast<uint>();
         device.Kernels.RandomWords((int)words.Length, words, seed, halfEvery);
         if (_scales is not null) device.Kernels.RandomHalves((int)_scales.Length, _scales.View, seed * 7919 + 1);
@@ -148,6 +187,8 @@ public sealed class GpuMatrix : IDisposable
     internal Q5_0Rows AsQ5_0 => new() { Quants = _words.View, Scales = _scales!.View, BlocksPerRow = Cols / 32 };
     internal Q5_1Rows AsQ5_1 => new() { Quants = _words.View, Scales = _scales!.View, BlocksPerRow = Cols / 32 };
     internal Q5_KRows AsQ5_K => new() { Blocks = _words.View, SuperBlocksPerRow = Cols / 256 };
+    internal Q2_KRows AsQ2_K => new() { Blocks = _words.View, Scales = _scales!.View, SuperBlocksPerRow = Cols / 256 };
+    internal Q3_KRows AsQ3_K => new() { Blocks = _words.View, SuperBlocksPerRow = Cols / 256 };
     internal Q6_KRows AsQ6_K => new() { Blocks = _words.View, Scales = _scales!.View, SuperBlocksPerRow = Cols / 256 };
 
     public void Dispose()

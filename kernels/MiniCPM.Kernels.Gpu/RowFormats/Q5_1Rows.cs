@@ -48,5 +48,5 @@ public struct Q5_1Rows : IRowFormat
         Level(((w >> (16 + shift)) & 0xF) | (((fifth >> 2) & 1) << 4), bias),
         Level(((w >> (24 + shift)) & 0xF) | (((fifth >> 3) & 1) << 4), bias));
 
-    private static float Level(uint n, float bias) => Interop.IntAsFloat(0x4B000000u | n) - bias;
+    internal static float Level(uint n, float bias) => Interop.IntAsFloat(0x4B000000u | n) - bias;
 }

@@ -34,6 +34,8 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         { TensorType.Q5_1, 5, 64, 4 },
         { TensorType.Q5_K, 5, 512, 1 },
         { TensorType.Q5_K, 3, 256, 5 },
+        { TensorType.Q2_K, 5, 512, 1 },
+        { TensorType.Q3_K, 3, 256, 5 },
     };
 
     [Theory]
@@ -99,13 +101,15 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
 
     /// <summary>
     /// The formats added for the remaining GGUF types: each gathered value is the CPU dequantizer's float bit for bit
-    /// (same products and sums in the same order: d·q + m, d·sc·q − dmin·m; Q5_0's d·q − 16·d is exact).
+    /// (same products and sums in the same order: d·q + m, d·sc·q − dmin·m; Q5_0 and Q3_K hand over centred levels).
     /// </summary>
     [Theory]
     [InlineData(TensorType.Q4_1)]
     [InlineData(TensorType.Q5_0)]
     [InlineData(TensorType.Q5_1)]
     [InlineData(TensorType.Q5_K)]
+    [InlineData(TensorType.Q2_K)]
+    [InlineData(TensorType.Q3_K)]
     public void GatherEqualsTheCpuDequantizerExactly(TensorType type)
     {
         const int rows = 6, cols = 512;
