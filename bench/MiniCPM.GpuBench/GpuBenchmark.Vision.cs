@@ -50,7 +50,7 @@ internal static partial class GpuBenchmark
         Line($"| slice | patches | weights | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s |");
         Line("|---|---|---|---|---|---|---|---|");
         Line($"| {side}×{side} | {patches} | {tower.WeightBytes / 1e6:F0} MB | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {tower.WeightBytes / seconds / 1e9:F0} |");
-        if (!tiny)
+        if (!tiny || _tiny) // --tiny-vision alone skips them; the --tiny smoke run takes every path
         {
             Line("| dense attention | shape | µs/call | TFLOP/s |");
             Line("|---|---|---|---|");

@@ -14,16 +14,19 @@ using MiniCPM.Kernels.Gpu;
 namespace MiniCPM.GpuBench;
 
 /// <summary>
-/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision]</c>: prints
+/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]</c>: prints
 /// (and writes to $OUT/gpubench.txt when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and
 /// TFLOP/s against it, end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode
-/// roofline ratio, and ms per 448×448 vision slice (GpuBenchmark.Vision.cs).
+/// roofline ratio, and ms per 448×448 vision slice (GpuBenchmark.Vision.cs). <c>--tiny</c> is a smoke run: every
+/// section at toy shapes, one timed repetition each (numbers meaningless), so <c>--device cpu --tiny</c> exercises the
+/// whole program on the simulator in about a minute before a GPU session spends device time on it.
 /// </summary>
 internal static partial class GpuBenchmark
 {
     private static readonly StringBuilder Report = new();
     private static double _copyBandwidth; // bytes/s
     private static double _launchSeconds;
+    private static bool _tiny;
 
     public static int Main(string[] args)
     {
@@ -40,8 +43,9 @@ internal static partial class GpuBenchmark
                 case "--skip-e2e": e2e = false; break;
                 case "--vision-only": visionOnly = true; break;
                 case "--tiny-vision": tinyVision = true; break;
+                case "--tiny": _tiny = tinyVision = quick = true; break;
                 default:
-                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision]");
+                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]");
                     return 2;
             }
         }
@@ -94,8 +98,12 @@ internal static partial class GpuBenchmark
     /// <summary>Time per call of <paramref name="action"/> over enough repetitions (after a warm-up), synchronized.</summary>
     private static double Seconds(GpuDevice gpu, Action action, int repetitions)
     {
-        action();
-        gpu.Synchronize();
+        if (_tiny) repetitions = 1; // smoke run: the path, not the number (and no warm-up)
+        else
+        {
+            action();
+            gpu.Synchronize();
+        }
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < repetitions; i++) action();
         gpu.Synchronize();
@@ -104,7 +112,7 @@ internal static partial class GpuBenchmark
 
     private static void CopyBandwidth(GpuDevice gpu, bool quick)
     {
-        long bytes = quick ? 256L << 20 : 2L << 30;
+        long bytes = _tiny ? 1L << 20 : quick ? 256L << 20 : 2L << 30;
         using var a = gpu.Allocate<byte>(bytes);
         using var b = gpu.Allocate<byte>(bytes);
         a.MemSetToZero();
@@ -127,8 +135,10 @@ internal static partial class GpuBenchmark
         Line("## matrix kernels (random weights; x, y float32)");
         Line("| kernel | type | rows×cols | tokens | µs/call | GB/s | % of copy | TFLOP/s |");
         Line("|---|---|---|---|---|---|---|---|");
-        (int Rows, int Cols)[] shapes = quick ? [(3584, 18944), (18944, 3584)] : [(3584, 18944), (18944, 3584), (152064, 3584)];
-        TensorType[] types = [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K, TensorType.Q6_K, TensorType.BF16, TensorType.F32];
+        (int Rows, int Cols)[] shapes = _tiny ? [(16, 256)]
+            : quick ? [(3584, 18944), (18944, 3584)] : [(3584, 18944), (18944, 3584), (152064, 3584)];
+        TensorType[] types = [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K, TensorType.Q6_K, TensorType.BF16, TensorType.F32,
+            TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q5_K, TensorType.Q3_K, TensorType.Q2_K];
         foreach (var (rows, cols) in shapes)
             foreach (var type in types)
             {
@@ -137,35 +147,33 @@ internal static partial class GpuBenchmark
                 if (GpuKernels.HasInt8Kernel(type)) Guarded(() => Int8MatVecLine(gpu, type, rows, cols));
             }
         foreach (var type in new[] { TensorType.F16, TensorType.Q4_0, TensorType.Q4_K })
-            MatMulLine(gpu, type, 18944, 3584, tokens: 128, "matmul");
+            MatMulLine(gpu, type, _tiny ? 16 : 18944, _tiny ? 256 : 3584, tokens: _tiny ? 5 : 128, "matmul");
 
         // Attention at decode: one row over a 1024-token context, 7B heads.
-        Line("## attention and row kernels (qwen2-7b shapes)");
-        AttentionLine(gpu, rows: 1, context: 1024);
-        AttentionLine(gpu, rows: 1, context: 4096);
-        AttentionLine(gpu, rows: 1, context: 16384);
-        AttentionLine(gpu, rows: 4, context: 1024);
-        AttentionLine(gpu, rows: 128, context: 128);
-        using var h = gpu.Allocate<float>(128 * 3584);
-        using var w = gpu.Allocate<float>(3584);
-        using var y = gpu.Allocate<float>(128 * 3584);
+        Line(_tiny ? "## attention and row kernels (toy shapes)" : "## attention and row kernels (qwen2-7b shapes)");
+        (int Rows, int Context)[] attention = _tiny ? [(1, 40), (4, 40), (9, 9)] : [(1, 1024), (1, 4096), (1, 16384), (4, 1024), (128, 128)];
+        foreach (var (rows, context) in attention) AttentionLine(gpu, rows, context);
+        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944;
+        using var h = gpu.Allocate<float>(128 * hidden);
+        using var w = gpu.Allocate<float>(hidden);
+        using var y = gpu.Allocate<float>(128 * hidden);
         h.MemSetToZero();
         w.MemSetToZero();
         double norm = Seconds(gpu, () => gpu.Kernels.RmsNorm(h.View, 1, w.View, 1e-6f, y.View), 200);
-        Line($"| rmsnorm 1×3584 | {norm * 1e6:F2} µs |");
-        using var gu = gpu.Allocate<float>(2 * 18944);
-        using var act = gpu.Allocate<float>(18944);
+        Line($"| rmsnorm 1×{hidden} | {norm * 1e6:F2} µs |");
+        using var gu = gpu.Allocate<float>(2 * ffn);
+        using var act = gpu.Allocate<float>(ffn);
         gu.MemSetToZero();
-        double silu = Seconds(gpu, () => gpu.Kernels.SiluMulFused(gu.View, act.View, 1, 18944), 200);
-        Line($"| silu·mul 1×18944 | {silu * 1e6:F2} µs |");
+        double silu = Seconds(gpu, () => gpu.Kernels.SiluMulFused(gu.View, act.View, 1, ffn), 200);
+        Line($"| silu·mul 1×{ffn} | {silu * 1e6:F2} µs |");
         // The fused producers of int8 decode inputs against the pair (float kernel, then quantize) they replace.
-        using var q = new Int8Buffer(gpu, 1, 18944);
-        double quantizeH = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(y.View, 1, 3584, q.For(3584)), 200);
-        double normInt8 = Seconds(gpu, () => gpu.Kernels.RmsNormInt8(h.View, 1, w.View, 1e-6f, y.View, q.For(3584)), 200);
-        Line($"| rmsnorm+int8 1×3584 | {normInt8 * 1e6:F2} µs (unfused: {norm * 1e6:F2} + quantize {quantizeH * 1e6:F2}) |");
-        double quantizeF = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(act.View, 1, 18944, q.For(18944)), 200);
-        double siluInt8 = Seconds(gpu, () => gpu.Kernels.SiluMulFusedInt8(gu.View, act.View, 1, 18944, q.For(18944)), 200);
-        Line($"| silu·mul+int8 1×18944 | {siluInt8 * 1e6:F2} µs (unfused: {silu * 1e6:F2} + quantize {quantizeF * 1e6:F2}) |");
+        using var q = new Int8Buffer(gpu, 1, ffn);
+        double quantizeH = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(y.View, 1, hidden, q.For(hidden)), 200);
+        double normInt8 = Seconds(gpu, () => gpu.Kernels.RmsNormInt8(h.View, 1, w.View, 1e-6f, y.View, q.For(hidden)), 200);
+        Line($"| rmsnorm+int8 1×{hidden} | {normInt8 * 1e6:F2} µs (unfused: {norm * 1e6:F2} + quantize {quantizeH * 1e6:F2}) |");
+        double quantizeF = Seconds(gpu, () => gpu.Kernels.QuantizeInt8(act.View, 1, ffn, q.For(ffn)), 200);
+        double siluInt8 = Seconds(gpu, () => gpu.Kernels.SiluMulFusedInt8(gu.View, act.View, 1, ffn, q.For(ffn)), 200);
+        Line($"| silu·mul+int8 1×{ffn} | {siluInt8 * 1e6:F2} µs (unfused: {silu * 1e6:F2} + quantize {quantizeF * 1e6:F2}) |");
     }
 
     private static void MatMulLine(GpuDevice gpu, TensorType type, int rows, int cols, int tokens, string name)
@@ -212,7 +220,9 @@ internal static partial class GpuBenchmark
 
     private static void AttentionLine(GpuDevice gpu, int rows, int context)
     {
-        const int heads = 28, kvHeads = 4, headDim = 128, blockSize = 16;
+        // 7B heads; the smoke run keeps the head size and GQA ratio, with fewer heads.
+        int heads = _tiny ? 4 : 28, kvHeads = _tiny ? 2 : 4;
+        const int headDim = 128, blockSize = 16;
         int kvWidth = kvHeads * headDim, blocks = (context + blockSize - 1) / blockSize;
         using var q = gpu.Allocate<float>((long)rows * heads * headDim);
         using var o = gpu.Allocate<float>((long)rows * heads * headDim);
@@ -259,7 +269,9 @@ internal static partial class GpuBenchmark
 
     private static void EndToEnd(GpuDevice gpu, bool quick)
     {
-        var spec = SyntheticModelSpec.Preset("qwen2-7b-shape");
+        var spec = _tiny
+            ? SyntheticModelSpec.Create("toy", hidden: 256, layers: 1, heads: 4, kvHeads: 2, intermediate: 256, vocab: 264, tieEmbeddings: false)
+            : SyntheticModelSpec.Preset("qwen2-7b-shape");
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
         Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio | launches/token |");
         Line("|---|---|---|---|---|---|---|---|---|");
@@ -282,16 +294,19 @@ internal static partial class GpuBenchmark
     private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations, bool quick)
     {
         {
-            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = 1024, Activations = activations });
+            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations });
             var random = new Random(3);
-            int prompt = 128, steps = quick ? 16 : 64;
+            int prompt = _tiny ? 5 : 128, steps = _tiny ? 1 : quick ? 16 : 64;
             var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
 
-            // Warm-up (kernel compilation), then a timed prefill on a fresh sequence.
-            var warm = model.CreateSequence();
-            model.Forward([new ForwardRequest { Sequence = warm, Tokens = ids }]);
-            model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 1 } }]);
-            model.FreeSequence(warm);
+            // Warm-up (kernel compilation; not in the smoke run), then a timed prefill on a fresh sequence.
+            if (!_tiny)
+            {
+                var warm = model.CreateSequence();
+                model.Forward([new ForwardRequest { Sequence = warm, Tokens = ids }]);
+                model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 1 } }]);
+                model.FreeSequence(warm);
+            }
 
             var sequence = model.CreateSequence();
             var watch = Stopwatch.StartNew();

@@ -49,6 +49,12 @@ public sealed class GpuKernels
             case TensorType.Q4_0: MatMul(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q4_K: MatMul(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
             case TensorType.Q6_K: MatMul(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q4_1: MatMul(w.AsQ4_1, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q5_0: MatMul(w.AsQ5_0, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q5_1: MatMul(w.AsQ5_1, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q5_K: MatMul(w.AsQ5_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q2_K: MatMul(w.AsQ2_K, w, x, tokens, y, bias, accumulate); break;
+            case TensorType.Q3_K: MatMul(w.AsQ3_K, w, x, tokens, y, bias, accumulate); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {w.Type} weights");
         }
     }
@@ -131,6 +137,12 @@ public sealed class GpuKernels
             case TensorType.Q4_0: Gather(table.AsQ4_0, table, ids, count, output); break;
             case TensorType.Q4_K: Gather(table.AsQ4_K, table, ids, count, output); break;
             case TensorType.Q6_K: Gather(table.AsQ6_K, table, ids, count, output); break;
+            case TensorType.Q4_1: Gather(table.AsQ4_1, table, ids, count, output); break;
+            case TensorType.Q5_0: Gather(table.AsQ5_0, table, ids, count, output); break;
+            case TensorType.Q5_1: Gather(table.AsQ5_1, table, ids, count, output); break;
+            case TensorType.Q5_K: Gather(table.AsQ5_K, table, ids, count, output); break;
+            case TensorType.Q2_K: Gather(table.AsQ2_K, table, ids, count, output); break;
+            case TensorType.Q3_K: Gather(table.AsQ3_K, table, ids, count, output); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {table.Type} weights");
         }
     }

@@ -59,7 +59,7 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat
     public int PieceB(int unit) => PieceA(unit) + 32;
 
     /// <summary>ggml's get_scale_min_k4 over the 12 scale bytes (bytes 4..15 of the super-block).</summary>
-    private static void ScaleMin(UInt4 head, int subBlock, out int scale, out int min)
+    internal static void ScaleMin(UInt4 head, int subBlock, out int scale, out int min)
     {
         if (subBlock < 4)
         {

@@ -29,6 +29,13 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         { TensorType.Q6_K, 3, 256, 6 },
         { TensorType.Q4_0, 3, 8192, 2 }, // long rows: a whole group of warps shares each row pair
         { TensorType.Q4_0, 3, 8192, 1 }, // long rows, one token: the two-sum reduction across the group's warps
+        { TensorType.Q4_1, 7, 64, 3 },
+        { TensorType.Q5_0, 9, 96, 1 },
+        { TensorType.Q5_1, 5, 64, 4 },
+        { TensorType.Q5_K, 5, 512, 1 },
+        { TensorType.Q5_K, 3, 256, 5 },
+        { TensorType.Q2_K, 5, 512, 1 },
+        { TensorType.Q3_K, 3, 256, 5 },
     };
 
     [Theory]
@@ -90,5 +97,37 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         using var output = _device.Allocate<float>(expected.Length);
         _device.Kernels.Gather(table, idBuffer.View, ids.Length, output.View);
         Check.Close(expected, Check.Download(_device, output.View, expected.Length), absolute: 1e-6, relative: 1e-6);
+    }
+
+    /// <summary>
+    /// The formats added for the remaining GGUF types: each gathered value is the CPU dequantizer's float bit for bit
+    /// (same products and sums in the same order: d·q + m, d·sc·q − dmin·m; Q5_0 and Q3_K hand over centred levels).
+    /// </summary>
+    [Theory]
+    [InlineData(TensorType.Q4_1)]
+    [InlineData(TensorType.Q5_0)]
+    [InlineData(TensorType.Q5_1)]
+    [InlineData(TensorType.Q5_K)]
+    [InlineData(TensorType.Q2_K)]
+    [InlineData(TensorType.Q3_K)]
+    public void GatherEqualsTheCpuDequantizerExactly(TensorType type)
+    {
+        const int rows = 6, cols = 512;
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: 13);
+        int[] ids = [5, 1, 5, 0, 3];
+        long rowBytes = type.RowBytes(cols)!.Value;
+        var expected = new float[ids.Length * cols];
+        for (int i = 0; i < ids.Length; i++)
+            Dequantizer.RowToFloat(type, bytes.AsSpan((int)(ids[i] * rowBytes), (int)rowBytes), expected.AsSpan(i * cols, cols));
+
+        using var table = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var idBuffer = _device.Upload<int>(ids);
+        using var output = _device.Allocate<float>(expected.Length);
+        _device.Kernels.Gather(table, idBuffer.View, ids.Length, output.View);
+        var actual = Check.Download(_device, output.View, expected.Length);
+        Assert.Contains(expected, v => v != 0f); // a real table, not zeros on both sides
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"value {i}: CPU {expected[i]:R}, GPU {actual[i]:R}");
     }
 }

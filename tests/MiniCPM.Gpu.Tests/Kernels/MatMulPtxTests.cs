@@ -24,6 +24,12 @@ public sealed class MatMulPtxTests
     [InlineData(typeof(Q4_0Rows))]
     [InlineData(typeof(Q4_KRows))]
     [InlineData(typeof(Q6_KRows))]
+    [InlineData(typeof(Q4_1Rows))]
+    [InlineData(typeof(Q5_0Rows))]
+    [InlineData(typeof(Q5_1Rows))]
+    [InlineData(typeof(Q5_KRows))]
+    [InlineData(typeof(Q2_KRows))]
+    [InlineData(typeof(Q3_KRows))]
     public void MatMulCompilesToPtxWithoutLocalMemory(Type format)
     {
         string ptx = Compile(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));

@@ -3,8 +3,9 @@ using MiniCPM.Kernels.Formats;
 
 namespace MiniCPM.Gpu.Tests.Kernels;
 
-/// <summary>File-format weight bytes for tests: quantized by the CPU quantizer where one exists, otherwise random
-/// blocks with finite fp16 scales (the K-quants), read back through the CPU dequantizer as the reference.</summary>
+/// <summary>File-format weight bytes for tests: quantized by the CPU quantizer where one exists (every type the GPU
+/// reads today, Q4_1/Q5_0/Q5_1 and Q2_K..Q6_K included), otherwise random K-quant blocks with finite fp16 scales; read back
+/// through the CPU dequantizer as the reference.</summary>
 internal static class WeightBytes
 {
     public static byte[] Random(TensorType type, int rows, int cols, int seed)

@@ -46,6 +46,29 @@ public sealed class KQuantDecodeOnGpuTests(SimulatorDevice simulator) : IDisposa
         Assert.InRange(cost, 1e-5, 3e-2);
     }
 
+    /// <summary>
+    /// Q5_K_M (Q5_K, Q6_K for the output and some attn_v/ffn_down) with float activations: the Q5_K row format inside
+    /// a forward pass makes the CPU decoder's products in another summation order, so the logits agree to float
+    /// rounding (the Q4_0/Q8_0 float test's tolerance).
+    /// </summary>
+    [Fact]
+    public void Q5_K_MFloatDecodeMatchesTheCpuDecoder()
+    {
+        string source = Path.Combine(_dir, "f32.gguf"), path = Path.Combine(_dir, "q5_k_m.gguf");
+        SyntheticModel.WriteGguf(SyntheticModelSpec.Create("gpu-q5k-test", hidden: 256, layers: 1, heads: 4, kvHeads: 2,
+            intermediate: 256, vocab: 264, tieEmbeddings: false), source, TensorType.F32, seed: 13);
+        GgufQuantizer.Quantize(source, path, QuantizationScheme.Parse("Q5_K_M"));
+        using (var file = GgufFile.Open(path))
+            Assert.Contains(TensorType.Q5_K, file.Tensors.Select(t => t.Type));
+
+        using var cpu = Qwen2Model.Load(path, new Qwen2Options { Activations = ActivationPrecision.Float32 });
+        using var gpu = Qwen2GpuModel.Load(path, simulator.Device, new Qwen2GpuOptions { Activations = ActivationPrecision.Float32 });
+        var expected = Run(cpu);
+        var actual = Run(gpu);
+        float scale = expected.Max(MathF.Abs);
+        Check.Close(expected, actual, absolute: 2e-5 * scale);
+    }
+
     /// <summary>One decode-shaped step (a one-token sequence): ~225 groups at this shape, ~17 s on the simulator;
     /// the split attention over several chunks is the kernel tests' job.</summary>
     private static float[] Run(ILanguageModel model)

@@ -1,0 +1,50 @@
+using ILGPU;
+
+namespace MiniCPM.Kernels.Gpu.RowFormats;
+
+/// <summary>
+/// Q2_K repacked on upload: per super-block 5 aligned words (the 16 scale bytes, then qs' 64 bytes) and its two fp16
+/// halves d, dmin beside them (the file's 84-byte blocks allow no vector load). Value 128h + 32s + 16p + l is 2 bits
+/// of qs byte 32h + 16p + l at shift 2s, in 16-value sub-block 8h + 2s + p with scale byte sc: w = d·(sc &amp; 15)·q −
+/// dmin·(sc &gt;&gt; 4). A unit is one qs word (h, p) at two shifts 2s, 2s + 2: each piece is one whole sub-block.
+/// </summary>
+public struct Q2_KRows : IRowFormat
+{
+    public ArrayView<UInt4> Blocks;
+    /// <summary>Per super-block: d, dmin.</summary>
+    public ArrayView<ushort> Scales;
+    public int SuperBlocksPerRow;
+
+    public Unit32 Load(int row, int unit)
+    {
+        int superBlock = unit >> 3, half = unit >> 2 & 1, part = (unit >> 1) & 1, pair = unit & 1;
+        long index = (long)row * SuperBlocksPerRow + superBlock;
+        long first = index * 5;
+        float d = (float)Interop.IntAsFloat(Scales[2 * index]);
+        float dmin = (float)Interop.IntAsFloat(Scales[2 * index + 1]);
+        var scales = Blocks[first];
+        var q = Blocks[first + 1 + 2 * half + part];
+        int subBlockA = 8 * half + 4 * pair + part; // shift 2s with s = 2·pair
+        uint scA = ScaleByte(scales, subBlockA), scB = ScaleByte(scales, subBlockA + 2);
+        var u = new Unit32
+        {
+            ScaleA = d * (scA & 0xF), ScaleB = d * (scB & 0xF),
+            OffsetA = -(dmin * (scA >> 4)), OffsetB = -(dmin * (scB >> 4)),
+        };
+        int shiftA = 4 * pair, shiftB = 4 * pair + 2;
+        u.A0 = Two(q.X, shiftA); u.A1 = Two(q.Y, shiftA); u.A2 = Two(q.Z, shiftA); u.A3 = Two(q.W, shiftA);
+        u.B0 = Two(q.X, shiftB); u.B1 = Two(q.Y, shiftB); u.B2 = Two(q.Z, shiftB); u.B3 = Two(q.W, shiftB);
+        return u;
+    }
+
+    public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);
+    public int PieceB(int unit) => PieceA(unit) + 32;
+
+    /// <summary>Byte <paramref name="i"/> (0..15) of a word.</summary>
+    internal static uint ScaleByte(UInt4 w, int i) => Bits.Byte(i < 4 ? w.X : i < 8 ? w.Y : i < 12 ? w.Z : w.W, i & 3);
+
+    /// <summary>Four 2-bit levels: the bits at <paramref name="shift"/> of each byte.</summary>
+    private static Float4 Two(uint w, int shift) => new(
+        Bits.Small((w >> shift) & 3), Bits.Small((w >> (8 + shift)) & 3),
+        Bits.Small((w >> (16 + shift)) & 3), Bits.Small((w >> (24 + shift)) & 3));
+}
