@@ -45,7 +45,7 @@ public sealed class MatMulPtxTests
         string ptx = Compile(typeof(TiledMatMulKernel).GetMethod(nameof(TiledMatMulKernel.Kernel))!.MakeGenericMethod(format));
         Assert.Contains(".entry", ptx);
         Assert.Contains("ld.global", ptx);
-        Assert.Contains("ld.shared", ptx); // the tiles live in shared memory
+        Assert.Contains("ld.shared.v4.f32", ptx); // the tiles live in shared memory, read 16 bytes at a time
         Assert.Contains("bar.sync", ptx);
         Assert.DoesNotContain(".local", ptx); // the 4×4 block of sums stays in registers
     }
