@@ -32,8 +32,8 @@ public sealed class GpuKernels
 
     internal GpuKernels(Accelerator accelerator) => _accelerator = accelerator;
 
-    /// <summary>Tokens from which <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/> takes the shared-memory tiled kernel (<see cref="TiledMatMulKernel"/>);
-    /// fewer take <see cref="MatMulKernel"/> (decode). At 16 tokens MatMulKernel streams every weight 4 times and the
+    /// <summary>Tokens from which <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>
+    /// takes the shared-memory tiled kernel (<see cref="TiledMatMulKernel"/>); fewer take <see cref="MatMulKernel"/> (decode). At 16 tokens MatMulKernel streams every weight 4 times and the
     /// tiled kernel once, while a 64-token tile is still a quarter used; below that the tiled kernel's
     /// Rows / 64 groups leave most of a large GPU idle. int.MaxValue: never tiled (benchmarks compare both).</summary>
     public int TiledMinTokens { get; set; } = 16;
