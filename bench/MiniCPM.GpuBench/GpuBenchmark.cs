@@ -148,6 +148,7 @@ internal static partial class GpuBenchmark
             }
         foreach (var type in new[] { TensorType.F16, TensorType.Q4_0, TensorType.Q4_K })
             MatMulLine(gpu, type, _tiny ? 16 : 18944, _tiny ? 256 : 3584, tokens: _tiny ? 5 : 128, "matmul");
+        TiledLines(gpu, quick);
 
         // Attention at decode: one row over a 1024-token context, 7B heads.
         Line(_tiny ? "## attention and row kernels (toy shapes)" : "## attention and row kernels (qwen2-7b shapes)");
@@ -188,6 +189,54 @@ internal static partial class GpuBenchmark
         double bytes = matrix.Bytes + 4.0 * tokens * (cols + rows);
         double flops = 2.0 * rows * cols * tokens;
         Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {seconds * 1e6:F1} | {bytes / seconds / 1e9:F0} | {100 * bytes / seconds / _copyBandwidth:F0}% | {flops / seconds / 1e12:F2} |");
+    }
+
+    /// <summary>The shared-memory tiled kernel that prefill and the vision tower get (GpuKernels.TiledMinTokens and up)
+    /// against MatMulKernel at the same shape, and the token counts around the dispatch threshold.</summary>
+    private static void TiledLines(GpuDevice gpu, bool quick)
+    {
+        Line($"## tiled matmul (from {gpu.Kernels.TiledMinTokens} tokens) vs MatMulKernel (4 tokens per weight load) at the same shape");
+        Line("| shape | type | rows×cols | tokens | tiled µs | TFLOP/s | MatMulKernel µs | TFLOP/s | speed-up |");
+        Line("|---|---|---|---|---|---|---|---|---|");
+        (string Name, int Rows, int Cols, int Tokens)[] shapes =
+        [
+            ("siglip fc1, 448² slice", 4320, 1152, 1024), // MLP width 4304, padded to whole 32-column units (GpuVisionWeights)
+            ("siglip fc2, 448² slice", 1152, 4320, 1024),
+            ("siglip q|k|v, 448² slice", 3456, 1152, 1024),
+            ("7b q|k|v prefill", 4608, 3584, 128),
+            ("7b gate|up prefill", 37888, 3584, 128),
+            ("7b down prefill", 3584, 18944, 128),
+            ("7b q|k|v, threshold", 4608, 3584, 16),
+            ("7b q|k|v, threshold", 4608, 3584, 32),
+            ("7b q|k|v, threshold", 4608, 3584, 64),
+        ];
+        if (_tiny) shapes = [("toy", 72, 64, 20)]; // past one 64-row tile and the 16-token threshold
+        TensorType[] types = _tiny ? [TensorType.Q4_0] : quick ? [TensorType.F16, TensorType.Q4_0] : [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K];
+        foreach (var (name, rows, cols, tokens) in shapes)
+            foreach (var type in types)
+                Guarded(() => TiledLine(gpu, name, type, rows, cols, tokens));
+    }
+
+    private static void TiledLine(GpuDevice gpu, string name, TensorType type, int rows, int cols, int tokens)
+    {
+        using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
+        matrix.Randomize(gpu, 12345);
+        using var x = gpu.Allocate<float>((long)tokens * cols);
+        using var y = gpu.Allocate<float>((long)tokens * rows);
+        Fill(gpu, x.View, (long)tokens * cols);
+        double flops = 2.0 * rows * cols * tokens;
+        int repetitions = (int)Math.Clamp(2e12 / flops, 5, 200);
+        int threshold = gpu.Kernels.TiledMinTokens;
+        double tiled, plain;
+        try
+        {
+            gpu.Kernels.TiledMinTokens = 1;
+            tiled = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+            gpu.Kernels.TiledMinTokens = int.MaxValue;
+            plain = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+        }
+        finally { gpu.Kernels.TiledMinTokens = threshold; }
+        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {tiled * 1e6:F1} | {flops / tiled / 1e12:F2} | {plain * 1e6:F1} | {flops / plain / 1e12:F2} | {plain / tiled:F2}× |");
     }
 
     /// <summary>Runs one measurement; a failure is printed and the bench goes on.</summary>

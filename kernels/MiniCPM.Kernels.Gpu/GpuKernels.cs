@@ -13,6 +13,7 @@ public sealed class GpuKernels
 {
     private readonly Accelerator _accelerator;
     private readonly Dictionary<Type, Delegate> _matMuls = [];
+    private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
     private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
     private Action<Index1D, ArrayView<float>, Int8Blocks>? _quantize;
@@ -31,6 +32,12 @@ public sealed class GpuKernels
     private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
 
     internal GpuKernels(Accelerator accelerator) => _accelerator = accelerator;
+
+    /// <summary>Tokens from which <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>
+    /// takes the shared-memory tiled kernel (<see cref="TiledMatMulKernel"/>); fewer take <see cref="MatMulKernel"/> (decode). At 16 tokens MatMulKernel streams every weight 4 times and the
+    /// tiled kernel once, while a 64-token tile is still a quarter used; below that the tiled kernel's
+    /// Rows / 64 groups leave most of a large GPU idle. int.MaxValue: never tiled (benchmarks compare both).</summary>
+    public int TiledMinTokens { get; set; } = 16;
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t] when <paramref name="accumulate"/>), for <paramref name="tokens"/> rows of X.</summary>
     /// <remarks><paramref name="yStride"/>: floats per output row (0: the matrix's rows); <paramref name="y"/> may be a
@@ -62,13 +69,24 @@ public sealed class GpuKernels
     private void MatMul<TFormat>(TFormat format, GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y,
         ArrayView<float> bias, bool accumulate) where TFormat : struct, IRowFormat
     {
-        if (!_matMuls.TryGetValue(typeof(TFormat), out var kernel))
-            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
         var args = new MatMulArgs<TFormat>
         {
             Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y,
             Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = _yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
         };
+        if (tokens >= TiledMinTokens)
+        {
+            if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
+                _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(TiledMatMulKernel.Kernel);
+            var tiles = new Index2D(
+                (w.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
+                (tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
+            Launches++;
+            ((Action<KernelConfig, MatMulArgs<TFormat>>)tiled)(new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
+            return;
+        }
+        if (!_matMuls.TryGetValue(typeof(TFormat), out var kernel))
+            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
         var grid = new Index2D(
             (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
             (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);

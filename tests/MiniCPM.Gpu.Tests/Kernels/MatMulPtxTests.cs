@@ -38,6 +38,24 @@ public sealed class MatMulPtxTests
         Assert.DoesNotContain(".local", ptx);
     }
 
+    [Theory]
+    [InlineData(typeof(F32Rows))]
+    [InlineData(typeof(F16Rows))]
+    [InlineData(typeof(Bf16Rows))]
+    [InlineData(typeof(Q8_0Rows))]
+    [InlineData(typeof(Q4_0Rows))]
+    [InlineData(typeof(Q4_KRows))]
+    [InlineData(typeof(Q6_KRows))]
+    public void TiledMatMulCompilesToPtxWithoutLocalMemory(Type format)
+    {
+        string ptx = Compile(typeof(TiledMatMulKernel).GetMethod(nameof(TiledMatMulKernel.Kernel))!.MakeGenericMethod(format));
+        Assert.Contains(".entry", ptx);
+        Assert.Contains("ld.global", ptx);
+        Assert.Contains("ld.shared.v4.f32", ptx); // the tiles live in shared memory, read 16 bytes at a time
+        Assert.Contains("bar.sync", ptx);
+        Assert.DoesNotContain(".local", ptx); // the 4×4 block of sums stays in registers
+    }
+
     private static string Compile(System.Reflection.MethodInfo method)
     {
         using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());

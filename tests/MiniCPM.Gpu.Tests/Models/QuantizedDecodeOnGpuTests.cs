@@ -38,6 +38,22 @@ public sealed class QuantizedDecodeOnGpuTests(SimulatorDevice simulator) : IDisp
         Check.Close(cpuLogits, gpuLogits, absolute: 2e-5 * scale);
     }
 
+    /// <summary>A prompt of GpuKernels.TiledMinTokens tokens: every projection and the lm_head of the prefill take the
+    /// shared-memory tiled kernel, the decode step after it (attending to the prefill's KV) MatMulKernel.</summary>
+    [Fact]
+    public void TiledPrefillMatchesTheCpuDecoder()
+    {
+        string path = Export(TensorType.Q4_0);
+        using var cpu = Qwen2Model.Load(path, new Qwen2Options { Activations = ActivationPrecision.Float32 });
+        using var gpu = Qwen2GpuModel.Load(path, simulator.Device, new Qwen2GpuOptions { Activations = ActivationPrecision.Float32 });
+        int[] prompt = [.. Enumerable.Range(0, simulator.Device.Kernels.TiledMinTokens).Select(i => (i * 37 + 5) % 320)];
+        var cpuLogits = Run(cpu, prompt);
+        var gpuLogits = Run(gpu, prompt);
+
+        float scale = cpuLogits.Max(MathF.Abs);
+        Check.Close(cpuLogits, gpuLogits, absolute: 2e-5 * scale);
+    }
+
     [Theory]
     [InlineData(TensorType.Q4_0)]
     [InlineData(TensorType.Q8_0)]
@@ -75,11 +91,11 @@ public sealed class QuantizedDecodeOnGpuTests(SimulatorDevice simulator) : IDisp
         return path;
     }
 
-    /// <summary>Three prompt tokens, then one decode step; the logits of all four rows.</summary>
-    private static float[] Run(ILanguageModel model)
+    /// <summary>Three prompt tokens (or <paramref name="tokens"/>), then one decode step; the logits of all rows.</summary>
+    private static float[] Run(ILanguageModel model, int[]? tokens = null)
     {
         var sequence = model.CreateSequence();
-        var prompt = new ForwardRequest { Sequence = sequence, Tokens = new[] { 5, 17, 42 }, AllLogits = true };
+        var prompt = new ForwardRequest { Sequence = sequence, Tokens = tokens ?? [5, 17, 42], AllLogits = true };
         model.Forward([prompt]);
         var step = new ForwardRequest { Sequence = sequence, Tokens = new[] { 99 } };
         model.Forward([step]);
