@@ -1,10 +1,5 @@
 using System.Reflection;
 using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using MiniCPM.Kernels.Gpu;
 using MiniCPM.Kernels.Gpu.RowFormats;
 
@@ -26,7 +21,7 @@ public sealed class DecodePtxTests
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format)
     {
         var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format);
-        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method));
+        string ptx = Ptx.Grouped(method);
         int dp4a = CountLines(ptx, "dp4a.s32.s32");
         Assert.Equal(16, dp4a); // eight per block dot, two rows per team
         // ILGPU passes CudaAsm.Emit's out operand through a 4-byte local slot (st.local right after each dp4a, ld.local
@@ -41,11 +36,11 @@ public sealed class DecodePtxTests
     [Fact]
     public void SplitAttentionCompilesWithoutLocalMemory()
     {
-        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Kernel))!));
+        string ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Kernel))!);
         Assert.DoesNotContain(".local", ptx);
-        ptx = Compile(EntryPointDescription.FromImplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!));
+        ptx = Ptx.Indexed(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!);
         Assert.DoesNotContain(".local", ptx);
-        ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.MergeInt8))!));
+        ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.MergeInt8))!);
         Assert.DoesNotContain(".local", ptx);
         Assert.Contains("bar.warp.sync", ptx);
     }
@@ -56,32 +51,23 @@ public sealed class DecodePtxTests
     [InlineData("Quantize")]
     public void FusedInt8ProducersCompileWithoutLocalMemory(string name)
     {
-        var entry = name switch
+        string ptx = name switch
         {
-            nameof(NormKernels.RmsNormInt8) => EntryPointDescription.FromExplicitlyGroupedKernel(typeof(NormKernels).GetMethod(name)!),
-            nameof(ElementwiseKernels.SiluMulFusedInt8) => EntryPointDescription.FromImplicitlyGroupedKernel(typeof(ElementwiseKernels).GetMethod(name)!),
-            _ => EntryPointDescription.FromImplicitlyGroupedKernel(typeof(Int8Quantizer).GetMethod("Kernel")!),
+            nameof(NormKernels.RmsNormInt8) => Ptx.Grouped(typeof(NormKernels).GetMethod(name)!),
+            nameof(ElementwiseKernels.SiluMulFusedInt8) => Ptx.Indexed(typeof(ElementwiseKernels).GetMethod(name)!),
+            _ => Ptx.Indexed(typeof(Int8Quantizer).GetMethod("Kernel")!),
         };
-        Assert.DoesNotContain(".local", Compile(entry));
+        Assert.DoesNotContain(".local", ptx);
     }
 
     [Fact]
     public void ButterflyReductionsStayInRegisters()
     {
         var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows));
-        string ptx = Compile(EntryPointDescription.FromExplicitlyGroupedKernel(matMul));
+        string ptx = Ptx.Grouped(matMul);
         Assert.Contains("shfl", ptx);
         Assert.DoesNotContain(".local", ptx);
     }
 
     private static int CountLines(string ptx, string text) => ptx.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
-
-    private static string Compile(EntryPointDescription entry)
-    {
-        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());
-        var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
-        var compiled = (PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization());
-        Assert.Contains(".entry", compiled.PTXAssembly);
-        return compiled.PTXAssembly;
-    }
 }

@@ -1,9 +1,3 @@
-using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using MiniCPM.Kernels.Gpu;
 using MiniCPM.Kernels.Gpu.RowFormats;
 
@@ -32,7 +26,7 @@ public sealed class MatMulPtxTests
     [InlineData(typeof(Q3_KRows))]
     public void MatMulCompilesToPtxWithoutLocalMemory(Type format)
     {
-        string ptx = Compile(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));
+        string ptx = Ptx.Grouped(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));
         Assert.Contains(".entry", ptx);
         Assert.Contains("ld.global", ptx); // the whole kernel, not an empty shell
         Assert.DoesNotContain(".local", ptx);
@@ -46,21 +40,19 @@ public sealed class MatMulPtxTests
     [InlineData(typeof(Q4_0Rows))]
     [InlineData(typeof(Q4_KRows))]
     [InlineData(typeof(Q6_KRows))]
+    [InlineData(typeof(Q4_1Rows))]
+    [InlineData(typeof(Q5_0Rows))]
+    [InlineData(typeof(Q5_1Rows))]
+    [InlineData(typeof(Q5_KRows))]
+    [InlineData(typeof(Q2_KRows))]
+    [InlineData(typeof(Q3_KRows))]
     public void TiledMatMulCompilesToPtxWithoutLocalMemory(Type format)
     {
-        string ptx = Compile(typeof(TiledMatMulKernel).GetMethod(nameof(TiledMatMulKernel.Kernel))!.MakeGenericMethod(format));
+        string ptx = Ptx.Grouped(typeof(TiledMatMulKernel).GetMethod(nameof(TiledMatMulKernel.Kernel))!.MakeGenericMethod(format));
         Assert.Contains(".entry", ptx);
         Assert.Contains("ld.global", ptx);
         Assert.Contains("ld.shared.v4.f32", ptx); // the tiles live in shared memory, read 16 bytes at a time
         Assert.Contains("bar.sync", ptx);
         Assert.DoesNotContain(".local", ptx); // the 4×4 block of sums stays in registers
-    }
-
-    private static string Compile(System.Reflection.MethodInfo method)
-    {
-        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());
-        var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
-        var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), new KernelSpecialization());
-        return compiled.PTXAssembly;
     }
 }
