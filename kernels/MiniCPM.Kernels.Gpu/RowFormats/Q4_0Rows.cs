@@ -5,7 +5,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// <summary>
 /// Q4_0 split on upload into aligned nibbles (one 16-byte word per 32-value block) and fp16 scales. Byte j's low
 /// nibble is value j, its high nibble value j + 16; w = d·(q − 8), so piece A is the low nibbles, piece B the high ones,
-/// both with offset −8d.
+/// both handed over as centred levels q − 8.
 /// </summary>
 public struct Q4_0Rows : IRowFormat, IInt8RowFormat
 {
@@ -18,9 +18,11 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat
         long block = (long)row * BlocksPerRow + unit;
         float d = (float)Interop.IntAsFloat(Scales[block]);
         var w = Quants[block];
-        var u = new Unit32 { ScaleA = d, ScaleB = d, OffsetA = -8 * d, OffsetB = -8 * d };
-        u.A0 = Low(w.X); u.A1 = Low(w.Y); u.A2 = Low(w.Z); u.A3 = Low(w.W);
-        u.B0 = High(w.X); u.B1 = High(w.Y); u.B2 = High(w.Z); u.B3 = High(w.W);
+        // Centred levels q − 8 with offset −0: d·(q − 8) is the CPU dequantizer's product bit for bit (d·q − 8d is
+        // not: its zero is +0 where the CPU's is −0 for negative d).
+        var u = new Unit32 { ScaleA = d, ScaleB = d, OffsetA = -0f, OffsetB = -0f };
+        u.A0 = LowCentred(w.X); u.A1 = LowCentred(w.Y); u.A2 = LowCentred(w.Z); u.A3 = LowCentred(w.W);
+        u.B0 = HighCentred(w.X); u.B1 = HighCentred(w.Y); u.B2 = HighCentred(w.Z); u.B3 = HighCentred(w.W);
         return u;
     }
 
@@ -43,6 +45,17 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat
 
     public int PieceA(int unit) => 32 * unit;
     public int PieceB(int unit) => 32 * unit + 16;
+
+    /// <summary>2^23 + 8: subtracting it from the float with bits 0x4B000000 | q gives q − 8 exactly (see <see cref="Bits.Small"/>).</summary>
+    private const float CentredBias = 8388616f;
+
+    private static float Centred(uint q) => Interop.IntAsFloat(0x4B000000u | q) - CentredBias;
+
+    private static Float4 LowCentred(uint w) =>
+        new(Centred(w & 0xF), Centred((w >> 8) & 0xF), Centred((w >> 16) & 0xF), Centred((w >> 24) & 0xF));
+
+    private static Float4 HighCentred(uint w) =>
+        new(Centred((w >> 4) & 0xF), Centred((w >> 12) & 0xF), Centred((w >> 20) & 0xF), Centred((w >> 28) & 0xF));
 
     internal static Float4 Low(uint w) =>
         new(Bits.Small(w & 0xF), Bits.Small((w >> 8) & 0xF), Bits.Small((w >> 16) & 0xF), Bits.Small((w >> 24) & 0xF));
