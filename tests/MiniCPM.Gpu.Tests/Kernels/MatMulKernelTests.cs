@@ -78,39 +78,22 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         Check.Close(expected, Check.Download(_device, ys.View, rows), absolute: 1e-4);
     }
 
-    [Theory]
-    [InlineData(TensorType.BF16)]
-    [InlineData(TensorType.Q6_K)]
-    public void GatherReturnsTheDequantizedRows(TensorType type)
-    {
-        const int rows = 6, cols = 256;
-        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: 11);
-        int[] ids = [4, 0, 4, 5];
-        long rowBytes = type.RowBytes(cols)!.Value;
-        var expected = new float[ids.Length * cols];
-        for (int i = 0; i < ids.Length; i++)
-            Dequantizer.RowToFloat(type, bytes.AsSpan((int)(ids[i] * rowBytes), (int)rowBytes), expected.AsSpan(i * cols, cols));
-
-        using var table = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var idBuffer = _device.Upload<int>(ids);
-        using var output = _device.Allocate<float>(expected.Length);
-        _device.Kernels.Gather(table, idBuffer.View, ids.Length, output.View);
-        Check.Close(expected, Check.Download(_device, output.View, expected.Length), absolute: 1e-6, relative: 1e-6);
-    }
-
     /// <summary>
-    /// The formats added for the remaining GGUF types: each gathered value is the CPU dequantizer's float bit for bit
-    /// (same products and sums in the same order: d·q + m, d·sc·q − dmin·m; Q4_0, Q5_0 and Q3_K hand over centred levels).
+    /// Embedding rows against the CPU dequantizer: bit for bit where the GPU makes the same products and sums in the
+    /// same order (d·q + m, d·sc·q − dmin·m; Q4_0, Q5_0 and Q3_K hand over centred levels); Q6_K's row format
+    /// multiplies d·sc and q in another order, so it is held to float rounding.
     /// </summary>
     [Theory]
-    [InlineData(TensorType.Q4_0)]
-    [InlineData(TensorType.Q4_1)]
-    [InlineData(TensorType.Q5_0)]
-    [InlineData(TensorType.Q5_1)]
-    [InlineData(TensorType.Q5_K)]
-    [InlineData(TensorType.Q2_K)]
-    [InlineData(TensorType.Q3_K)]
-    public void GatherEqualsTheCpuDequantizerExactly(TensorType type)
+    [InlineData(TensorType.BF16, true)]
+    [InlineData(TensorType.Q4_0, true)]
+    [InlineData(TensorType.Q4_1, true)]
+    [InlineData(TensorType.Q5_0, true)]
+    [InlineData(TensorType.Q5_1, true)]
+    [InlineData(TensorType.Q5_K, true)]
+    [InlineData(TensorType.Q2_K, true)]
+    [InlineData(TensorType.Q3_K, true)]
+    [InlineData(TensorType.Q6_K, false)]
+    public void GatherReturnsTheCpuDequantizersRows(TensorType type, bool bitExact)
     {
         const int rows = 6, cols = 512;
         byte[] bytes = WeightBytes.Random(type, rows, cols, seed: 13);
@@ -126,6 +109,11 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         _device.Kernels.Gather(table, idBuffer.View, ids.Length, output.View);
         var actual = Check.Download(_device, output.View, expected.Length);
         Assert.Contains(expected, v => v != 0f); // a real table, not zeros on both sides
+        if (!bitExact)
+        {
+            Check.Close(expected, actual, absolute: 1e-6, relative: 1e-6);
+            return;
+        }
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
                 $"value {i}: CPU {expected[i]:R}, GPU {actual[i]:R}");

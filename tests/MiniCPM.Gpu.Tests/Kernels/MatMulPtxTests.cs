@@ -10,20 +10,15 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 /// </summary>
 public sealed class MatMulPtxTests
 {
+    public static TheoryData<Type> Formats => new()
+    {
+        typeof(F32Rows), typeof(F16Rows), typeof(Bf16Rows), typeof(Q8_0Rows), typeof(Q4_0Rows), typeof(Q4_1Rows),
+        typeof(Q5_0Rows), typeof(Q5_1Rows), typeof(Q2_KRows), typeof(Q3_KRows), typeof(Q4_KRows), typeof(Q5_KRows),
+        typeof(Q6_KRows),
+    };
+
     [Theory]
-    [InlineData(typeof(F32Rows))]
-    [InlineData(typeof(F16Rows))]
-    [InlineData(typeof(Bf16Rows))]
-    [InlineData(typeof(Q8_0Rows))]
-    [InlineData(typeof(Q4_0Rows))]
-    [InlineData(typeof(Q4_KRows))]
-    [InlineData(typeof(Q6_KRows))]
-    [InlineData(typeof(Q4_1Rows))]
-    [InlineData(typeof(Q5_0Rows))]
-    [InlineData(typeof(Q5_1Rows))]
-    [InlineData(typeof(Q5_KRows))]
-    [InlineData(typeof(Q2_KRows))]
-    [InlineData(typeof(Q3_KRows))]
+    [MemberData(nameof(Formats))]
     public void MatMulCompilesToPtxWithoutLocalMemory(Type format)
     {
         string ptx = Ptx.Grouped(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));
@@ -33,19 +28,7 @@ public sealed class MatMulPtxTests
     }
 
     [Theory]
-    [InlineData(typeof(F32Rows))]
-    [InlineData(typeof(F16Rows))]
-    [InlineData(typeof(Bf16Rows))]
-    [InlineData(typeof(Q8_0Rows))]
-    [InlineData(typeof(Q4_0Rows))]
-    [InlineData(typeof(Q4_KRows))]
-    [InlineData(typeof(Q6_KRows))]
-    [InlineData(typeof(Q4_1Rows))]
-    [InlineData(typeof(Q5_0Rows))]
-    [InlineData(typeof(Q5_1Rows))]
-    [InlineData(typeof(Q5_KRows))]
-    [InlineData(typeof(Q2_KRows))]
-    [InlineData(typeof(Q3_KRows))]
+    [MemberData(nameof(Formats))]
     public void TiledMatMulCompilesToPtxWithoutLocalMemory(Type format)
     {
         string ptx = Ptx.Grouped(typeof(TiledMatMulKernel).GetMethod(nameof(TiledMatMulKernel.Kernel))!.MakeGenericMethod(format));
