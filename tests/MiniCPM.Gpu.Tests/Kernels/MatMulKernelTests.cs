@@ -40,7 +40,14 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens)
+    public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens) =>
+        ExpectTheCpuProduct(_device, type, rows, cols, tokens);
+
+    /// <summary>
+    /// Y = W·X + b through <see cref="GpuKernels.MatMul"/> (whichever kernel it picks for <paramref name="tokens"/>)
+    /// against the CPU backend's MatMul on the same file-format bytes.
+    /// </summary>
+    internal static void ExpectTheCpuProduct(GpuDevice device, TensorType type, int rows, int cols, int tokens)
     {
         byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 31 + cols);
         float[] x = Check.Random(tokens * cols, seed: 7);
@@ -49,12 +56,12 @@ public sealed unsafe class MatMulKernelTests(SimulatorDevice simulator)
         fixed (byte* data = bytes)
             MatMul.Multiply(WeightMatrix.Contiguous(type, data, rows, cols), x, tokens, expected, bias);
 
-        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var ys = _device.Allocate<float>(tokens * rows);
-        using var b = _device.Upload<float>(bias);
-        _device.Kernels.MatMul(matrix, xs.View, tokens, ys.View, b.View);
-        var actual = Check.Download(_device, ys.View, tokens * rows);
+        using var matrix = GpuMatrix.Upload(device, type, bytes, rows, cols);
+        using var xs = device.Upload<float>(x);
+        using var ys = device.Allocate<float>(tokens * rows);
+        using var b = device.Upload<float>(bias);
+        device.Kernels.MatMul(matrix, xs.View, tokens, ys.View, b.View);
+        var actual = Check.Download(device, ys.View, tokens * rows);
 
         // Same products in another summation order: float32 rounding of sums of up to 512 terms.
         Check.Close(expected, actual, absolute: 2e-4 * Math.Sqrt(cols), relative: 1e-4);

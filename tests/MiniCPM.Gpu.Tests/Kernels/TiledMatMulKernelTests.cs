@@ -33,20 +33,7 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
     public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens)
     {
         Assert.True(tokens >= _device.Kernels.TiledMinTokens); // these shapes exercise the tiled kernel
-        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: rows * 31 + cols);
-        float[] x = Check.Random(tokens * cols, seed: 7);
-        float[] bias = Check.Random(rows, seed: 8);
-        float[] expected = Cpu(type, bytes, rows, cols, x, tokens, bias);
-
-        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var ys = _device.Allocate<float>(tokens * rows);
-        using var b = _device.Upload<float>(bias);
-        _device.Kernels.MatMul(matrix, xs.View, tokens, ys.View, b.View);
-        var actual = Check.Download(_device, ys.View, tokens * rows);
-
-        // Same products in another summation order: float32 rounding of sums of up to 512 terms (as MatMulKernelTests).
-        Check.Close(expected, actual, absolute: 2e-4 * Math.Sqrt(cols), relative: 1e-4);
+        MatMulKernelTests.ExpectTheCpuProduct(_device, type, rows, cols, tokens);
     }
 
     /// <summary>Two matrices fill one fused output row each (yStride = both widths, the second at an offset), the
