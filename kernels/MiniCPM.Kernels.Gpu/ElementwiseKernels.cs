@@ -47,11 +47,15 @@ public static class ElementwiseKernels
     /// <summary>silu(g) · u = g · σ(g) · u, written once so every SiLU·mul kernel rounds alike.</summary>
     private static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
 
-    /// <summary>y = ½x(1 + tanh(β(x + κx³))).</summary>
+    /// <summary>
+    /// y = ½x(1 + tanh(β(x + κx³))), computed as x·σ(2β(x + κx³)) (the same function: ½(1 + tanh t) = σ(2t)).
+    /// XMath.Tanh is not used because ILGPU's fast-math CUDA backend emits <c>tanh.approx.ftz.f32</c>, which PTX does
+    /// not have (there is only <c>tanh.approx.f32</c>): the driver's JIT rejects the whole module.
+    /// </summary>
     public static void GeluTanh(Index1D i, ArrayView<float> x, ArrayView<float> y)
     {
         float v = x[i];
         float inner = GeluBeta * (v + GeluKappa * v * v * v);
-        y[i] = 0.5f * v * (1f + XMath.Tanh(inner));
+        y[i] = v / (1f + XMath.Exp(-2f * inner)); // very negative x: exp → +∞, y → −0 (GELU's limit)
     }
 }
