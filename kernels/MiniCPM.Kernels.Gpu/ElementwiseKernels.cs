@@ -25,23 +25,25 @@ public static class ElementwiseKernels
     }
 
     /// <summary>
-    /// <see cref="SiluMulFused"/> for the down projection's int8 input: one thread per block of 32 outputs writes the
-    /// same floats and their int8 block (<see cref="Int8Quantizer"/>), so the quantize launch before down is gone.
-    /// Width must be a multiple of 32.
+    /// <see cref="SiluMulFused"/> for the down projection's int8 input: one thread per 4 outputs writes the same floats
+    /// and, 8 lanes per block of 32, their int8 block (<see cref="Int8Quantizer.QuantizeQuad"/>), so the quantize
+    /// launch before down is gone. Width must be a multiple of 32; <paramref name="quads"/> = tokens·width / 4.
     /// </summary>
-    public static void SiluMulFusedInt8(Index1D block, ArrayView<float> gateUp, ArrayView<float> y, int width, Int8Blocks q)
+    public static void SiluMulFusedInt8(ArrayView<float> gateUp, ArrayView<float> y, int width, Int8Blocks q, int quads)
     {
-        int blocksPerToken = width / 32;
-        int token = block / blocksPerToken, b = block % blocksPerToken;
-        var gu = gateUp.Cast<Float4>();
-        var y4 = y.Cast<Float4>();
-        long gate = ((long)token * 2 * width + b * 32) / 4, up = gate + width / 4, output = ((long)token * width + b * 32) / 4;
-        for (int i = 0; i < 8; i++)
+        int quad = Grid.IdxX * Group.DimX + Group.IdxX;
+        bool active = quad < quads;
+        int rowQuads = width / 4, token = quad / rowQuads, j = quad - token * rowQuads;
+        Float4 value = default;
+        if (active)
         {
-            Float4 g = gu[gate + i], u = gu[up + i];
-            y4[output + i] = new Float4(SiluTimes(g.X, u.X), SiluTimes(g.Y, u.Y), SiluTimes(g.Z, u.Z), SiluTimes(g.W, u.W));
+            var gu = gateUp.Cast<Float4>();
+            long gate = (long)token * 2 * rowQuads + j;
+            Float4 g = gu[gate], u = gu[gate + rowQuads];
+            value = new Float4(SiluTimes(g.X, u.X), SiluTimes(g.Y, u.Y), SiluTimes(g.Z, u.Z), SiluTimes(g.W, u.W));
+            y.Cast<Float4>()[quad] = value;
         }
-        Int8Quantizer.QuantizeBlock(y4, output, q, (long)token * q.BlocksPerToken + b);
+        Int8Quantizer.QuantizeQuad(value, q, (long)token * q.BlocksPerToken + j / 8, active);
     }
 
     /// <summary>silu(g) · u = g · σ(g) · u, written once so every SiLU·mul kernel rounds alike.</summary>

@@ -16,7 +16,7 @@ public sealed class GpuKernels
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
     private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
-    private Action<Index1D, ArrayView<float>, Int8Blocks>? _quantize;
+    private Action<KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
     private int _yStride;
     private Action<KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<KernelConfig, ArrayView<float>, int>? _softmax;
@@ -26,7 +26,7 @@ public sealed class GpuKernels
     private Action<Index1D, RopeArgs>? _rope;
     private Action<KernelConfig, AttentionArgs>? _attention;
     private Action<KernelConfig, SplitAttentionArgs>? _splitAttention;
-    private Action<Index1D, SplitAttentionArgs>? _splitMerge;
+    private Action<KernelConfig, SplitAttentionArgs, int>? _splitMerge;
     private Action<KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
     private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
     private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
@@ -105,9 +105,10 @@ public sealed class GpuKernels
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
     {
         if (tokens <= 0) return;
-        _quantize ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, Int8Blocks>(Int8Quantizer.Kernel);
+        _quantize ??= _accelerator.LoadStreamKernel<ArrayView<float>, Int8Blocks, int>(Int8Quantizer.Kernel);
         Launches++;
-        _quantize(tokens * (cols / 32), x, q);
+        int quads = tokens * (cols / 4);
+        _quantize(QuadConfig(quads), x, q, quads);
     }
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t]) with X already quantized (<see cref="QuantizeInt8"/>); see <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>.</summary>
@@ -287,16 +288,17 @@ public sealed class GpuKernels
         _splitAttention ??= _accelerator.LoadStreamKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
         Launches += 2;
         _splitAttention(new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
-        int outputs = rows * args.Heads * args.HeadDim;
+        int warps = SplitAttentionKernel.MergeWarps(rows, args.Heads);
+        const int mergeGroup = 128;
+        var mergeConfig = new KernelConfig((warps * 32 + mergeGroup - 1) / mergeGroup, mergeGroup);
         if (quantizeOutput is { } blocks && args.HeadDim % 32 == 0)
         {
             _splitMergeInt8 ??= _accelerator.LoadStreamKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
-            const int mergeGroup = 128;
-            _splitMergeInt8(new KernelConfig((outputs + mergeGroup - 1) / mergeGroup, mergeGroup), splitArgs, blocks, outputs);
+            _splitMergeInt8(mergeConfig, splitArgs, blocks, warps);
             return true;
         }
-        _splitMerge ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, SplitAttentionArgs>(SplitAttentionKernel.Merge);
-        _splitMerge(outputs, splitArgs);
+        _splitMerge ??= _accelerator.LoadStreamKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);
+        _splitMerge(mergeConfig, splitArgs, warps);
         return false;
     }
 
@@ -362,7 +364,7 @@ public sealed class GpuKernels
 
     // ---- Fused int8 producers (decode: the op that makes a projection's input also quantizes it) and the launch counter ----
     private Action<KernelConfig, RmsNormInt8Args>? _rmsNormInt8;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, int, Int8Blocks>? _siluMulFusedInt8;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>? _siluMulFusedInt8;
 
     /// <summary>Kernel launches queued on this accelerator so far (a decode step's count is the difference across it).</summary>
     public long Launches { get; private set; }
@@ -383,9 +385,13 @@ public sealed class GpuKernels
     {
         if (width % 32 != 0) throw new ArgumentException($"{width} columns are not whole int8 blocks of 32", nameof(width));
         if (tokens <= 0) return;
-        _siluMulFusedInt8 ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, Int8Blocks>(
+        _siluMulFusedInt8 ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>(
             ElementwiseKernels.SiluMulFusedInt8);
         Launches++;
-        _siluMulFusedInt8(tokens * (width / 32), gateUp, y, width, q);
+        int quads = tokens * (width / 4);
+        _siluMulFusedInt8(QuadConfig(quads), gateUp, y, width, q, quads);
     }
+
+    /// <summary>Thread-per-4-values launches of the int8 producers: whole warps, so 8-lane blocks never straddle a group edge.</summary>
+    private static KernelConfig QuadConfig(int quads) => new((quads + 255) / 256, 256);
 }

@@ -31,33 +31,38 @@ public struct Int8Blocks
 /// <summary>Quantization of float activations into <see cref="Int8Blocks"/>, alone or fused into the op that makes them.</summary>
 public static class Int8Quantizer
 {
-    /// <summary>One thread per block of 32 values.</summary>
-    public static void Kernel(Index1D index, ArrayView<float> x, Int8Blocks q)
+    /// <summary>One thread per 4 values (8 lanes per block); <paramref name="quads"/> = values / 4, a multiple of 8.</summary>
+    public static void Kernel(ArrayView<float> x, Int8Blocks q, int quads)
     {
-        int block = index;
-        QuantizeBlock(x.Cast<Float4>(), (long)block * 8, q, block);
+        int quad = Grid.IdxX * Group.DimX + Group.IdxX;
+        bool active = quad < quads; // whole blocks of 8 lanes; idle lanes still join the shuffles
+        Float4 v = active ? x.Cast<Float4>()[quad] : default;
+        QuantizeQuad(v, q, quad / 8, active);
     }
 
     /// <summary>
-    /// Block <paramref name="block"/> of <paramref name="q"/> from the 32 values at v[first..first + 8): the one
-    /// quantization every producer uses (the standalone kernel and the ops that write int8 next to their floats), so
-    /// fused and unfused paths make the same bytes. A fused producer stores its floats, then hands them here: reading
-    /// back what this thread just wrote is coherent and keeps one copy of the rounding rules.
+    /// Block <paramref name="block"/> of <paramref name="q"/> from 8 consecutive, 8-aligned lanes, each holding 4 of its
+    /// values in <paramref name="v"/> (lane &amp; 7 = which 4): the one quantization every producer uses (the standalone
+    /// kernel and the ops that write int8 next to their floats), so fused and unfused paths make the same bytes.
+    /// amax and Σq are exact in any order, so sharing them by shuffles gives the bytes one thread per block would.
+    /// All 32 lanes of the warp must call it together (shuffles); <paramref name="active"/> = false lanes only help.
     /// </summary>
-    internal static void QuantizeBlock(ArrayView<Float4> v, long first, Int8Blocks q, long block)
+    internal static void QuantizeQuad(Float4 v, Int8Blocks q, long block, bool active)
     {
-        float amax = 0;
-        for (int i = 0; i < 8; i++) amax = IntrinsicMath.Max(amax, AbsMax(v[first + i]));
+        float amax = AbsMax(v);
+        amax = IntrinsicMath.Max(amax, Warp.ShuffleXor(amax, 1));
+        amax = IntrinsicMath.Max(amax, Warp.ShuffleXor(amax, 2));
+        amax = IntrinsicMath.Max(amax, Warp.ShuffleXor(amax, 4));
         float id = amax != 0 ? 127f / amax : 0f;
         int sum = 0;
-        uint w0 = 0, w1 = 0, w2 = 0, w3 = 0;
-        for (int i = 0; i < 8; i++)
-        {
-            uint word = Pack(v[first + i], id, ref sum);
-            int slot = i & 3;
-            if (slot == 0) w0 = word; else if (slot == 1) w1 = word; else if (slot == 2) w2 = word; else w3 = word;
-            if (slot == 3) q.Quants[2 * block + (i >> 2)] = new UInt4 { X = w0, Y = w1, Z = w2, W = w3 };
-        }
+        uint word = Pack(v, id, ref sum);
+        sum += Warp.ShuffleXor(sum, 1);
+        sum += Warp.ShuffleXor(sum, 2);
+        sum += Warp.ShuffleXor(sum, 4);
+        if (!active) return;
+        int quad = Warp.LaneIdx & 7;
+        q.Quants.Cast<uint>()[8 * block + quad] = word; // words 0..3 and 4..7: the block's two 16-byte halves
+        if (quad != 0) return;
         q.Scales[block] = RoundToHalf(amax / 127f);
         q.Sums[block] = sum;
     }

@@ -36,8 +36,8 @@ public static class NormKernels
 
     /// <summary>
     /// <see cref="RmsNorm"/> for a row that an int8-activation projection reads next: the same y, and its int8 blocks
-    /// (<see cref="Int8Quantizer"/>) in the same launch, one thread per block of 32 — the separate quantize launch
-    /// per projection gone. Cols must be a multiple of 32.
+    /// (<see cref="Int8Quantizer.QuantizeQuad"/>, 8 lanes per block of 32) in the same launch — the separate quantize
+    /// launch per projection gone. Cols must be a multiple of 32.
     /// </summary>
     public static void RmsNormInt8(RmsNormInt8Args a)
     {
@@ -47,15 +47,20 @@ public static class NormKernels
         var y = a.Y.Cast<Float4>();
         var w = a.Weight.Cast<Float4>();
         long start4 = start / 4;
-        int blocks = a.Cols / 32;
-        for (int b = Group.IdxX; b < blocks; b += GroupSize)
+        int quads = a.Cols / 4;
+        // Every thread takes the same number of steps, so whole warps reach the quantizer's shuffles together.
+        for (int first = 0; first < quads; first += GroupSize)
         {
-            for (int i = b * 8; i < b * 8 + 8; i++)
+            int i = first + Group.IdxX;
+            bool active = i < quads;
+            Float4 value = default;
+            if (active)
             {
                 Float4 v = x[start4 + i], g = w[i];
-                y[start4 + i] = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
+                value = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
+                y[start4 + i] = value;
             }
-            Int8Quantizer.QuantizeBlock(y, start4 + b * 8, a.Q, (long)Grid.IdxX * a.Q.BlocksPerToken + b);
+            Int8Quantizer.QuantizeQuad(value, a.Q, (long)Grid.IdxX * a.Q.BlocksPerToken + i / 8, active);
         }
     }
 

@@ -22,130 +22,262 @@ public struct SplitAttentionArgs
 /// (row, KV head, chunk) for all the query heads sharing that KV head, so the keys and values of a chunk are read from
 /// memory once and the grid grows with the context. Each group writes its chunk's softmax state (max, sum,
 /// unnormalized output) per query head; <see cref="Merge"/> then rescales the chunks to a common max and normalizes.
-/// Work inside a group is split over (head, position) pairs for the scores and (head, dimension) pairs for the
-/// values: the other heads' reads of the same key/value hit L1, which is cheap next to the DRAM read they share.
+/// <para>
+/// Inside a group a warp takes one position at a time, each lane four of the head's dimensions: a key or value row is
+/// one coalesced 512-byte read (d = 128), and a lane keeps its quarter-row of all ≤ 8 query heads in registers, so a
+/// key gives 8 partial dots that one <see cref="WarpMath.Sum8"/> turns into 8 scores. Warps walk positions two at a
+/// time so two rows are in flight per warp: on an H200 the first version (a thread per (head, position), loads one
+/// after another) waited on memory latency — 68 µs for a 1024-position decode row, ~60× its bytes' time.
+/// </para>
 /// </summary>
 public static class SplitAttentionKernel
 {
-    public const int GroupSize = 128;
-    /// <summary>Query heads per KV head one group serves (Qwen2-7B: 7).</summary>
-    public const int MaxQueryHeadsPerKv = 8;
+    public const int Warps = 8;
+    public const int GroupSize = 32 * Warps;
+    /// <summary>Query heads per KV head one group serves (Qwen2-7B: 7); one warp per head in the softmax step.</summary>
+    public const int MaxQueryHeadsPerKv = Warps;
     /// <summary>The most positions one chunk holds (its scores stay in shared memory).</summary>
     public const int MaxChunkSize = 256;
+    /// <summary>Lanes × 4 dimensions: the widest head a warp row covers (= PagedAttentionKernel.MaxHeadDim).</summary>
+    private const int Quads = 32;
 
     public static void Kernel(SplitAttentionArgs s)
     {
         var a = s.Attention;
         int kvHeads = a.Heads / a.GroupSize;
-        int chunks = s.ChunkStride;
         int chunk = Grid.IdxX % s.GridChunks, row = Grid.IdxX / s.GridChunks / kvHeads, kvHead = Grid.IdxX / s.GridChunks % kvHeads;
         int last = a.Positions[row], start = chunk * s.ChunkSize;
         if (start > last) return; // past this row's context: the merge never reads this chunk (uniform per group)
         int count = IntrinsicMath.Min(s.ChunkSize, last + 1 - start);
         int heads = a.GroupSize, firstHead = kvHead * heads, d = a.HeadDim, tid = Group.IdxX;
-        int kvWidth = kvHeads * d, tableStart = a.TableStarts[row];
+        int lane = tid & 31, warp = tid >> 5, tableStart = a.TableStarts[row];
+        bool owns = 4 * lane < d; // lanes past a narrow head (d = 64) carry zeros
+        long rowWidth4 = (long)kvHeads * d / 4, head4 = (long)kvHead * d / 4 + lane;
 
-        var query = SharedMemory.Allocate<float>(MaxQueryHeadsPerKv * PagedAttentionKernel.MaxHeadDim);
         var slots = SharedMemory.Allocate<long>(MaxChunkSize);
         var scores = SharedMemory.Allocate<float>(MaxQueryHeadsPerKv * MaxChunkSize);
-        long q = (long)row * a.QueryStride + (long)firstHead * d;
-        for (int i = tid; i < heads * d; i += GroupSize) query[i] = a.Query[q + i] * a.Scale;
+        var partial = SharedMemory.Allocate<Float4>(Warps * MaxQueryHeadsPerKv * Quads);
         for (int j = tid; j < count; j += GroupSize)
         {
             int p = start + j;
             slots[j] = (long)a.BlockTables[tableStart + p / a.BlockSize] * a.BlockSize + p % a.BlockSize;
         }
+        var query = HeadQuads.LoadQuery(a, row, firstHead, heads, lane, owns);
         Group.Barrier();
 
-        // Scores: one (head, position) pair per thread, the position's key as 16-byte loads.
+        // Scores: warp w takes positions w, w + Warps, … (two per step); lane 4h of the warp stores head h's.
         var keys = a.KeyCache.Cast<Float4>();
-        for (int e = tid; e < heads * count; e += GroupSize)
+        for (int j = warp; j < count; j += 2 * Warps)
         {
-            int h = e / count, j = e - h * count;
-            long k = (slots[j] * kvWidth + (long)kvHead * d) / 4;
-            int qh = h * d;
-            float dot = 0;
-            for (int i = 0; i < d / 4; i++)
-            {
-                var kv = keys[k + i];
-                dot += kv.X * query[qh + 4 * i] + kv.Y * query[qh + 4 * i + 1] + kv.Z * query[qh + 4 * i + 2] + kv.W * query[qh + 4 * i + 3];
-            }
-            scores[h * MaxChunkSize + j] = dot;
+            int j2 = j + Warps;
+            bool second = j2 < count; // uniform per warp
+            Float4 k = owns ? keys[slots[j] * rowWidth4 + head4] : default;
+            Float4 k2 = owns && second ? keys[slots[j2] * rowWidth4 + head4] : default;
+            StoreScores(scores, j, query.Scores(k), heads, lane);
+            if (second) StoreScores(scores, j2, query.Scores(k2), heads, lane);
         }
         Group.Barrier();
 
-        // The chunk's softmax state per head: warp w takes heads w, w + 4, …; scores become exp(score − max).
-        int lane = tid & 31, warp = tid / 32;
-        for (int h = warp; h < heads; h += GroupSize / 32)
+        // The chunk's softmax state: warp h takes head h; scores become exp(score − max); unused heads' rows are zeroed
+        // so the value step can weigh all 8 without a branch.
         {
-            float max = float.NegativeInfinity;
-            for (int j = lane; j < count; j += 32) max = IntrinsicMath.Max(max, scores[h * MaxChunkSize + j]);
-            max = WarpMath.Max(max);
-            float sum = 0;
-            for (int j = lane; j < count; j += 32)
+            int h = warp;
+            if (h < heads)
             {
-                float weight = XMath.Exp(scores[h * MaxChunkSize + j] - max);
-                scores[h * MaxChunkSize + j] = weight;
-                sum += weight;
+                float max = float.NegativeInfinity;
+                for (int j = lane; j < count; j += 32) max = IntrinsicMath.Max(max, scores[h * MaxChunkSize + j]);
+                max = WarpMath.Max(max);
+                float sum = 0;
+                for (int j = lane; j < count; j += 32)
+                {
+                    float weight = XMath.Exp(scores[h * MaxChunkSize + j] - max);
+                    scores[h * MaxChunkSize + j] = weight;
+                    sum += weight;
+                }
+                sum = WarpMath.Sum(sum);
+                if (lane == 0)
+                {
+                    long state = ((long)row * a.Heads + firstHead + h) * s.ChunkStride + chunk;
+                    s.PartialMax[state] = max;
+                    s.PartialSum[state] = sum;
+                }
             }
-            sum = WarpMath.Sum(sum);
-            if (lane == 0)
-            {
-                long state = ((long)row * a.Heads + firstHead + h) * chunks + chunk;
-                s.PartialMax[state] = max;
-                s.PartialSum[state] = sum;
-            }
+            else
+                for (int j = lane; j < count; j += 32) scores[h * MaxChunkSize + j] = 0;
         }
         Group.Barrier();
 
-        // Values: one (head, dimension) pair per thread; consecutive threads read consecutive dimensions.
-        for (int e = tid; e < heads * d; e += GroupSize)
+        // Values: the same walk; each lane accumulates its 4 dimensions of all 8 heads, then the warps' sums meet in
+        // shared memory and one thread per (head, quad) adds them up.
+        var values = a.ValueCache.Cast<Float4>();
+        var output = new HeadQuads();
+        for (int j = warp; j < count; j += 2 * Warps)
         {
-            int h = e / d, dim = e - h * d;
-            long v = (long)kvHead * d + dim;
-            float o = 0;
-            for (int j = 0; j < count; j++) o += scores[h * MaxChunkSize + j] * a.ValueCache[slots[j] * kvWidth + v];
-            s.PartialOut[(((long)row * a.Heads + firstHead + h) * chunks + chunk) * d + dim] = o;
+            int j2 = j + Warps;
+            bool second = j2 < count;
+            Float4 v = owns ? values[slots[j] * rowWidth4 + head4] : default;
+            Float4 v2 = owns && second ? values[slots[j2] * rowWidth4 + head4] : default;
+            output.Accumulate(scores, j, v);
+            if (second) output.Accumulate(scores, j2, v2);
+        }
+        output.Store(partial, warp * MaxQueryHeadsPerKv * Quads + lane);
+        Group.Barrier();
+
+        int quads = d / 4;
+        if (tid < heads * quads)
+        {
+            int h = tid / quads, quad = tid - h * quads;
+            Float4 sum = partial[h * Quads + quad];
+            for (int w = 1; w < Warps; w++) sum = Float4.Add(sum, partial[(w * MaxQueryHeadsPerKv + h) * Quads + quad]);
+            long at = (((long)row * a.Heads + firstHead + h) * s.ChunkStride + chunk) * d / 4 + quad;
+            s.PartialOut.Cast<Float4>()[at] = sum;
         }
     }
 
-    /// <summary>
-    /// One thread per (row, head, dimension): the row's chunks rescaled to their common max,
-    /// o = Σ_c e^(m_c − M)·o_c / Σ_c e^(m_c − M)·s_c. Every chunk read holds at least one position, so s_c ≥ 1.
-    /// </summary>
-    public static void Merge(Index1D index, SplitAttentionArgs s) => MergeOne(s, index);
-
-    /// <summary>
-    /// <see cref="Merge"/>, then each warp's 32 outputs — one int8 block of the row, as a head's d values are whole
-    /// blocks (d % 32 == 0) — quantized for the output projection by the quantizer every producer shares, saving
-    /// that projection's quantize launch. Explicitly grouped so a warp is 32 consecutive outputs; <paramref name="count"/>
-    /// (rows·heads·d) is a multiple of 32, so whole warps leave together.
-    /// </summary>
-    public static void MergeInt8(SplitAttentionArgs s, Int8Blocks q, int count)
+    /// <summary>Lane 4h holds head h's total after <see cref="WarpMath.Sum8"/>; it stores it when h is a real head.</summary>
+    private static void StoreScores(ArrayView<float> scores, int j, float laneTotal, int heads, int lane)
     {
-        int index = Grid.IdxX * Group.DimX + Group.IdxX;
-        if (index >= count) return;
-        MergeOne(s, index);
-        Warp.Barrier(); // orders the warp's stores before its first lane reads them back
-        if (Warp.LaneIdx == 0) Int8Quantizer.QuantizeBlock(s.Attention.Output.Cast<Float4>(), index / 4, q, index / 32);
+        int h = lane >> 2;
+        if ((lane & 3) == 0 && h < heads) scores[h * MaxChunkSize + j] = laneTotal;
     }
 
-    private static void MergeOne(SplitAttentionArgs s, int index)
+    /// <summary>Warps launched by <see cref="Merge"/> and <see cref="MergeInt8"/>: one per (row, head).</summary>
+    public static int MergeWarps(int rows, int heads) => rows * heads;
+
+    /// <summary>
+    /// One warp per (row, head): the row's chunks rescaled to their common max, o = Σ_c e^(m_c − M)·o_c / Σ_c e^(m_c − M)·s_c
+    /// (every chunk read holds at least one position, so s_c ≥ 1). Explicitly grouped; <paramref name="warps"/> =
+    /// <see cref="MergeWarps"/>.
+    /// </summary>
+    public static void Merge(SplitAttentionArgs s, int warps)
+    {
+        int rowHead = (Grid.IdxX * Group.DimX + Group.IdxX) >> 5;
+        if (rowHead >= warps) return; // whole warps
+        MergeRowHead(s, rowHead);
+    }
+
+    /// <summary>
+    /// <see cref="Merge"/>, then each 32 outputs — one int8 block of the row, as a head's d values are whole blocks
+    /// (d % 32 == 0) — quantized for the output projection by the quantizer every producer shares, saving that
+    /// projection's quantize launch.
+    /// </summary>
+    public static void MergeInt8(SplitAttentionArgs s, Int8Blocks q, int warps)
+    {
+        int rowHead = (Grid.IdxX * Group.DimX + Group.IdxX) >> 5;
+        if (rowHead >= warps) return;
+        var output = MergeRowHead(s, rowHead);
+        int lane = Warp.LaneIdx;
+        long value = (long)rowHead * s.Attention.HeadDim + 4 * lane; // block = value / 32: 8 lanes per block
+        Int8Quantizer.QuantizeQuad(output, q, value / 32, 4 * lane < s.Attention.HeadDim);
+    }
+
+    /// <summary>Writes the (row, head)'s merged output; returns the lane's 4 values (zeros past the head).</summary>
+    private static Float4 MergeRowHead(SplitAttentionArgs s, int rowHead)
     {
         var a = s.Attention;
-        int d = a.HeadDim;
-        int row = index / (a.Heads * d), rest = index - row * a.Heads * d, head = rest / d, dim = rest - head * d;
+        int d = a.HeadDim, lane = Warp.LaneIdx, row = rowHead / a.Heads;
         int used = a.Positions[row] / s.ChunkSize + 1;
-        long first = ((long)row * a.Heads + head) * s.ChunkStride;
+        long first = (long)rowHead * s.ChunkStride;
         float max = float.NegativeInfinity;
-        for (int c = 0; c < used; c++) max = IntrinsicMath.Max(max, s.PartialMax[first + c]);
-        float numerator = 0, denominator = 0;
-        for (int c = 0; c < used; c++)
+        for (int c = lane; c < used; c += 32) max = IntrinsicMath.Max(max, s.PartialMax[first + c]);
+        max = WarpMath.Max(max);
+
+        // Lane c % 32 holds chunk c's factor for the current 32 chunks; shuffles hand it to the lanes owning dimensions.
+        bool owns = 4 * lane < d;
+        var partialOut = s.PartialOut.Cast<Float4>(); // chunk rows are d floats, d % 4 == 0
+        float denominator = 0;
+        Float4 sum = default;
+        for (int block = 0; block < used; block += 32)
         {
-            float factor = XMath.Exp(s.PartialMax[first + c] - max);
-            denominator += factor * s.PartialSum[first + c];
-            numerator += factor * s.PartialOut[(first + c) * d + dim];
+            int c = block + lane;
+            float factor = c < used ? XMath.Exp(s.PartialMax[first + c] - max) : 0;
+            denominator += c < used ? factor * s.PartialSum[first + c] : 0;
+            int n = IntrinsicMath.Min(32, used - block);
+            for (int i = 0; i < n; i += 2) // two chunks' rows in flight
+            {
+                bool second = i + 1 < n;
+                float f = Warp.Shuffle(factor, i), f2 = Warp.Shuffle(factor, i + 1);
+                if (owns)
+                {
+                    long at = ((first + block + i) * d) / 4 + lane;
+                    Float4 o = partialOut[at];
+                    Float4 o2 = second ? partialOut[at + d / 4] : default;
+                    sum = Float4.MulAdd(sum, f, o);
+                    if (second) sum = Float4.MulAdd(sum, f2, o2);
+                }
+            }
         }
-        a.Output[((long)row * a.Heads + head) * d + dim] = numerator / denominator;
+        denominator = WarpMath.Sum(denominator);
+        if (!owns) return default;
+        var result = new Float4(sum.X / denominator, sum.Y / denominator, sum.Z / denominator, sum.W / denominator);
+        long output = (long)rowHead * d + 4 * lane;
+        a.Output[output] = result.X;
+        a.Output[output + 1] = result.Y;
+        a.Output[output + 2] = result.Z;
+        a.Output[output + 3] = result.W;
+        return result;
+    }
+}
+
+/// <summary>Four dimensions of each of up to 8 query heads, kept in one lane's registers (fields, not an array, so
+/// nothing spills to local memory).</summary>
+internal struct HeadQuads
+{
+    public Float4 H0, H1, H2, H3, H4, H5, H6, H7;
+
+    /// <summary>The lane's 4 dimensions of heads firstHead … firstHead + heads − 1 of the row's query, pre-scaled;
+    /// zeros for heads past <paramref name="heads"/> and for lanes that own no dimension.</summary>
+    public static HeadQuads LoadQuery(AttentionArgs a, int row, int firstHead, int heads, int lane, bool owns)
+    {
+        var q = new HeadQuads();
+        if (!owns) return q;
+        long at = (long)row * a.QueryStride + (long)firstHead * a.HeadDim + 4 * lane;
+        q.H0 = Load(a, at, 0, heads);
+        q.H1 = Load(a, at, 1, heads);
+        q.H2 = Load(a, at, 2, heads);
+        q.H3 = Load(a, at, 3, heads);
+        q.H4 = Load(a, at, 4, heads);
+        q.H5 = Load(a, at, 5, heads);
+        q.H6 = Load(a, at, 6, heads);
+        q.H7 = Load(a, at, 7, heads);
+        return q;
+    }
+
+    private static Float4 Load(AttentionArgs a, long at, int h, int heads)
+    {
+        if (h >= heads) return default;
+        long i = at + (long)h * a.HeadDim;
+        return new Float4(a.Query[i] * a.Scale, a.Query[i + 1] * a.Scale, a.Query[i + 2] * a.Scale, a.Query[i + 3] * a.Scale);
+    }
+
+    /// <summary>The 8 heads' scores against key quarter-rows <paramref name="k"/>; lane 4h gets head h's.</summary>
+    public readonly float Scores(Float4 k) => WarpMath.Sum8(Float4.Dot(k, H0), Float4.Dot(k, H1), Float4.Dot(k, H2),
+        Float4.Dot(k, H3), Float4.Dot(k, H4), Float4.Dot(k, H5), Float4.Dot(k, H6), Float4.Dot(k, H7));
+
+    /// <summary>Adds weight[h, j]·v to every head's quad (weights of unused heads are zero).</summary>
+    public void Accumulate(ArrayView<float> weights, int j, Float4 v)
+    {
+        const int stride = SplitAttentionKernel.MaxChunkSize;
+        H0 = Float4.MulAdd(H0, weights[j], v);
+        H1 = Float4.MulAdd(H1, weights[stride + j], v);
+        H2 = Float4.MulAdd(H2, weights[2 * stride + j], v);
+        H3 = Float4.MulAdd(H3, weights[3 * stride + j], v);
+        H4 = Float4.MulAdd(H4, weights[4 * stride + j], v);
+        H5 = Float4.MulAdd(H5, weights[5 * stride + j], v);
+        H6 = Float4.MulAdd(H6, weights[6 * stride + j], v);
+        H7 = Float4.MulAdd(H7, weights[7 * stride + j], v);
+    }
+
+    /// <summary>Head h's quad to slot at + 32·h.</summary>
+    public readonly void Store(ArrayView<Float4> slots, int at)
+    {
+        slots[at] = H0;
+        slots[at + 32] = H1;
+        slots[at + 64] = H2;
+        slots[at + 96] = H3;
+        slots[at + 128] = H4;
+        slots[at + 160] = H5;
+        slots[at + 192] = H6;
+        slots[at + 224] = H7;
     }
 }

@@ -23,6 +23,9 @@ public struct Float4
 
     public static float Dot(Float4 a, Float4 b) => a.X * b.X + a.Y * b.Y + a.Z * b.Z + a.W * b.W;
     public static float Sum(Float4 a) => a.X + a.Y + a.Z + a.W;
+    public static Float4 Add(Float4 a, Float4 b) => new(a.X + b.X, a.Y + b.Y, a.Z + b.Z, a.W + b.W);
+    /// <summary>acc + w·v per component.</summary>
+    public static Float4 MulAdd(Float4 acc, float w, Float4 v) => new(acc.X + w * v.X, acc.Y + w * v.Y, acc.Z + w * v.Z, acc.W + w * v.W);
 }
 
 /// <summary>Bit conversions used inside kernels.</summary>

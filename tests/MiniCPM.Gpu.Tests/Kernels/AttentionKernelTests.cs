@@ -116,14 +116,26 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
     [InlineData(2, 128, 8)]
     [InlineData(7, 64, 8)]
     [InlineData(7, 128, 0)] // the chunk size the scratch picks (one 32-position chunk here)
-    public void SplitDecodeAttentionMatchesTheReference(int groupSize, int headDim, int chunkSize)
+    public void SplitDecodeAttentionMatchesTheReference(int groupSize, int headDim, int chunkSize) =>
+        ExpectSplitAttentionToMatchTheReference(groupSize, headDim, chunkSize, kvHeads: 2,
+            // Each sequence's blocks, scattered over the cache.
+            [[17, 3, 9, 0, 12, 6, 19, 1], [4, 15, 8, 10], [2, 14, 7], [11]], contexts: [30, 16, 9, 1]);
+
+    /// <summary>
+    /// One-position chunks over a 45-position context: the merge walks its chunks' factors 32 at a time, and a head of
+    /// 32 dimensions leaves 24 of a warp's lanes without a dimension.
+    /// </summary>
+    [Fact]
+    public void SplitDecodeAttentionMergesMoreThan32Chunks() =>
+        ExpectSplitAttentionToMatchTheReference(groupSize: 3, headDim: 32, chunkSize: 1, kvHeads: 1,
+            [[5, 12, 0, 18, 7, 3, 14, 9, 1, 16, 11, 4]], contexts: [45]);
+
+    private void ExpectSplitAttentionToMatchTheReference(int groupSize, int headDim, int chunkSize, int kvHeads,
+        int[][] sequenceBlocks, int[] contexts)
     {
-        const int kvHeads = 2, blockSize = 4, blocks = 20;
+        const int blockSize = 4, blocks = 20;
         int heads = kvHeads * groupSize, kvWidth = kvHeads * headDim, queryStride = heads * headDim + 4;
-        int[] contexts = [30, 16, 9, 1];
         int rows = contexts.Length;
-        // Each sequence's blocks, scattered over the cache; tables concatenated.
-        int[][] sequenceBlocks = [[17, 3, 9, 0, 12, 6, 19, 1], [4, 15, 8, 10], [2, 14, 7], [11]];
         int[] tables = sequenceBlocks.SelectMany(b => b).ToArray();
         int[] tableStarts = new int[rows], positions = new int[rows];
         for (int r = 0, start = 0; r < rows; start += sequenceBlocks[r].Length, r++)

@@ -38,11 +38,11 @@ public sealed class DecodePtxTests
     {
         string ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Kernel))!);
         Assert.DoesNotContain(".local", ptx);
-        ptx = Ptx.Indexed(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!);
+        ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.Merge))!);
         Assert.DoesNotContain(".local", ptx);
         ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.MergeInt8))!);
         Assert.DoesNotContain(".local", ptx);
-        Assert.Contains("bar.warp.sync", ptx);
+        Assert.Contains("shfl.sync.bfly", ptx); // the int8 block's amax and Σq shared by its 8 lanes
     }
 
     [Theory]
@@ -54,8 +54,8 @@ public sealed class DecodePtxTests
         string ptx = name switch
         {
             nameof(NormKernels.RmsNormInt8) => Ptx.Grouped(typeof(NormKernels).GetMethod(name)!),
-            nameof(ElementwiseKernels.SiluMulFusedInt8) => Ptx.Indexed(typeof(ElementwiseKernels).GetMethod(name)!),
-            _ => Ptx.Indexed(typeof(Int8Quantizer).GetMethod("Kernel")!),
+            nameof(ElementwiseKernels.SiluMulFusedInt8) => Ptx.Grouped(typeof(ElementwiseKernels).GetMethod(name)!),
+            _ => Ptx.Grouped(typeof(Int8Quantizer).GetMethod("Kernel")!),
         };
         Assert.DoesNotContain(".local", ptx);
     }

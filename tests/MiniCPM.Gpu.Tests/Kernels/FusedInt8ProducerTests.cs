@@ -17,7 +17,7 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
 
     [Theory]
     [InlineData(3, 320)]
-    [InlineData(1, 8256)] // 258 blocks: more than the group's 256 threads, so a thread quantizes two
+    [InlineData(1, 8256)] // 2064 quads: more than the group's 256 threads, the last step partly idle
     public void RmsNormInt8EqualsRmsNormThenQuantize(int rows, int cols)
     {
         float[] x = Check.Random(rows * cols, 31, scale: 3), w = Check.Random(cols, 32);
