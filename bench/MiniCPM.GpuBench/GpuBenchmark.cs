@@ -63,6 +63,7 @@ internal static partial class GpuBenchmark
                 CopyBandwidth(gpu, quick);
                 LaunchOverhead(gpu);
                 Kernels(gpu, quick);
+                Guarded(() => DecodeAnatomy(gpu, _tiny ? 40 : 160));
                 if (e2e) EndToEnd(gpu, quick);
             }
             Guarded(() => VisionSection(gpu, quick, tinyVision));
@@ -270,38 +271,131 @@ internal static partial class GpuBenchmark
     private static void AttentionLine(GpuDevice gpu, int rows, int context)
     {
         // 7B heads; the smoke run keeps the head size and GQA ratio, with fewer heads.
-        int heads = _tiny ? 4 : 28, kvHeads = _tiny ? 2 : 4;
-        const int headDim = 128, blockSize = 16;
-        int kvWidth = kvHeads * headDim, blocks = (context + blockSize - 1) / blockSize;
-        using var q = gpu.Allocate<float>((long)rows * heads * headDim);
-        using var o = gpu.Allocate<float>((long)rows * heads * headDim);
-        using var keys = gpu.Allocate<float>((long)blocks * blockSize * kvWidth);
-        using var values = gpu.Allocate<float>((long)blocks * blockSize * kvWidth);
-        Fill(gpu, q.View, q.Length);
-        Fill(gpu, keys.View, keys.Length);
-        Fill(gpu, values.View, values.Length);
-        // Rows are the last `rows` positions of one sequence; its block table is a permutation.
-        var table = Enumerable.Range(0, blocks).Select(b => (b * 7) % blocks).ToArray();
-        if (blocks % 7 == 0) table = Enumerable.Range(0, blocks).Reverse().ToArray();
-        using var tables = gpu.Upload<int>(table);
-        using var positions = gpu.Upload<int>(Enumerable.Range(context - rows, rows).ToArray());
-        using var starts = gpu.Upload<int>(new int[rows]);
-        var args = new AttentionArgs
-        {
-            Query = q.View, QueryStride = heads * headDim, Output = o.View, KeyCache = keys.View, ValueCache = values.View,
-            Positions = positions.View, TableStarts = starts.View, BlockTables = tables.View,
-            Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim, BlockSize = blockSize, Scale = 0.088f,
-        };
-        double seconds = Seconds(gpu, () => gpu.Kernels.Attention(args, rows), 50);
-        double kvBytes = 2.0 * 4 * kvWidth * context;
-        Line($"| paged attention {rows} row(s) × {heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
+        using var f = new AttentionSetup(gpu, rows, context, _tiny ? 4 : 28, _tiny ? 2 : 4);
+        double seconds = Seconds(gpu, () => gpu.Kernels.Attention(f.Args, rows), 50);
+        double kvBytes = 2.0 * 4 * f.KvWidth * context;
+        Line($"| paged attention {rows} row(s) × {f.Args.Heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
         // The split-K decode path (what Qwen2GpuModel takes for ≤ 8 rows): two launches, attention + merge.
-        using var split = new SplitAttentionScratch(gpu, Math.Min(rows, 8), heads, headDim, context);
-        if (!GpuKernels.CanSplit(args, rows, split)) return;
-        int chunk = split.ChunkSizeFor(rows, kvHeads, context);
-        seconds = Seconds(gpu, () => gpu.Kernels.Attention(args, rows, split, context), 50);
-        Line($"| split-K attention {rows} row(s) × {heads} heads, context {context}, chunks of {chunk} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
+        if (!GpuKernels.CanSplit(f.Args, rows, f.Split)) return;
+        int chunk = f.Split.ChunkSizeFor(rows, f.Args.Heads / f.Args.GroupSize, context);
+        seconds = Seconds(gpu, () => gpu.Kernels.Attention(f.Args, rows, f.Split, context), 50);
+        Line($"| split-K attention {rows} row(s) × {f.Args.Heads} heads, context {context}, chunks of {chunk} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
     }
+
+    /// <summary>Random queries and a paged KV cache for <c>rows</c> decode rows at the end of one sequence of
+    /// <c>context</c> positions, its block table a permutation; head size 128.</summary>
+    private sealed class AttentionSetup : IDisposable
+    {
+        private readonly List<IDisposable> _buffers = [];
+
+        public AttentionSetup(GpuDevice gpu, int rows, int context, int heads, int kvHeads)
+        {
+            const int headDim = 128, blockSize = 16;
+            KvWidth = kvHeads * headDim;
+            int blocks = (context + blockSize - 1) / blockSize;
+            var q = Keep(gpu.Allocate<float>((long)rows * heads * headDim));
+            var o = Keep(gpu.Allocate<float>((long)rows * heads * headDim));
+            var keys = Keep(gpu.Allocate<float>((long)blocks * blockSize * KvWidth));
+            var values = Keep(gpu.Allocate<float>((long)blocks * blockSize * KvWidth));
+            Fill(gpu, q.View, q.Length);
+            Fill(gpu, keys.View, keys.Length);
+            Fill(gpu, values.View, values.Length);
+            var table = Enumerable.Range(0, blocks).Select(b => (b * 7) % blocks).ToArray();
+            if (blocks % 7 == 0) table = Enumerable.Range(0, blocks).Reverse().ToArray();
+            var tables = Keep(gpu.Upload<int>(table));
+            var positions = Keep(gpu.Upload<int>(Enumerable.Range(context - rows, rows).ToArray()));
+            var starts = Keep(gpu.Upload<int>(new int[rows]));
+            Args = new AttentionArgs
+            {
+                Query = q.View, QueryStride = heads * headDim, Output = o.View, KeyCache = keys.View, ValueCache = values.View,
+                Positions = positions.View, TableStarts = starts.View, BlockTables = tables.View,
+                Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim, BlockSize = blockSize, Scale = 0.088f,
+            };
+            Split = Keep(new SplitAttentionScratch(gpu, Math.Min(rows, 8), heads, headDim, context));
+        }
+
+        public AttentionArgs Args { get; }
+        public SplitAttentionScratch Split { get; }
+        public int KvWidth { get; }
+
+        private T Keep<T>(T buffer) where T : IDisposable
+        {
+            _buffers.Add(buffer);
+            return buffer;
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in _buffers) b.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What one 7B Q4_0 int8 decode step costs on the GPU without the model's host side: each launch of a decoder
+    /// layer alone (back to back, so tiny kernels show the launch rate), then all of them 28 times in a row plus the
+    /// lm_head — the floor the model's ms/token is compared with (the difference is host work and syncs).
+    /// </summary>
+    private static void DecodeAnatomy(GpuDevice gpu, int context)
+    {
+        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 2 : 4, heads = _tiny ? 4 : 28;
+        int layers = _tiny ? 1 : 28, vocab = _tiny ? 264 : 152064, qkv = hidden + 2 * kvHeads * 128;
+        Line($"## decode step anatomy: Q4_0 weights, int8 activations, context {context}, {layers} layers (µs per launch, back to back)");
+        using var wQkv = Random(gpu, qkv, hidden);
+        using var wO = Random(gpu, hidden, hidden);
+        using var wGateUp = Random(gpu, 2 * ffn, hidden);
+        using var wDown = Random(gpu, hidden, ffn);
+        using var wHead = Random(gpu, vocab, hidden);
+        using var h = gpu.Allocate<float>(hidden);
+        using var normed = gpu.Allocate<float>(hidden);
+        using var norm = gpu.Allocate<float>(hidden);
+        using var qkvOut = gpu.Allocate<float>(qkv);
+        using var gateUp = gpu.Allocate<float>(2 * ffn);
+        using var act = gpu.Allocate<float>(ffn);
+        using var logits = gpu.Allocate<float>(vocab);
+        using var q = new Int8Buffer(gpu, 1, ffn);
+        Fill(gpu, h.View, hidden);
+        Fill(gpu, norm.View, hidden);
+        Fill(gpu, gateUp.View, 2 * ffn);
+        using var attention = new AttentionSetup(gpu, 1, context, heads, kvHeads);
+        var k = gpu.Kernels;
+        (string Name, Action Launch)[] steps =
+        [
+            ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
+            ($"q|k|v {qkv}×{hidden}", () => k.MatMulInt8(wQkv, q.For(hidden), 1, qkvOut.View)),
+            ("split-K attention + merge (2 launches)", () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
+            ($"o {hidden}×{hidden} (+= h)", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
+            ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
+            ($"gate|up {2 * ffn}×{hidden}", () => k.MatMulInt8(wGateUp, q.For(hidden), 1, gateUp.View)),
+            ("silu·mul+int8", () => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
+            ($"down {hidden}×{ffn} (+= h)", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
+        ];
+        double layerSum = 0;
+        foreach (var (name, launch) in steps)
+        {
+            double seconds = Seconds(gpu, launch, 200);
+            layerSum += seconds;
+            Line($"| {name} | {seconds * 1e6:F2} µs |");
+        }
+        double head = Seconds(gpu, () => k.MatMulInt8(wHead, q.For(hidden), 1, logits.View), 50);
+        Line($"| lm_head {vocab}×{hidden} | {head * 1e6:F2} µs |");
+        double step = Seconds(gpu, () =>
+        {
+            for (int layer = 0; layer < layers; layer++)
+                foreach (var (_, launch) in steps) launch();
+            k.MatMulInt8(wHead, q.For(hidden), 1, logits.View);
+        }, 10);
+        Line($"sum of the parts: {(layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (rope+cache write and embedding not included: 2 tiny launches per layer + 1)");
+        _anatomyStepSeconds = step;
+
+        static GpuMatrix Random(GpuDevice gpu, int rows, int cols)
+        {
+            var m = GpuMatrix.Allocate(gpu, TensorType.Q4_0, rows, cols);
+            m.Randomize(gpu, 12345);
+            return m;
+        }
+    }
+
+    private static double _anatomyStepSeconds;
 
     private static void Fill(GpuDevice gpu, ArrayView<float> view, long count)
     {
@@ -322,14 +416,16 @@ internal static partial class GpuBenchmark
             ? SyntheticModelSpec.Create("toy", hidden: 256, layers: 1, heads: 4, kvHeads: 2, intermediate: 256, vocab: 264, tieEmbeddings: false)
             : SyntheticModelSpec.Preset("qwen2-7b-shape");
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
-        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio | launches/token |");
-        Line("|---|---|---|---|---|---|---|---|---|");
-        foreach (var (type, activations) in new[]
+        Line("| weights | activations | decode launches | decode weight bytes/token | prefill 128 tok/s | decode tok/s | ms/token | roofline ms/token | roofline ratio | launches/token |");
+        Line("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var (type, activations, graphs) in new[]
         {
-            (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
-            (TensorType.Q4_K, ActivationPrecision.Int8), (TensorType.Q4_K, ActivationPrecision.Float32), (TensorType.F16, ActivationPrecision.Float32),
+            (TensorType.Q4_0, ActivationPrecision.Int8, true), (TensorType.Q4_0, ActivationPrecision.Int8, false),
+            (TensorType.Q4_0, ActivationPrecision.Float32, true), (TensorType.Q4_K, ActivationPrecision.Int8, true),
+            (TensorType.Q4_K, ActivationPrecision.Int8, false), (TensorType.Q4_K, ActivationPrecision.Float32, true),
+            (TensorType.F16, ActivationPrecision.Float32, true), (TensorType.F16, ActivationPrecision.Float32, false),
         })
-            Guarded(() => EndToEndLine(gpu, spec, type, activations, quick));
+            Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv, rope+cache, attention,
         // o, norm, gate|up, silu·mul, down (+ the attention output's quantize with int8 activations, whose norms and
         // silu·mul quantize what they write); final norm, lm_head.
@@ -340,10 +436,12 @@ internal static partial class GpuBenchmark
 
     private static readonly List<(string Label, double Launches)> _decodeLaunches = [];
 
-    private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations, bool quick)
+    private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations,
+        bool graphs, bool quick)
     {
         {
-            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type, new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations });
+            using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type,
+                new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations, CudaGraphs = graphs });
             var random = new Random(3);
             int prompt = _tiny ? 5 : 128, steps = _tiny ? 1 : quick ? 16 : 64;
             var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
@@ -354,6 +452,7 @@ internal static partial class GpuBenchmark
                 var warm = model.CreateSequence();
                 model.Forward([new ForwardRequest { Sequence = warm, Tokens = ids }]);
                 model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 1 } }]);
+                model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 2 } }]); // captures the CUDA graph, if any
                 model.FreeSequence(warm);
             }
 
@@ -364,7 +463,7 @@ internal static partial class GpuBenchmark
             double prefill = watch.Elapsed.TotalSeconds;
             var logits = request.Logits!;
             watch.Restart();
-            long launchesBefore = gpu.Kernels.Launches;
+            long launchesBefore = gpu.Kernels.Launches, graphsBefore = gpu.Kernels.GraphLaunches;
             for (int s = 0; s < steps; s++)
             {
                 int next = ArgMax(logits);
@@ -373,9 +472,12 @@ internal static partial class GpuBenchmark
             }
             double perToken = watch.Elapsed.TotalSeconds / steps;
             double launches = (double)(gpu.Kernels.Launches - launchesBefore) / steps;
-            _decodeLaunches.Add(($"{type} {activations}", launches));
+            long replays = gpu.Kernels.GraphLaunches - graphsBefore;
+            string how = replays > 0 ? $"CUDA graph ({replays} of {steps} steps)" : "one by one";
+            if (!graphs) _decodeLaunches.Add(($"{type} {activations}", launches));
             double roofline = model.DecodeWeightBytes / _copyBandwidth;
-            Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} | {launches:F0} |");
+            Line($"| {type} | {activations} | {how} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {1 / perToken:F1} | {perToken * 1e3:F2} | {roofline * 1e3:F2} | {roofline / perToken:P0} | {launches:F0} |");
+            if (model.GraphFallbackReason is { } reason) Line($"CUDA graphs fell back to one-by-one launches: {reason}");
             model.FreeSequence(sequence);
         }
     }

@@ -148,8 +148,61 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Waits for every launch and copy queued so far.</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
+    /// <summary>Whether <see cref="CaptureGraph"/> works here (CUDA only).</summary>
+    public bool SupportsGraphs => IsCuda;
+
+    /// <summary>
+    /// Records the kernel launches <paramref name="launches"/> queues through <see cref="Kernels"/> into a
+    /// <see cref="CudaGraph"/> instead of running them (see there for what the caller must keep fixed). The capture
+    /// stream is created blocking, so a replay is ordered with default-stream copies on either side of it.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Not a CUDA device.</exception>
+    /// <exception cref="InvalidOperationException">The driver refused the capture; nothing was queued.</exception>
+    public CudaGraph CaptureGraph(Action launches)
+    {
+        ArgumentNullException.ThrowIfNull(launches);
+        if (Accelerator is not CudaAccelerator cuda) throw new NotSupportedException($"CUDA graphs need a CUDA device, not {Name}");
+        _captureStream ??= cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT);
+        IntPtr stream = ((CudaStream)_captureStream).StreamPtr;
+        cuda.Bind();
+        CudaDriver.Check(CudaDriver.BeginCapture(stream), "cuStreamBeginCapture");
+        var kernels = Kernels;
+        long before = kernels.Launches;
+        IntPtr graph = IntPtr.Zero;
+        bool recorded = false;
+        int count = 0;
+        try
+        {
+            kernels.Stream = _captureStream;
+            launches();
+            recorded = true;
+        }
+        finally
+        {
+            kernels.Stream = Accelerator.DefaultStream;
+            count = (int)(kernels.Launches - before);
+            kernels.UncountCapture(count); // recorded, not run: a replay counts them
+            // Always leave capture mode, even when a launch threw: a stream stuck capturing fails every later call.
+            int ended = CudaDriver.EndCapture(stream, out graph);
+            if ((!recorded || ended != 0) && graph != IntPtr.Zero) CudaDriver.GraphDestroy(graph);
+            if (recorded) CudaDriver.Check(ended, "cuStreamEndCapture");
+        }
+        try
+        {
+            CudaDriver.Check(CudaDriver.Instantiate(out var exec, graph), "cuGraphInstantiateWithFlags");
+            return new CudaGraph(kernels, _captureStream, exec, count);
+        }
+        finally
+        {
+            CudaDriver.GraphDestroy(graph); // the instantiated graph no longer needs its template
+        }
+    }
+
+    private AcceleratorStream? _captureStream;
+
     public void Dispose()
     {
+        _captureStream?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

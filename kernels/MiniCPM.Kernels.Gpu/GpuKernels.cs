@@ -6,8 +6,8 @@ using MiniCPM.Kernels.Gpu.RowFormats;
 namespace MiniCPM.Kernels.Gpu;
 
 /// <summary>
-/// The compiled kernels of one accelerator and their launch shapes. Each launch is queued on the accelerator's
-/// default stream and returns at once; nothing here synchronizes.
+/// The compiled kernels of one accelerator and their launch shapes. Each launch is queued on <see cref="Stream"/> (the
+/// accelerator's default stream) and returns at once; nothing here synchronizes.
 /// </summary>
 public sealed class GpuKernels
 {
@@ -16,22 +16,32 @@ public sealed class GpuKernels
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
     private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
-    private Action<KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
     private int _yStride;
-    private Action<KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
-    private Action<KernelConfig, ArrayView<float>, int>? _softmax;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _add, _siluMul;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluTanh;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, int>? _siluMulFused;
-    private Action<Index1D, RopeArgs>? _rope;
-    private Action<KernelConfig, AttentionArgs>? _attention;
-    private Action<KernelConfig, SplitAttentionArgs>? _splitAttention;
-    private Action<KernelConfig, SplitAttentionArgs, int>? _splitMerge;
-    private Action<KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
-    private Action<Index1D, ArrayView<uint>, uint, int>? _randomWords;
-    private Action<Index1D, ArrayView<ushort>, uint>? _randomHalves;
+    private Action<AcceleratorStream, KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int>? _softmax;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _add, _siluMul;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? _geluTanh;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int>? _siluMulFused;
+    private Action<AcceleratorStream, Index1D, RopeArgs>? _rope;
+    private Action<AcceleratorStream, KernelConfig, AttentionArgs>? _attention;
+    private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs>? _splitAttention;
+    private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, int>? _splitMerge;
+    private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
+    private Action<AcceleratorStream, Index1D, ArrayView<uint>, uint, int>? _randomWords;
+    private Action<AcceleratorStream, Index1D, ArrayView<ushort>, uint>? _randomHalves;
 
-    internal GpuKernels(Accelerator accelerator) => _accelerator = accelerator;
+    internal GpuKernels(Accelerator accelerator)
+    {
+        _accelerator = accelerator;
+        Stream = accelerator.DefaultStream;
+    }
+
+    /// <summary>
+    /// The stream every launch below is queued on: the accelerator's default stream, except while a decode step is
+    /// being captured into a CUDA graph (<see cref="CudaGraphCapture"/>), which needs a stream of its own.
+    /// </summary>
+    public AcceleratorStream Stream { get; internal set; }
 
     /// <summary>Tokens from which <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>
     /// takes the shared-memory tiled kernel (<see cref="TiledMatMulKernel"/>); fewer take <see cref="MatMulKernel"/> (decode). At 16 tokens MatMulKernel streams every weight 4 times and the
@@ -77,21 +87,21 @@ public sealed class GpuKernels
         if (tokens >= TiledMinTokens)
         {
             if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
-                _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(TiledMatMulKernel.Kernel);
+                _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadKernel<MatMulArgs<TFormat>>(TiledMatMulKernel.Kernel);
             var tiles = new Index2D(
                 (w.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
                 (tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
             Launches++;
-            ((Action<KernelConfig, MatMulArgs<TFormat>>)tiled)(new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
+            ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat>>)tiled)(Stream, new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
             return;
         }
         if (!_matMuls.TryGetValue(typeof(TFormat), out var kernel))
-            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
+            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
         var grid = new Index2D(
             (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
             (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
         Launches++;
-        ((Action<KernelConfig, MatMulArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Whether <see cref="MatMulInt8"/> reads <paramref name="type"/> weights.</summary>
@@ -105,10 +115,10 @@ public sealed class GpuKernels
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
     {
         if (tokens <= 0) return;
-        _quantize ??= _accelerator.LoadStreamKernel<ArrayView<float>, Int8Blocks, int>(Int8Quantizer.Kernel);
+        _quantize ??= _accelerator.LoadKernel<ArrayView<float>, Int8Blocks, int>(Int8Quantizer.Kernel);
         Launches++;
         int quads = tokens * (cols / 4);
-        _quantize(QuadConfig(quads), x, q, quads);
+        _quantize(Stream, QuadConfig(quads), x, q, quads);
     }
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t]) with X already quantized (<see cref="QuantizeInt8"/>); see <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>.</summary>
@@ -131,7 +141,7 @@ public sealed class GpuKernels
         ArrayView<float> bias, bool accumulate) where TFormat : struct, IInt8RowFormat
     {
         if (!_int8MatVecs.TryGetValue(typeof(TFormat), out var kernel))
-            _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadStreamKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
+            _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
         var args = new Int8MatVecArgs<TFormat>
         {
             Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = _yStride,
@@ -140,7 +150,7 @@ public sealed class GpuKernels
         int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
         var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
         Launches++;
-        ((Action<KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>
@@ -171,73 +181,73 @@ public sealed class GpuKernels
     {
         if (!_gathers.TryGetValue(typeof(TFormat), out var kernel))
             _gathers[typeof(TFormat)] = kernel =
-                _accelerator.LoadAutoGroupedStreamKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
+                _accelerator.LoadAutoGroupedKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
         var args = new EmbeddingArgs<TFormat> { Table = format, Ids = ids, Output = output, Cols = table.Cols };
         Launches++;
-        ((Action<Index1D, EmbeddingArgs<TFormat>>)kernel)(count * (table.Cols / 32), args);
+        ((Action<AcceleratorStream, Index1D, EmbeddingArgs<TFormat>>)kernel)(Stream, count * (table.Cols / 32), args);
     }
 
     /// <summary>RMSNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
     public void RmsNorm(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y)
     {
-        _rmsNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.RmsNorm);
+        _rmsNorm ??= _accelerator.LoadKernel<NormArgs>(NormKernels.RmsNorm);
         Launches++;
-        _rmsNorm(new KernelConfig(rows, NormKernels.GroupSize),
+        _rmsNorm(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = weight, Cols = (int)weight.Length, Eps = eps });
     }
 
     /// <summary>LayerNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
     public void LayerNorm(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> bias, float eps, ArrayView<float> y)
     {
-        _layerNorm ??= _accelerator.LoadStreamKernel<NormArgs>(NormKernels.LayerNorm);
+        _layerNorm ??= _accelerator.LoadKernel<NormArgs>(NormKernels.LayerNorm);
         Launches++;
-        _layerNorm(new KernelConfig(rows, NormKernels.GroupSize),
+        _layerNorm(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = bias, Cols = (int)weight.Length, Eps = eps });
     }
 
     /// <summary>Softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/> values.</summary>
     public void Softmax(ArrayView<float> values, int rows, int cols)
     {
-        _softmax ??= _accelerator.LoadStreamKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
+        _softmax ??= _accelerator.LoadKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
         Launches++;
-        _softmax(new KernelConfig(rows, NormKernels.GroupSize), values, cols);
+        _softmax(Stream, new KernelConfig(rows, NormKernels.GroupSize), values, cols);
     }
 
     public void Add(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int count)
     {
-        _add ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
+        _add ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
         Launches++;
-        _add(count, a, b, y);
+        _add(Stream, count, a, b, y);
     }
 
     public void SiluMul(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y, int count)
     {
-        _siluMul ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
+        _siluMul ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
         Launches++;
-        _siluMul(count, gate, up, y);
+        _siluMul(Stream, count, gate, up, y);
     }
 
     /// <summary>y[t, i] = silu(gateUp[t, i]) · gateUp[t, width + i]: the fused gate/up projection's output.</summary>
     public void SiluMulFused(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width)
     {
-        _siluMulFused ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
+        _siluMulFused ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
         Launches++;
-        _siluMulFused(tokens * width, gateUp, y, width);
+        _siluMulFused(Stream, tokens * width, gateUp, y, width);
     }
 
     public void GeluTanh(ArrayView<float> x, ArrayView<float> y, int count)
     {
-        _geluTanh ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
+        _geluTanh ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
         Launches++;
-        _geluTanh(count, x, y);
+        _geluTanh(Stream, count, x, y);
     }
 
     /// <summary>RoPE of q and k for <paramref name="rows"/> rows, and the KV-cache write of k and v.</summary>
     public void RopeAndCache(RopeArgs args, int rows)
     {
-        _rope ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
+        _rope ??= _accelerator.LoadAutoGroupedKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
         Launches++;
-        _rope(rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
+        _rope(Stream, rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
     }
 
     /// <summary>Paged causal attention for <paramref name="rows"/> rows (all heads).</summary>
@@ -245,9 +255,9 @@ public sealed class GpuKernels
     {
         if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
-        _attention ??= _accelerator.LoadStreamKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
+        _attention ??= _accelerator.LoadKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
         Launches++;
-        _attention(new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
+        _attention(Stream, new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
     }
 
     /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int)"/> takes the split-K
@@ -285,41 +295,41 @@ public sealed class GpuKernels
         if (gridChunks > split.Chunks)
             throw new ArgumentException($"{longestContext} positions in chunks of {chunkSize} need {gridChunks} chunks; the scratch holds {split.Chunks}");
         var splitArgs = split.Arguments(args, chunkSize, gridChunks);
-        _splitAttention ??= _accelerator.LoadStreamKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
+        _splitAttention ??= _accelerator.LoadKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
         Launches += 2;
-        _splitAttention(new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
+        _splitAttention(Stream, new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
         int warps = SplitAttentionKernel.MergeWarps(rows, args.Heads);
         const int mergeGroup = 128;
         var mergeConfig = new KernelConfig((warps * 32 + mergeGroup - 1) / mergeGroup, mergeGroup);
         if (quantizeOutput is { } blocks && args.HeadDim % 32 == 0)
         {
-            _splitMergeInt8 ??= _accelerator.LoadStreamKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
-            _splitMergeInt8(mergeConfig, splitArgs, blocks, warps);
+            _splitMergeInt8 ??= _accelerator.LoadKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
+            _splitMergeInt8(Stream, mergeConfig, splitArgs, blocks, warps);
             return true;
         }
-        _splitMerge ??= _accelerator.LoadStreamKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);
-        _splitMerge(mergeConfig, splitArgs, warps);
+        _splitMerge ??= _accelerator.LoadKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);
+        _splitMerge(Stream, mergeConfig, splitArgs, warps);
         return false;
     }
 
     internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)
     {
-        _randomWords ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
+        _randomWords ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
         Launches++;
-        _randomWords(count, words, seed, halfEvery);
+        _randomWords(Stream, count, words, seed, halfEvery);
     }
 
     internal void RandomHalves(int count, ArrayView<ushort> halves, uint seed)
     {
-        _randomHalves ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
+        _randomHalves ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
         Launches++;
-        _randomHalves(count, halves, seed);
+        _randomHalves(Stream, count, halves, seed);
     }
 
     // ---- Vision tower: patch unfold, grid position add, dense (non-causal) attention ----
-    private Action<Index1D, PatchUnfoldArgs>? _patchUnfold;
-    private Action<Index1D, GridPositionArgs>? _gridPositions;
-    private Action<KernelConfig, DenseAttentionArgs>? _denseAttention;
+    private Action<AcceleratorStream, Index1D, PatchUnfoldArgs>? _patchUnfold;
+    private Action<AcceleratorStream, Index1D, GridPositionArgs>? _gridPositions;
+    private Action<AcceleratorStream, KernelConfig, DenseAttentionArgs>? _denseAttention;
 
     /// <summary>im2col of a [3, height, width] slice into [patches, rowStride] rows (see <see cref="PatchUnfoldKernel"/>).</summary>
     public void PatchUnfold(ArrayView<float> pixels, int height, int width, int patchSize, ArrayView<float> unfolded, int rowStride)
@@ -329,9 +339,9 @@ public sealed class GpuKernels
         if (rowStride < 3 * patchSize * patchSize) throw new ArgumentOutOfRangeException(nameof(rowStride), rowStride, "shorter than a patch");
         int patches = height / patchSize * (width / patchSize);
         if (patches == 0) return;
-        _patchUnfold ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
+        _patchUnfold ??= _accelerator.LoadAutoGroupedKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
         Launches++;
-        _patchUnfold(patches * rowStride, new PatchUnfoldArgs
+        _patchUnfold(Stream, patches * rowStride, new PatchUnfoldArgs
         {
             Pixels = pixels, Unfolded = unfolded, Height = height, Width = width, PatchSize = patchSize, RowStride = rowStride,
         });
@@ -344,9 +354,9 @@ public sealed class GpuKernels
         if (axis.Length < (long)Math.Max(rows, columns) * (width / 2))
             throw new ArgumentException($"the axis table has {axis.Length} values; a {rows}×{columns} grid needs {Math.Max(rows, columns)} rows of {width / 2}", nameof(axis));
         if (rows <= 0 || columns <= 0) return;
-        _gridPositions ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
+        _gridPositions ??= _accelerator.LoadAutoGroupedKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
         Launches++;
-        _gridPositions(rows * columns * width, new GridPositionArgs { X = x, Y = y, Axis = axis, Columns = columns, Width = width });
+        _gridPositions(Stream, rows * columns * width, new GridPositionArgs { X = x, Y = y, Axis = axis, Columns = columns, Width = width });
     }
 
     /// <summary>Non-causal multi-head attention of every query over every key (see <see cref="DenseAttentionKernel"/>).</summary>
@@ -356,27 +366,38 @@ public sealed class GpuKernels
             throw new NotSupportedException($"head dimension {args.HeadDim} is outside the dense attention kernel's 1..{DenseAttentionKernel.MaxHeadDim}");
         if (args.Queries <= 0 || args.Heads <= 0) return;
         if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
-        _denseAttention ??= _accelerator.LoadStreamKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
+        _denseAttention ??= _accelerator.LoadKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
         var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
         Launches++;
-        _denseAttention(new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
+        _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
     }
 
     // ---- Fused int8 producers (decode: the op that makes a projection's input also quantizes it) and the launch counter ----
-    private Action<KernelConfig, RmsNormInt8Args>? _rmsNormInt8;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>? _siluMulFusedInt8;
+    private Action<AcceleratorStream, KernelConfig, RmsNormInt8Args>? _rmsNormInt8;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>? _siluMulFusedInt8;
 
     /// <summary>Kernel launches queued on this accelerator so far (a decode step's count is the difference across it).</summary>
     public long Launches { get; private set; }
+
+    /// <summary>CUDA graph replays queued so far (each also adds its kernels to <see cref="Launches"/>).</summary>
+    public long GraphLaunches { get; private set; }
+
+    internal void CountGraphLaunch(int kernels)
+    {
+        GraphLaunches++;
+        Launches += kernels;
+    }
+
+    internal void UncountCapture(int kernels) => Launches -= kernels;
 
     /// <summary><see cref="RmsNorm"/> that also writes y's int8 blocks into <paramref name="q"/> (one launch).</summary>
     public void RmsNormInt8(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y, Int8Blocks q)
     {
         if (weight.Length % 32 != 0) throw new ArgumentException($"{weight.Length} columns are not whole int8 blocks of 32", nameof(weight));
         if (rows <= 0) return;
-        _rmsNormInt8 ??= _accelerator.LoadStreamKernel<RmsNormInt8Args>(NormKernels.RmsNormInt8);
+        _rmsNormInt8 ??= _accelerator.LoadKernel<RmsNormInt8Args>(NormKernels.RmsNormInt8);
         Launches++;
-        _rmsNormInt8(new KernelConfig(rows, NormKernels.GroupSize),
+        _rmsNormInt8(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new RmsNormInt8Args { X = x, Y = y, Weight = weight, Q = q, Cols = (int)weight.Length, Eps = eps });
     }
 
@@ -385,11 +406,11 @@ public sealed class GpuKernels
     {
         if (width % 32 != 0) throw new ArgumentException($"{width} columns are not whole int8 blocks of 32", nameof(width));
         if (tokens <= 0) return;
-        _siluMulFusedInt8 ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>(
+        _siluMulFusedInt8 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>(
             ElementwiseKernels.SiluMulFusedInt8);
         Launches++;
         int quads = tokens * (width / 4);
-        _siluMulFusedInt8(QuadConfig(quads), gateUp, y, width, q, quads);
+        _siluMulFusedInt8(Stream, QuadConfig(quads), gateUp, y, width, q, quads);
     }
 
     /// <summary>Thread-per-4-values launches of the int8 producers: whole warps, so 8-lane blocks never straddle a group edge.</summary>

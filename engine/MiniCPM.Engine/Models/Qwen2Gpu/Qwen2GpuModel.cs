@@ -1,3 +1,4 @@
+using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Engine.Configuration;
@@ -45,8 +46,11 @@ public sealed class Qwen2GpuModel : ILanguageModel
     /// groups enough for the per-head kernel, and the partial-state scratch grows with rows.</summary>
     private const int SplitAttentionRows = 8;
     private readonly SplitAttentionScratch _splitAttention;
-    private int _longestContext;
     private Scratch? _scratch;
+    private Dictionary<int, CudaGraph>? _graphs;
+    private Scratch? _graphScratch;
+    private int _graphGeneration;
+    private long _eagerDecodeSteps;
     private bool _disposed;
 
     private Qwen2GpuModel(GpuDevice device, bool ownsDevice, LlmConfig config, Qwen2GpuWeights weights, Qwen2GpuOptions options,
@@ -67,6 +71,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _eps = (float)config.RmsNormEps;
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
         _splitAttention = new SplitAttentionScratch(device, SplitAttentionRows, config.Heads, config.HeadDim, MaxSequenceLength);
+        if (options.CudaGraphs && device.SupportsGraphs) _graphs = [];
         if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
 
@@ -197,17 +202,84 @@ public sealed class Qwen2GpuModel : ILanguageModel
             }
         }
         s.Upload(ids, positions, slots, tableStarts, tables.ToArray());
-        _longestContext = positions.Max() + 1;
+        int longestContext = positions.Max() + 1;
 
+        if (GraphEligible(batch, rows)) ReplayDecodeGraph(batch, s, longestContext);
+        else
+        {
+            Launch(batch, rows, ids, s, longestContext);
+            if (rows == 1) _eagerDecodeSteps++;
+        }
+        foreach (var request in batch) _cache.Advance(request.Sequence.Value, request.Tokens.Length);
+        CopyLogits(batch, s);
+    }
+
+    /// <summary>Every kernel of one forward pass, queued: embedding, the layers, the final norm and lm_head.</summary>
+    /// <param name="attentionContext">What the split-K attention sizes its grid for: the batch's longest context, or
+    /// a captured graph's context bucket (chunks past a row's context return at once).</param>
+    private void Launch(ForwardRequest[] batch, int rows, int[] ids, Scratch s, int attentionContext)
+    {
         Embed(batch, rows, ids, s);
         Observe(0, rows, s.Hidden.View);
         for (int layer = 0; layer < _weights.Layers.Length; layer++)
         {
-            DecoderLayer(layer, rows, s);
+            DecoderLayer(layer, rows, s, attentionContext);
             Observe(layer + 1, rows, s.Hidden.View);
         }
-        foreach (var request in batch) _cache.Advance(request.Sequence.Value, request.Tokens.Length);
-        Logits(batch, rows, s);
+        LogitKernels(batch, rows, s);
+    }
+
+    /// <summary>
+    /// One-token steps of one sequence — plain decode — replay a CUDA graph of the whole pass (one driver call instead
+    /// of ~10 launches per layer) once a step has run eagerly (every kernel compiled and loaded, the scratch sized).
+    /// Host-supplied embeddings and hidden-state observers copy between launches, so they stay eager.
+    /// </summary>
+    private bool GraphEligible(ForwardRequest[] batch, int rows) =>
+        _graphs is not null && rows == 1 && batch.Length == 1 && batch[0].Embeddings is null && HiddenStates is null
+        && _eagerDecodeSteps > 0;
+
+    /// <summary>
+    /// The decode pass through the graph of its context bucket (the next power of two from 256, so a sequence
+    /// captures about log2(context) graphs). Graphs bake device addresses in, so they are dropped whenever the scratch
+    /// or one of its buffers is reallocated. A capture the driver refuses turns graphs off for this model (the pass
+    /// then runs eagerly; nothing was queued by the failed capture).
+    /// </summary>
+    private void ReplayDecodeGraph(ForwardRequest[] batch, Scratch s, int longestContext)
+    {
+        int bucket = Math.Min(MaxSequenceLength, Math.Max(256, (int)BitOperations.RoundUpToPowerOf2((uint)longestContext)));
+        if (!ReferenceEquals(_graphScratch, s) || _graphGeneration != s.Generation)
+        {
+            DisposeGraphs();
+            _graphScratch = s;
+            _graphGeneration = s.Generation;
+        }
+        if (!_graphs!.TryGetValue(bucket, out var graph))
+        {
+            try
+            {
+                graph = _device.CaptureGraph(() => Launch(batch, 1, [batch[0].Tokens.Span[0]], s, bucket));
+            }
+            catch (InvalidOperationException e)
+            {
+                GraphFallbackReason = e.Message;
+                DisposeGraphs();
+                _graphs = null;
+                Launch(batch, 1, [batch[0].Tokens.Span[0]], s, longestContext);
+                return;
+            }
+            _graphs[bucket] = graph;
+        }
+        graph.Launch();
+    }
+
+    /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
+    public string? GraphFallbackReason { get; private set; }
+
+    private void DisposeGraphs()
+    {
+        if (_graphs is null) return;
+        foreach (var g in _graphs.Values) g.Dispose();
+        _graphs.Clear();
     }
 
     private int Validate(ForwardRequest[] requests)
@@ -261,7 +333,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         }
     }
 
-    private void DecoderLayer(int layer, int rows, Scratch s)
+    private void DecoderLayer(int layer, int rows, Scratch s, int attentionContext)
     {
         var w = _weights.Layers[layer];
         var k = _device.Kernels;
@@ -282,7 +354,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
-        }, rows, _splitAttention, _longestContext, quantizeOutput: attentionBlocks);
+        }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks);
         if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
         else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
@@ -321,7 +393,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         }
     }
 
-    private void Logits(ForwardRequest[] requests, int rows, Scratch s)
+    private void LogitKernels(ForwardRequest[] requests, int rows, Scratch s)
     {
         int hidden = Config.HiddenSize, vocab = VocabularySize;
         var k = _device.Kernels;
@@ -351,14 +423,19 @@ public sealed class Qwen2GpuModel : ILanguageModel
         s.EnsureLogits(_device, logitRows, vocab);
         if (int8) _weights.Output.ApplyQuantized(k, blocks, logitRows, s.Logits!.View);
         else _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View);
+    }
 
+    /// <summary>Each request's logits rows to the host (the step's one synchronizing copy).</summary>
+    private void CopyLogits(ForwardRequest[] requests, Scratch s)
+    {
+        int vocab = VocabularySize;
         int logitRow = 0;
         foreach (var request in requests)
         {
             int take = request.AllLogits ? request.Tokens.Length : 1;
             int length = take * vocab;
             if (request.Logits is null || request.Logits.Length < length) request.Logits = new float[length];
-            ((ArrayView<float>)s.Logits.View).SubView((long)logitRow * vocab, length).CopyToCPU(request.Logits.AsSpan(0, length));
+            ((ArrayView<float>)s.Logits!.View).SubView((long)logitRow * vocab, length).CopyToCPU(request.Logits.AsSpan(0, length));
             logitRow += take;
         }
     }
@@ -375,6 +452,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
     {
         if (_disposed) return;
         _disposed = true;
+        DisposeGraphs();
         _scratch?.Dispose();
         _int8?.Dispose();
         _splitAttention.Dispose();
@@ -397,6 +475,9 @@ public sealed class Qwen2GpuModel : ILanguageModel
         public required MemoryBuffer1D<float, Stride1D.Dense> Hidden, Normed, Qkv, Attention, GateUp, Activated, LogitInput;
         public MemoryBuffer1D<float, Stride1D.Dense>? Logits;
         private int _logitRows;
+
+        /// <summary>Bumped whenever a buffer is reallocated (captured CUDA graphs hold the old addresses).</summary>
+        public int Generation { get; private set; }
 
         public static Scratch Ensure(Scratch? current, GpuDevice device, LlmConfig c, int qkvWidth, int vocab, int rows)
         {
@@ -429,6 +510,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
                 var accelerator = Tables.Accelerator;
                 Tables.Dispose();
                 Tables = accelerator.Allocate1D<int>(Math.Max(tables.Length, 2 * Tables.Length));
+                Generation++;
             }
             if (tables.Length > 0) Tables.View.SubView(0, tables.Length).CopyFromCPU(tables);
         }
@@ -439,6 +521,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             Logits?.Dispose();
             _logitRows = Math.Max(rows, 2 * _logitRows);
             Logits = device.Allocate<float>((long)_logitRows * vocab);
+            Generation++;
         }
 
         public void Dispose()

@@ -19,6 +19,13 @@ public sealed record Qwen2GpuOptions
     /// </summary>
     public ActivationPrecision Activations { get; init; } = ActivationPrecision.Int8;
 
+    /// <summary>
+    /// On CUDA, one-token decode steps of a single sequence replay a captured CUDA graph of the whole pass instead of
+    /// launching ~10 kernels per layer one by one (each ILGPU launch costs ~5 µs of host time). Same kernels, same
+    /// order: the logits are bit-identical either way. Ignored elsewhere.
+    /// </summary>
+    public bool CudaGraphs { get; init; } = true;
+
     /// <summary>Tokens per KV block.</summary>
     public int KvBlockSize { get; init; } = 16;
 }

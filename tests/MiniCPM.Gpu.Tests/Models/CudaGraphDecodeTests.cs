@@ -1,0 +1,66 @@
+using MiniCPM.Engine.Configuration;
+using MiniCPM.Engine.Models;
+using MiniCPM.Engine.Models.Qwen2Gpu;
+using MiniCPM.Engine.Synthetic;
+using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Formats;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Gpu.Tests.Models;
+
+/// <summary>
+/// Decode steps replayed from captured CUDA graphs against the same steps launched one by one: the same kernels in the
+/// same order over the same buffers, so every step's logits must be bit-identical — across a context bucket boundary
+/// (256 → 512, a second graph) and while the block table grows. CUDA only (the simulator has no graphs).
+/// </summary>
+public sealed class CudaGraphDecodeTests
+{
+    private static readonly LlmConfig Config = SyntheticModelSpec.Create("graphs", hidden: 256, layers: 2, heads: 4, kvHeads: 2,
+        intermediate: 512, vocab: 320, tieEmbeddings: false).Llm;
+
+    [CudaFact]
+    public void GraphReplaysGiveTheLogitsOfLaunchingOneByOne()
+    {
+        using var device = GpuDevice.Open("cuda");
+        foreach (var activations in new[] { ActivationPrecision.Int8, ActivationPrecision.Float32 })
+        {
+            var eager = Decode(device, activations, graphs: false, out long eagerReplays, out _);
+            var replayed = Decode(device, activations, graphs: true, out long replays, out string? fallback);
+            Assert.Null(fallback);
+            Assert.Equal(0, eagerReplays);
+            Assert.True(replays >= eager.Count - 2, $"{replays} graph replays for {eager.Count} decode steps");
+            for (int step = 0; step < eager.Count; step++)
+                Assert.True(eager[step].AsSpan().SequenceEqual(replayed[step]), $"{activations}: step {step} differs");
+        }
+    }
+
+    private static List<float[]> Decode(GpuDevice device, ActivationPrecision activations, bool graphs, out long replays, out string? fallback)
+    {
+        using var model = Qwen2GpuModel.Random(device, Config, TensorType.Q4_0,
+            new Qwen2GpuOptions { Activations = activations, CudaGraphs = graphs, KvCacheTokens = 1024 });
+        var sequence = model.CreateSequence();
+        var prompt = Enumerable.Range(0, 250).Select(i => (i * 37 + 11) % Config.VocabSize).ToArray();
+        var request = new ForwardRequest { Sequence = sequence, Tokens = prompt };
+        model.Forward([request]);
+        var steps = new List<float[]>();
+        long before = device.Kernels.GraphLaunches;
+        int next = ArgMax(request.Logits!);
+        for (int step = 0; step < 20; step++) // contexts 251 … 270: the 256 bucket, then the 512 one
+        {
+            var decode = new ForwardRequest { Sequence = sequence, Tokens = new[] { next } };
+            model.Forward([decode]);
+            steps.Add(decode.Logits!);
+            next = ArgMax(decode.Logits!);
+        }
+        replays = device.Kernels.GraphLaunches - before;
+        fallback = model.GraphFallbackReason;
+        return steps;
+    }
+
+    private static int ArgMax(float[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+}
