@@ -2,8 +2,9 @@ namespace MiniCPM.Engine.Tests;
 
 /// <summary>
 /// Locates the repository's test data (tests/golden, tests/data): under $MINICPM_REPO_ROOT when set, else the first
-/// folder holding tests/golden above the test assembly's folder, else above the current directory (a published test
-/// program run from elsewhere, e.g. /tmp/p/tests, with the repository root as the current directory).
+/// folder holding tests/golden above the test assembly's folder, else above the directory the program was started in
+/// (a published test program run from elsewhere, e.g. /tmp/p/tests, with the repository root as the current directory;
+/// xunit v3's runner moves the current directory to the assembly's folder, so the shell's $PWD tells where that was).
 /// </summary>
 internal static class TestData
 {
@@ -15,7 +16,8 @@ internal static class TestData
             if (Directory.Exists(Path.Combine(tests, "golden"))) return tests;
             throw new DirectoryNotFoundException($"MINICPM_REPO_ROOT={root}: no tests/golden there");
         }
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        string[] starts = [AppContext.BaseDirectory, Directory.GetCurrentDirectory(), Environment.GetEnvironmentVariable("PWD") ?? ""];
+        foreach (var start in starts.Where(Directory.Exists))
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
@@ -24,7 +26,7 @@ internal static class TestData
             }
         }
         throw new DirectoryNotFoundException(
-            $"tests/golden not found above {AppContext.BaseDirectory} nor above {Directory.GetCurrentDirectory()}; set MINICPM_REPO_ROOT");
+            $"tests/golden not found above any of {string.Join(", ", starts.Where(d => d.Length > 0))}; set MINICPM_REPO_ROOT");
     });
 
     public static string GoldenCase(string name) => Path.Combine(TestsRoot.Value, "golden", name);
