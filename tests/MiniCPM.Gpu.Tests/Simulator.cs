@@ -3,18 +3,45 @@ using MiniCPM.Kernels.Gpu;
 namespace MiniCPM.Gpu.Tests;
 
 /// <summary>
-/// One ILGPU CPU-simulator device shared by every test (compiling kernels is the slow part); the tests that use it
-/// sit in one collection, so launches never overlap.
+/// One device shared by every kernel test (compiling kernels is the slow part); the tests that use it sit in one
+/// collection, so launches never overlap. Which device comes from MINICPM_GPU_TEST_DEVICE: unset (or "cpu") is ILGPU's
+/// CPU simulator, "cuda" or "cuda:N" a real GPU, so the same kernel-vs-CPU checks run on hardware. The names keep
+/// "Simulator" as that is the default.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class Simulator : ICollectionFixture<SimulatorDevice>
 {
     public const string Name = "gpu-simulator";
+
+    /// <summary>The environment variable that picks the device of the shared fixture.</summary>
+    public const string DeviceVariable = "MINICPM_GPU_TEST_DEVICE";
+
+    /// <summary>The device name the fixture opens: the variable's value, or "cpu" (the simulator) when unset or blank.</summary>
+    public static string DeviceName =>
+        Environment.GetEnvironmentVariable(DeviceVariable) is { } name && !string.IsNullOrWhiteSpace(name) ? name.Trim() : "cpu";
 }
 
 public sealed class SimulatorDevice : IDisposable
 {
-    public GpuDevice Device { get; } = GpuDevice.Open("cpu");
+    public SimulatorDevice()
+    {
+        string name = Simulator.DeviceName;
+        try
+        {
+            Device = GpuDevice.Open(name);
+        }
+        catch (GpuDeviceUnavailableException e)
+        {
+            // Asked for a device that is not here: every test of the collection fails with this one line (no
+            // fallback to the simulator, which would pass without ever touching the hardware that was asked for).
+            throw new InvalidOperationException($"{Simulator.DeviceVariable}={name}: {e.Message}", e);
+        }
+        // One line on stderr saying which hardware the kernel checks ran on, when it is not the default simulator.
+        if (!Device.IsSimulator) Console.Error.WriteLine($"MiniCPM.Gpu.Tests: kernel tests on {Device.Name} ({Device.Description})");
+    }
+
+    /// <summary>The opened device: the simulator ("cpu") unless MINICPM_GPU_TEST_DEVICE names another.</summary>
+    public GpuDevice Device { get; }
 
     public void Dispose() => Device.Dispose();
 }

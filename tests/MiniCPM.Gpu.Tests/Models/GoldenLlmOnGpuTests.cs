@@ -1,6 +1,6 @@
+using System.Runtime.CompilerServices;
 using MiniCPM.Engine.Golden;
 using MiniCPM.Kernels.Gpu;
-using Xunit.Abstractions;
 
 namespace MiniCPM.Gpu.Tests.Models;
 
@@ -10,7 +10,8 @@ public sealed class CudaFactAttribute : FactAttribute
     private static readonly Lazy<string?> SkipReason = new(() =>
         GpuDevice.CudaAvailable(out string reason) ? null : "no CUDA device: " + reason);
 
-    public CudaFactAttribute() => Skip = SkipReason.Value;
+    public CudaFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber) => Skip = SkipReason.Value;
 }
 
 /// <summary>
