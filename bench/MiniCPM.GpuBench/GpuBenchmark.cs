@@ -369,23 +369,37 @@ internal static partial class GpuBenchmark
             ("silu·mul+int8", () => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
             ($"down {hidden}×{ffn} (+= h)", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
         ];
-        double layerSum = 0;
+        // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
+        // shows its time on the GPU (plus the GPU's own gap between graph nodes).
+        bool graphs = gpu.SupportsGraphs && !_tiny;
+        Line(graphs ? "| launch | µs one by one | µs on the GPU (graph of 50) |" : "| launch | µs one by one |");
+        Line(graphs ? "|---|---|---|" : "|---|---|");
+        double layerSum = 0, layerGpu = 0;
         foreach (var (name, launch) in steps)
         {
             double seconds = Seconds(gpu, launch, 200);
             layerSum += seconds;
-            Line($"| {name} | {seconds * 1e6:F2} µs |");
+            double onGpu = graphs ? GraphSeconds(gpu, launch, 50) : double.NaN;
+            layerGpu += onGpu;
+            Line(graphs ? $"| {name} | {seconds * 1e6:F2} | {onGpu * 1e6:F2} |" : $"| {name} | {seconds * 1e6:F2} |");
         }
-        double head = Seconds(gpu, () => k.MatMulInt8(wHead, q.For(hidden), 1, logits.View), 50);
-        Line($"| lm_head {vocab}×{hidden} | {head * 1e6:F2} µs |");
-        double step = Seconds(gpu, () =>
+        Action lmHead = () => k.MatMulInt8(wHead, q.For(hidden), 1, logits.View);
+        double head = Seconds(gpu, lmHead, 50), headGpu = graphs ? GraphSeconds(gpu, lmHead, 10) : double.NaN;
+        Line(graphs ? $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} | {headGpu * 1e6:F2} |" : $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} |");
+        Action wholeStep = () =>
         {
             for (int layer = 0; layer < layers; layer++)
                 foreach (var (_, launch) in steps) launch();
-            k.MatMulInt8(wHead, q.For(hidden), 1, logits.View);
-        }, 10);
+            lmHead();
+        };
+        double step = Seconds(gpu, wholeStep, 10);
         Line($"sum of the parts: {(layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (rope+cache write and embedding not included: 2 tiny launches per layer + 1)");
-        _anatomyStepSeconds = step;
+        if (graphs)
+        {
+            double stepGpu = GraphSeconds(gpu, wholeStep, 1);
+            double weights = (double)(wQkv.Bytes + wO.Bytes + wGateUp.Bytes + wDown.Bytes) * layers + wHead.Bytes;
+            Line($"on the GPU: parts {(layerGpu * layers + headGpu) * 1e3:F2} ms, the whole step as one graph {stepGpu * 1e3:F2} ms; its weights ({weights / 1e9:F2} GB) at copy bandwidth: {weights / _copyBandwidth * 1e3:F2} ms");
+        }
 
         static GpuMatrix Random(GpuDevice gpu, int rows, int cols)
         {
@@ -395,7 +409,16 @@ internal static partial class GpuBenchmark
         }
     }
 
-    private static double _anatomyStepSeconds;
+    /// <summary>GPU time per call of <paramref name="launch"/>: <paramref name="copies"/> calls captured in one CUDA graph,
+    /// the graph replayed (after a warm-up) and timed.</summary>
+    private static double GraphSeconds(GpuDevice gpu, Action launch, int copies)
+    {
+        using var graph = gpu.CaptureGraph(() =>
+        {
+            for (int i = 0; i < copies; i++) launch();
+        });
+        return Seconds(gpu, graph.Launch, 20) / copies;
+    }
 
     private static void Fill(GpuDevice gpu, ArrayView<float> view, long count)
     {

@@ -105,7 +105,7 @@ internal static class Int8Math
             CudaAsm.Emit("dp4a.s32.s32 %0, %1, %2, %3;", out int result, (int)a, (int)b, c);
             return result;
         }
-        return c + (sbyte)(byte)a * (sbyte)(byte)b + (sbyte)(byte)(a >> 8) * (sbyte)(byte)(b >> 8)
-                 + (sbyte)(byte)(a >> 16) * (sbyte)(byte)(b >> 16) + (sbyte)(byte)(a >> 24) * (sbyte)(byte)(b >> 24);
+        return c + Bits.SignedByteInt(a, 0) * Bits.SignedByteInt(b, 0) + Bits.SignedByteInt(a, 1) * Bits.SignedByteInt(b, 1)
+                 + Bits.SignedByteInt(a, 2) * Bits.SignedByteInt(b, 2) + Bits.SignedByteInt(a, 3) * Bits.SignedByteInt(b, 3);
     }
 }

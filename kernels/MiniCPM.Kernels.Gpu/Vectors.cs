@@ -46,8 +46,15 @@ internal static class Bits
     /// <summary>Byte <paramref name="index"/> (0..3) of a word.</summary>
     public static uint Byte(uint word, int index) => (word >> (8 * index)) & 0xFF;
 
-    /// <summary>Signed byte <paramref name="index"/> of a word as float.</summary>
-    public static float SignedByte(uint word, int index) => (sbyte)(byte)(word >> (8 * index));
+    /// <summary>
+    /// Signed byte <paramref name="index"/> of a word, sign-extended by an arithmetic shift. Not (sbyte)(byte)x: ILGPU's
+    /// CUDA backend turns that into cvt.u8 and loses the sign (Q6_K's negative scales came out +128..255 on an H200),
+    /// while the CPU simulator runs the cast as .NET does.
+    /// </summary>
+    public static int SignedByteInt(uint word, int index) => (int)(word << (24 - 8 * index)) >> 24;
+
+    /// <summary><see cref="SignedByteInt"/> as float.</summary>
+    public static float SignedByte(uint word, int index) => SignedByteInt(word, index);
 
     /// <summary>
     /// A small unsigned integer n (&lt; 2^23) as float without an int→float conversion instruction (a quarter-rate

@@ -17,7 +17,7 @@ internal static class Ptx
 {
     public static string Compile(EntryPointDescription entry)
     {
-        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms().Cuda());
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Default).EnableAlgorithms().Cuda());
         var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
         var compiled = (PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization());
         Assert.Contains(".entry", compiled.PTXAssembly);

@@ -25,7 +25,23 @@ public sealed class MatMulPtxTests
         Assert.Contains(".entry", ptx);
         Assert.Contains("ld.global", ptx); // the whole kernel, not an empty shell
         Assert.DoesNotContain(".local", ptx);
+        // A byte converted to float must never be read as unsigned where the format means signed: ILGPU compiles a
+        // (sbyte)(byte)x cast to cvt.rn.f32.u8, which turned Q6_K's negative scales positive on an H200 (the
+        // simulator runs the cast as .NET does and never saw it). The formats' signed bytes go through shifts instead.
+        Assert.DoesNotContain("f32.u8", ptx);
+        Assert.DoesNotContain("f32.s8", ptx);
     }
+
+    /// <summary>The same sign rule at its source: <see cref="Bits.SignedByte"/> compiled alone keeps a signed shift.</summary>
+    [Fact]
+    public void SignedBytesSignExtendInPtx()
+    {
+        string ptx = Ptx.Indexed(typeof(MatMulPtxTests).GetMethod(nameof(SignedBytes), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        Assert.Contains("shr.s32", ptx);
+        Assert.DoesNotContain(".u8", ptx);
+    }
+
+    private static void SignedBytes(ILGPU.Index1D i, ILGPU.ArrayView<uint> words, ILGPU.ArrayView<float> y) => y[i] = Bits.SignedByte(words[i], i & 3);
 
     [Theory]
     [MemberData(nameof(Formats))]
