@@ -505,10 +505,7 @@ internal static partial class GpuBenchmark
         }
     }
 
-    private static int ArgMax(float[] values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    /// <summary>Greedy pick as the engine's throughput harness makes it (vectorized; a scalar loop over 152K logits is
+    /// ~0.1 ms, a visible part of a 2 ms step).</summary>
+    private static int ArgMax(float[] values) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
 }

@@ -74,10 +74,24 @@ public static class Int8Quantizer
     /// </summary>
     internal static float RoundToHalf(float value)
     {
-        if (value < 6.103515625e-5f) return XMath.RoundToEven(value * 16777216f) * 5.9604644775390625e-8f;
+        if (value < 6.103515625e-5f) return RoundHalfEven(value * 16777216f) * 5.9604644775390625e-8f;
         uint bits = Interop.FloatAsInt(value);
         bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & 0xFFFFE000u;
         return Interop.IntAsFloat(bits);
+    }
+
+    /// <summary>
+    /// t rounded to the nearest integer, ties to even, for |t| &lt; 2^22: adding 1.5·2^23 leaves no fraction bits, so
+    /// the IEEE addition itself rounds (ties to even), and subtracting it back is exact. Written out because
+    /// ILGPU.Algorithms' XMath.RoundToEven (bit manipulation) gave wrong quants on an H200 while passing on the
+    /// simulator. The clamp sits between the caller's product and the addition so ptxas cannot fuse them into an FMA,
+    /// which would round the exact product rather than the float one the CPU rounds.
+    /// </summary>
+    internal static float RoundHalfEven(float t)
+    {
+        const float Magic = 12582912f, Limit = 4194304f;
+        float pinned = IntrinsicMath.Min(IntrinsicMath.Max(t, -Limit), Limit);
+        return pinned + Magic - Magic;
     }
 
     internal static float AbsMax(Float4 f) =>
@@ -87,8 +101,8 @@ public static class Int8Quantizer
     /// <summary>Four values → four signed bytes, round half to even (as the CPU's Vector256.Round).</summary>
     internal static uint Pack(Float4 f, float id, ref int sum)
     {
-        int a = (int)XMath.RoundToEven(f.X * id), b = (int)XMath.RoundToEven(f.Y * id);
-        int c = (int)XMath.RoundToEven(f.Z * id), d = (int)XMath.RoundToEven(f.W * id);
+        int a = (int)RoundHalfEven(f.X * id), b = (int)RoundHalfEven(f.Y * id);
+        int c = (int)RoundHalfEven(f.Z * id), d = (int)RoundHalfEven(f.W * id);
         sum += a + b + c + d;
         return ((uint)a & 0xFF) | (((uint)b & 0xFF) << 8) | (((uint)c & 0xFF) << 16) | (((uint)d & 0xFF) << 24);
     }

@@ -25,9 +25,21 @@ public static class NormKernels
 {
     public const int GroupSize = 256;
 
+    /// <summary>Rows of at most this many quads (4 per thread: 4096 columns) are read into registers once.</summary>
+    public const int RegisterQuads = 4 * GroupSize;
+
+    /// <summary>Whether a row of <paramref name="cols"/> takes <see cref="RmsNormInRegisters"/> (both RMSNorm kernels
+    /// decide alike, so their floats stay bit-identical).</summary>
+    private static bool FitsRegisters(int cols) => cols % 4 == 0 && cols / 4 <= RegisterQuads;
+
     /// <summary>y = x / √(mean(x²) + ε) ⊙ w.</summary>
     public static void RmsNorm(NormArgs a)
     {
+        if (FitsRegisters(a.Cols))
+        {
+            RmsNormInRegisters(a.X, a.Y, a.Weight, a.Cols, a.Eps, default, quantize: false);
+            return;
+        }
         long start = (long)Grid.IdxX * a.Cols;
         float scale = RmsScale(a.X, start, a.Cols, a.Eps);
         for (int i = Group.IdxX; i < a.Cols; i += GroupSize)
@@ -41,6 +53,11 @@ public static class NormKernels
     /// </summary>
     public static void RmsNormInt8(RmsNormInt8Args a)
     {
+        if (FitsRegisters(a.Cols))
+        {
+            RmsNormInRegisters(a.X, a.Y, a.Weight, a.Cols, a.Eps, a.Q, quantize: true);
+            return;
+        }
         long start = (long)Grid.IdxX * a.Cols;
         float scale = RmsScale(a.X, start, a.Cols, a.Eps);
         var x = a.X.Cast<Float4>();
@@ -62,6 +79,45 @@ public static class NormKernels
             }
             Int8Quantizer.QuantizeQuad(value, a.Q, (long)Grid.IdxX * a.Q.BlocksPerToken + i / 8, active);
         }
+    }
+
+    /// <summary>
+    /// RMSNorm of a row that fits 4 quads per thread: every load of x and w is issued before anything waits, and x is
+    /// read once (it stays in registers for the second pass). A strided loop over scalars waits out one memory
+    /// round trip per step: 14 steps for a 3584-wide row, 6.9 µs on an H200 for a kernel that moves 28 KB.
+    /// </summary>
+    private static void RmsNormInRegisters(ArrayView<float> xs, ArrayView<float> ys, ArrayView<float> weight, int cols,
+        float eps, Int8Blocks q, bool quantize)
+    {
+        int quads = cols / 4, tid = Group.IdxX;
+        long start4 = (long)Grid.IdxX * quads;
+        var x = xs.Cast<Float4>();
+        var w = weight.Cast<Float4>();
+        var y = ys.Cast<Float4>();
+        Float4 x0 = QuadAt(x, start4, tid, quads), x1 = QuadAt(x, start4, tid + GroupSize, quads);
+        Float4 x2 = QuadAt(x, start4, tid + 2 * GroupSize, quads), x3 = QuadAt(x, start4, tid + 3 * GroupSize, quads);
+        Float4 w0 = QuadAt(w, 0, tid, quads), w1 = QuadAt(w, 0, tid + GroupSize, quads);
+        Float4 w2 = QuadAt(w, 0, tid + 2 * GroupSize, quads), w3 = QuadAt(w, 0, tid + 3 * GroupSize, quads);
+        float squares = Squares(x0) + Squares(x1) + Squares(x2) + Squares(x3);
+        float scale = 1f / XMath.Sqrt(BlockSum(squares) / cols + eps);
+        Normalized(y, start4, tid, quads, x0, w0, scale, q, quantize);
+        Normalized(y, start4, tid + GroupSize, quads, x1, w1, scale, q, quantize);
+        Normalized(y, start4, tid + 2 * GroupSize, quads, x2, w2, scale, q, quantize);
+        Normalized(y, start4, tid + 3 * GroupSize, quads, x3, w3, scale, q, quantize);
+    }
+
+    private static Float4 QuadAt(ArrayView<Float4> v, long start, int i, int quads) => i < quads ? v[start + i] : default;
+
+    private static float Squares(Float4 v) => v.X * v.X + v.Y * v.Y + v.Z * v.Z + v.W * v.W;
+
+    /// <summary>Quad i of y = x·scale·w, and (uniformly per launch) its share of the row's int8 block.</summary>
+    private static void Normalized(ArrayView<Float4> y, long start4, int i, int quads, Float4 v, Float4 g, float scale,
+        Int8Blocks q, bool quantize)
+    {
+        bool active = i < quads;
+        var value = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
+        if (active) y[start4 + i] = value;
+        if (quantize) Int8Quantizer.QuantizeQuad(value, q, (long)Grid.IdxX * q.BlocksPerToken + i / 8, active);
     }
 
     /// <summary>1 / √(mean(x²) + ε) of the row at <paramref name="start"/>, every thread of the group getting it.</summary>

@@ -61,6 +61,7 @@ public sealed class DecodePtxTests
         // 127/amax and amax/127 in IEEE division as on the CPU: fast math's div.approx made 127/127 = 0.99999994 on
         // an H200 and flipped quants at exact ties.
         Assert.Contains("div.rn.f32", ptx);
+        Assert.Contains("0f4B400000", ptx); // round half to even by adding 1.5·2^23, not XMath.RoundToEven (wrong on an H200)
         Assert.DoesNotContain("approx", ptx.Replace("ex2.approx", ""));
     }
 

@@ -318,8 +318,8 @@ public sealed class Qwen2GpuModel : ILanguageModel
                     anySupplied = true;
                 }
         }
-        if (anySupplied) s.Ids.View.SubView(0, rows).CopyFromCPU(ids);
-        _device.Kernels.Gather(_weights.TokenEmbedding, s.Ids.View, rows, s.Hidden.View);
+        if (anySupplied) s.Ids.SubView(0, rows).CopyFromCPU(ids);
+        _device.Kernels.Gather(_weights.TokenEmbedding, s.Ids, rows, s.Hidden.View);
         if (!anySupplied) return;
 
         int hidden = Config.HiddenSize;
@@ -342,7 +342,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         NormAndProject(s.Hidden.View, rows, w.AttentionNorm.View, s.Normed.View, w.QueryKeyValue, s.Qkv.View);
         k.RopeAndCache(new RopeArgs
         {
-            Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions.View, Slots = s.Slots.View,
+            Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions, Slots = s.Slots,
             Cos = _cos.View, Sin = _sin.View, KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
         }, rows);
@@ -352,7 +352,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         {
             Query = s.Qkv.View, QueryStride = _qkvWidth, Output = s.Attention.View,
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
-            Positions = s.Positions.View, TableStarts = s.TableStarts.View, BlockTables = s.Tables.View,
+            Positions = s.Positions, TableStarts = s.TableStarts, BlockTables = s.Tables,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks);
         if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
@@ -470,8 +470,11 @@ public sealed class Qwen2GpuModel : ILanguageModel
         private readonly List<IDisposable> _buffers = [];
 
         public int Rows { get; private init; }
-        public required MemoryBuffer1D<int, Stride1D.Dense> Ids, Positions, Slots, TableStarts;
-        public MemoryBuffer1D<int, Stride1D.Dense> Tables = null!;
+        /// <summary>The batch layout, one device buffer so a step uploads it in one copy: ids, positions, cache slots
+        /// and table starts (Rows each), then the block tables.</summary>
+        private MemoryBuffer1D<int, Stride1D.Dense> _layout = null!;
+        private int[] _staging = [];
+        public ArrayView<int> Ids, Positions, Slots, TableStarts, Tables;
         public required MemoryBuffer1D<float, Stride1D.Dense> Hidden, Normed, Qkv, Attention, GateUp, Activated, LogitInput;
         public MemoryBuffer1D<float, Stride1D.Dense>? Logits;
         private int _logitRows;
@@ -488,31 +491,39 @@ public sealed class Qwen2GpuModel : ILanguageModel
             var s = new Scratch
             {
                 Rows = rows,
-                Ids = A<int>(rows), Positions = A<int>(rows), Slots = A<int>(rows), TableStarts = A<int>(rows),
                 Hidden = A<float>((long)rows * c.HiddenSize), Normed = A<float>((long)rows * c.HiddenSize),
                 Qkv = A<float>((long)rows * qkvWidth), Attention = A<float>((long)rows * c.HiddenSize),
                 GateUp = A<float>((long)rows * 2 * c.IntermediateSize), Activated = A<float>((long)rows * c.IntermediateSize),
                 LogitInput = A<float>((long)rows * c.HiddenSize),
             };
-            s._buffers.AddRange([s.Ids, s.Positions, s.Slots, s.TableStarts, s.Hidden, s.Normed, s.Qkv, s.Attention, s.GateUp, s.Activated, s.LogitInput]);
-            s.Tables = A<int>(64);
+            s._buffers.AddRange([s.Hidden, s.Normed, s.Qkv, s.Attention, s.GateUp, s.Activated, s.LogitInput]);
+            s.AllocateLayout(device.Accelerator, tableCapacity: 64);
             return s;
+        }
+
+        private void AllocateLayout(Accelerator accelerator, int tableCapacity)
+        {
+            _layout?.Dispose();
+            _layout = accelerator.Allocate1D<int>(4L * Rows + tableCapacity);
+            _staging = new int[_layout.Length];
+            ArrayView<int> all = _layout.View;
+            Ids = all.SubView(0, Rows);
+            Positions = all.SubView(Rows, Rows);
+            Slots = all.SubView(2L * Rows, Rows);
+            TableStarts = all.SubView(3L * Rows, Rows);
+            Tables = all.SubView(4L * Rows, tableCapacity);
+            Generation++;
         }
 
         public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tables)
         {
-            Ids.View.SubView(0, ids.Length).CopyFromCPU(ids);
-            Positions.View.SubView(0, positions.Length).CopyFromCPU(positions);
-            Slots.View.SubView(0, slots.Length).CopyFromCPU(slots);
-            TableStarts.View.SubView(0, tableStarts.Length).CopyFromCPU(tableStarts);
-            if (Tables.Length < tables.Length)
-            {
-                var accelerator = Tables.Accelerator;
-                Tables.Dispose();
-                Tables = accelerator.Allocate1D<int>(Math.Max(tables.Length, 2 * Tables.Length));
-                Generation++;
-            }
-            if (tables.Length > 0) Tables.View.SubView(0, tables.Length).CopyFromCPU(tables);
+            if (Tables.Length < tables.Length) AllocateLayout(_layout.Accelerator, (int)Math.Max(tables.Length, 2 * Tables.Length));
+            ids.CopyTo(_staging, 0);
+            positions.CopyTo(_staging, Rows);
+            slots.CopyTo(_staging, 2 * Rows);
+            tableStarts.CopyTo(_staging, 3 * Rows);
+            tables.CopyTo(_staging, 4 * Rows);
+            ((ArrayView<int>)_layout.View).SubView(0, 4L * Rows + tables.Length).CopyFromCPU(_staging.AsSpan(0, 4 * Rows + tables.Length));
         }
 
         public void EnsureLogits(GpuDevice device, int rows, int vocab)
@@ -527,7 +538,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         public void Dispose()
         {
             foreach (var b in _buffers) b.Dispose();
-            Tables.Dispose();
+            _layout.Dispose();
             Logits?.Dispose();
         }
     }
