@@ -425,17 +425,26 @@ public sealed class Qwen2GpuModel : ILanguageModel
         else _weights.Output.Apply(k, s.LogitInput.View, logitRows, s.Logits!.View);
     }
 
-    /// <summary>Each request's logits rows to the host (the step's one synchronizing copy).</summary>
+    /// <summary>
+    /// Each request's logits rows to the host: one asynchronous copy of all of them into page-locked memory, one
+    /// wait (the step's only synchronization), then host copies. A copy into pageable memory goes through the driver's
+    /// staging buffer in pieces, several times slower for a 600 KB row of 152K logits.
+    /// </summary>
     private void CopyLogits(ForwardRequest[] requests, Scratch s)
     {
         int vocab = VocabularySize;
+        int rows = requests.Sum(r => r.AllLogits ? r.Tokens.Length : 1);
+        var stream = _device.Accelerator.DefaultStream;
+        ((ArrayView<float>)s.Logits!.View).SubView(0, (long)rows * vocab).CopyTo(stream, s.HostLogits!.ArrayView.SubView(0, (long)rows * vocab));
+        stream.Synchronize();
+        ReadOnlySpan<float> host = s.HostLogits.Span;
         int logitRow = 0;
         foreach (var request in requests)
         {
             int take = request.AllLogits ? request.Tokens.Length : 1;
             int length = take * vocab;
             if (request.Logits is null || request.Logits.Length < length) request.Logits = new float[length];
-            ((ArrayView<float>)s.Logits!.View).SubView((long)logitRow * vocab, length).CopyToCPU(request.Logits.AsSpan(0, length));
+            host.Slice(logitRow * vocab, length).CopyTo(request.Logits);
             logitRow += take;
         }
     }
@@ -530,15 +539,21 @@ public sealed class Qwen2GpuModel : ILanguageModel
         {
             if (Logits is not null && _logitRows >= rows) return;
             Logits?.Dispose();
+            HostLogits?.Dispose();
             _logitRows = Math.Max(rows, 2 * _logitRows);
             Logits = device.Allocate<float>((long)_logitRows * vocab);
+            HostLogits = device.Accelerator.AllocatePageLocked1D<float>((long)_logitRows * vocab);
             Generation++;
         }
+
+        /// <summary>Page-locked host memory the logits are copied into (as many rows as <see cref="Logits"/>).</summary>
+        public PageLockedArray1D<float>? HostLogits;
 
         public void Dispose()
         {
             foreach (var b in _buffers) b.Dispose();
             _layout.Dispose();
+            HostLogits?.Dispose();
             Logits?.Dispose();
         }
     }
