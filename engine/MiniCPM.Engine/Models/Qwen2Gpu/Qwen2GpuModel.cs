@@ -235,7 +235,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
     /// Host-supplied embeddings and hidden-state observers copy between launches, so they stay eager.
     /// </summary>
     private bool GraphEligible(ForwardRequest[] batch, int rows) =>
-        _graphs is not null && rows == 1 && batch.Length == 1 && batch[0].Embeddings is null && HiddenStates is null
+        _graphs is not null && CudaGraphs && rows == 1 && batch.Length == 1 && batch[0].Embeddings is null && HiddenStates is null
         && _eagerDecodeSteps > 0;
 
     /// <summary>
@@ -271,6 +271,11 @@ public sealed class Qwen2GpuModel : ILanguageModel
         }
         graph.Launch();
     }
+
+    /// <summary>Whether decode steps replay CUDA graphs (where the device has them, and
+    /// <see cref="Qwen2GpuOptions.CudaGraphs"/> asked for them at load); off, they launch one by one. Switchable
+    /// between steps (the bench compares both on one model).</summary>
+    public bool CudaGraphs { get; set; } = true;
 
     /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
     public string? GraphFallbackReason { get; private set; }
