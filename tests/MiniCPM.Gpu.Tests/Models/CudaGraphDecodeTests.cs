@@ -13,6 +13,9 @@ namespace MiniCPM.Gpu.Tests.Models;
 /// same order over the same buffers, so every step's logits must be bit-identical — across a context bucket boundary
 /// (256 → 512, a second graph) and while the block table grows. CUDA only (the simulator has no graphs).
 /// </summary>
+/// <remarks>In the shared device's collection so that no two CUDA contexts of this process work at once: with test
+/// collections in parallel on an H200 the run once hung (never seen sequentially).</remarks>
+[Collection(Simulator.Name)]
 public sealed class CudaGraphDecodeTests
 {
     private static readonly LlmConfig Config = SyntheticModelSpec.Create("graphs", hidden: 256, layers: 2, heads: 4, kvHeads: 2,

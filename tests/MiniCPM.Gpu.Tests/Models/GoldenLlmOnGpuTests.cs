@@ -20,6 +20,9 @@ public sealed class CudaFactAttribute : FactAttribute
 /// CPU simulator one thread group costs about a second here, and even the prefill of this 2-layer model launches
 /// thousands of groups (tried: over 15 minutes), so the simulator covers the kernels one by one instead.
 /// </summary>
+/// <remarks>In the shared device's collection so that no two CUDA contexts of this process work at once: with test
+/// collections in parallel on an H200 the run once hung (never seen sequentially).</remarks>
+[Collection(Simulator.Name)]
 public sealed class GoldenLlmOnGpuTests(ITestOutputHelper output)
 {
     [CudaFact]
