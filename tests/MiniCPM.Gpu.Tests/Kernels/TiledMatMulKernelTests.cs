@@ -18,14 +18,14 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
 
     public static TheoryData<TensorType, int, int, int> Cases => new()
     {
-        { TensorType.F32, 70, 64, 17 },  // two row tiles, the second 6 rows; one partial token tile
-        { TensorType.F16, 5, 32, 16 },   // one unit of columns; the threshold's token count
+        { TensorType.F32, 70, 64, 49 },  // two row tiles, the second 6 rows; one partial token tile
+        { TensorType.F16, 5, 32, 48 },   // one unit of columns; the threshold's token count
         { TensorType.BF16, 64, 96, 65 }, // a whole row tile; a second token tile of one token
-        { TensorType.Q8_0, 33, 128, 20 },
+        { TensorType.Q8_0, 33, 128, 50 },
         { TensorType.Q4_0, 100, 64, 70 }, // four groups, both edges partial
-        { TensorType.Q4_K, 9, 512, 16 },  // two super-blocks per row
-        { TensorType.Q6_K, 7, 256, 40 },
-        { TensorType.Q4_K, 130, 256, 18 }, // three row tiles, the last 2 rows
+        { TensorType.Q4_K, 9, 512, 48 },  // two super-blocks per row
+        { TensorType.Q6_K, 7, 256, 52 },
+        { TensorType.Q4_K, 130, 256, 53 }, // three row tiles, the last 2 rows
     };
 
     [Theory]
@@ -41,7 +41,7 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
     [Fact]
     public void WritesItsPartOfWiderRowsAndAccumulates()
     {
-        const int cols = 64, tokens = 19, rowsA = 10, rowsB = 67, stride = rowsA + rowsB + 3;
+        const int cols = 64, tokens = 49, rowsA = 10, rowsB = 67, stride = rowsA + rowsB + 3; // tiled (≥ 48 tokens)
         byte[] bytesA = WeightBytes.Random(TensorType.Q8_0, rowsA, cols, seed: 21);
         byte[] bytesB = WeightBytes.Random(TensorType.F16, rowsB, cols, seed: 22);
         float[] x = Check.Random(tokens * cols, seed: 23);
