@@ -17,7 +17,6 @@ public sealed class GpuKernels
     private readonly Dictionary<Type, Delegate> _gathers = [];
     private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
-    private int _yStride;
     private Action<AcceleratorStream, KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int>? _softmax;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _add, _siluMul;
@@ -57,33 +56,28 @@ public sealed class GpuKernels
         bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
-        _yStride = yStride > 0 ? yStride : w.Rows;
-        switch (w.Type)
-        {
-            case TensorType.F32: MatMul(w.AsF32, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.F16: MatMul(w.AsF16, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.BF16: MatMul(w.AsBf16, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q8_0: MatMul(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q4_0: MatMul(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q4_K: MatMul(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q6_K: MatMul(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q4_1: MatMul(w.AsQ4_1, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q5_0: MatMul(w.AsQ5_0, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q5_1: MatMul(w.AsQ5_1, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q5_K: MatMul(w.AsQ5_K, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q2_K: MatMul(w.AsQ2_K, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q3_K: MatMul(w.AsQ3_K, w, x, tokens, y, bias, accumulate); break;
-            default: throw new NotSupportedException($"the GPU kernels do not read {w.Type} weights");
-        }
+        var launch = new MatMulLaunch(this, w, x, tokens, y, bias, accumulate, yStride > 0 ? yStride : w.Rows);
+        w.Accept(ref launch);
+    }
+
+    /// <summary><see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>'s
+    /// arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for the matrix's format.</summary>
+    private readonly struct MatMulLaunch(GpuKernels kernels, GpuMatrix w, ArrayView<float> x, int tokens,
+        ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) : IRowFormatVisitor
+    {
+        public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
+            kernels.MatMul(format, w, x, tokens, y, bias, accumulate, yStride);
+
+        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
     }
 
     private void MatMul<TFormat>(TFormat format, GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y,
-        ArrayView<float> bias, bool accumulate) where TFormat : struct, IRowFormat
+        ArrayView<float> bias, bool accumulate, int yStride) where TFormat : struct, IRowFormat
     {
         var args = new MatMulArgs<TFormat>
         {
             Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y,
-            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = _yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
         };
         if (tokens >= TiledMinTokens)
         {
@@ -127,25 +121,34 @@ public sealed class GpuKernels
         bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
-        _yStride = yStride > 0 ? yStride : w.Rows;
-        switch (w.Type)
-        {
-            case TensorType.Q8_0: MatMulInt8(w.AsQ8_0, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q4_0: MatMulInt8(w.AsQ4_0, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q4_K: MatMulInt8(w.AsQ4_K, w, x, tokens, y, bias, accumulate); break;
-            case TensorType.Q6_K: MatMulInt8(w.AsQ6_K, w, x, tokens, y, bias, accumulate); break;
-            default: throw new NotSupportedException($"no int8-activation GPU kernel for {w.Type} weights");
-        }
+        if (!HasInt8Kernel(w.Type)) throw NoInt8Kernel(w.Type);
+        var launch = new Int8MatVecLaunch(this, w, x, tokens, y, bias, accumulate, yStride > 0 ? yStride : w.Rows);
+        w.Accept(ref launch);
+    }
+
+    private static NotSupportedException NoInt8Kernel(TensorType type) =>
+        new($"no int8-activation GPU kernel for {type} weights");
+
+    /// <summary><see cref="MatMulInt8"/>'s arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the
+    /// launch for the matrix's format; only formats with an int8 kernel arrive at <see cref="VisitInt8"/>.</summary>
+    private readonly struct Int8MatVecLaunch(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens,
+        ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) : IRowFormatVisitor
+    {
+        // Unreached while HasInt8Kernel agrees with GpuMatrix.Accept; kept as the same refusal should they drift apart.
+        public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat => throw NoInt8Kernel(w.Type);
+
+        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat =>
+            kernels.MatMulInt8(format, w, x, tokens, y, bias, accumulate, yStride);
     }
 
     private void MatMulInt8<TFormat>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y,
-        ArrayView<float> bias, bool accumulate) where TFormat : struct, IInt8RowFormat
+        ArrayView<float> bias, bool accumulate, int yStride) where TFormat : struct, IInt8RowFormat
     {
         if (!_int8MatVecs.TryGetValue(typeof(TFormat), out var kernel))
             _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
         var args = new Int8MatVecArgs<TFormat>
         {
-            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = _yStride,
+            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = yStride,
             Rows = w.Rows, Blocks = w.Cols / 32, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
         };
         int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
@@ -158,23 +161,19 @@ public sealed class GpuKernels
     public void Gather(GpuMatrix table, ArrayView<int> ids, int count, ArrayView<float> output)
     {
         if (count <= 0) return;
-        switch (table.Type)
-        {
-            case TensorType.F32: Gather(table.AsF32, table, ids, count, output); break;
-            case TensorType.F16: Gather(table.AsF16, table, ids, count, output); break;
-            case TensorType.BF16: Gather(table.AsBf16, table, ids, count, output); break;
-            case TensorType.Q8_0: Gather(table.AsQ8_0, table, ids, count, output); break;
-            case TensorType.Q4_0: Gather(table.AsQ4_0, table, ids, count, output); break;
-            case TensorType.Q4_K: Gather(table.AsQ4_K, table, ids, count, output); break;
-            case TensorType.Q6_K: Gather(table.AsQ6_K, table, ids, count, output); break;
-            case TensorType.Q4_1: Gather(table.AsQ4_1, table, ids, count, output); break;
-            case TensorType.Q5_0: Gather(table.AsQ5_0, table, ids, count, output); break;
-            case TensorType.Q5_1: Gather(table.AsQ5_1, table, ids, count, output); break;
-            case TensorType.Q5_K: Gather(table.AsQ5_K, table, ids, count, output); break;
-            case TensorType.Q2_K: Gather(table.AsQ2_K, table, ids, count, output); break;
-            case TensorType.Q3_K: Gather(table.AsQ3_K, table, ids, count, output); break;
-            default: throw new NotSupportedException($"the GPU kernels do not read {table.Type} weights");
-        }
+        var launch = new GatherLaunch(this, table, ids, count, output);
+        table.Accept(ref launch);
+    }
+
+    /// <summary><see cref="Gather"/>'s arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the
+    /// launch for the table's format.</summary>
+    private readonly struct GatherLaunch(GpuKernels kernels, GpuMatrix table, ArrayView<int> ids, int count,
+        ArrayView<float> output) : IRowFormatVisitor
+    {
+        public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
+            kernels.Gather(format, table, ids, count, output);
+
+        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
     }
 
     private void Gather<TFormat>(TFormat format, GpuMatrix table, ArrayView<int> ids, int count, ArrayView<float> output)

@@ -191,6 +191,29 @@ public sealed class GpuMatrix : IDisposable
     internal Q3_KRows AsQ3_K => new() { Blocks = _words.View, SuperBlocksPerRow = Cols / 256 };
     internal Q6_KRows AsQ6_K => new() { Blocks = _words.View, Scales = _scales!.View, SuperBlocksPerRow = Cols / 256 };
 
+    /// <summary>Calls <paramref name="visitor"/> with the matrix's row format: the one switch from
+    /// <see cref="Type"/> to a format struct (see <see cref="IRowFormatVisitor"/>).</summary>
+    internal void Accept<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IRowFormatVisitor
+    {
+        switch (Type)
+        {
+            case TensorType.F32: visitor.Visit(AsF32); break;
+            case TensorType.F16: visitor.Visit(AsF16); break;
+            case TensorType.BF16: visitor.Visit(AsBf16); break;
+            case TensorType.Q8_0: visitor.VisitInt8(AsQ8_0); break;
+            case TensorType.Q4_0: visitor.VisitInt8(AsQ4_0); break;
+            case TensorType.Q4_K: visitor.VisitInt8(AsQ4_K); break;
+            case TensorType.Q6_K: visitor.VisitInt8(AsQ6_K); break;
+            case TensorType.Q4_1: visitor.Visit(AsQ4_1); break;
+            case TensorType.Q5_0: visitor.Visit(AsQ5_0); break;
+            case TensorType.Q5_1: visitor.Visit(AsQ5_1); break;
+            case TensorType.Q5_K: visitor.Visit(AsQ5_K); break;
+            case TensorType.Q2_K: visitor.Visit(AsQ2_K); break;
+            case TensorType.Q3_K: visitor.Visit(AsQ3_K); break;
+            default: throw new NotSupportedException($"the GPU kernels do not read {Type} weights");
+        }
+    }
+
     public void Dispose()
     {
         _words.Dispose();
