@@ -259,9 +259,9 @@ public sealed class Qwen2GpuModel : ILanguageModel
             {
                 graph = _device.CaptureGraph(() => Launch(batch, 1, [batch[0].Tokens.Span[0]], s, bucket));
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException or TypeInitializationException or EntryPointNotFoundException)
             {
-                GraphFallbackReason = e.Message;
+                GraphFallbackReason = e.InnerException?.Message ?? e.Message; // a driver without graph entry points fails in the type initializer
                 DisposeGraphs();
                 _graphs = null;
                 Launch(batch, 1, [batch[0].Tokens.Span[0]], s, longestContext);
