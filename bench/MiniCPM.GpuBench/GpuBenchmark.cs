@@ -153,7 +153,7 @@ internal static partial class GpuBenchmark
 
         // Attention at decode: one row over a 1024-token context, 7B heads.
         Line(_tiny ? "## attention and row kernels (toy shapes)" : "## attention and row kernels (qwen2-7b shapes)");
-        (int Rows, int Context)[] attention = _tiny ? [(1, 40), (4, 40), (9, 9)] : [(1, 1024), (1, 4096), (1, 16384), (4, 1024), (128, 128)];
+        (int Rows, int Context)[] attention = _tiny ? [(1, 40), (4, 40), (9, 9)] : [(1, 1024), (1, 4096), (1, 16384), (4, 1024), (128, 128), (512, 512)];
         foreach (var (rows, context) in attention) AttentionLine(gpu, rows, context);
         int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944;
         using var h = gpu.Allocate<float>(128 * hidden);
@@ -275,8 +275,22 @@ internal static partial class GpuBenchmark
         double seconds = Seconds(gpu, () => gpu.Kernels.Attention(f.Args, rows), 50);
         double kvBytes = 2.0 * 4 * f.KvWidth * context;
         Line($"| paged attention {rows} row(s) × {f.Args.Heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
+        // Past split-K, the tiled prefill path (what Qwen2GpuModel takes for more than 8 rows): one launch, one group
+        // per 16 rows and head; its largest difference from the per-row kernel checks it at this size.
+        if (!GpuKernels.CanSplit(f.Args, rows, f.Split))
+        {
+            var tiled = f.Args with { Output = f.TiledOutput.View };
+            seconds = Seconds(gpu, () => gpu.Kernels.PrefillAttention(tiled, rows, f.Tiles.List, f.Tiles.Count), 50);
+            int n = rows * f.Args.Heads * f.Args.HeadDim;
+            float[] perRow = new float[n], ours = new float[n];
+            f.Args.Output.SubView(0, n).CopyToCPU(perRow);
+            f.TiledOutput.View.SubView(0, n).CopyToCPU(ours);
+            float difference = perRow.Zip(ours, (x, y) => Math.Abs(x - y)).Max();
+            string verdict = difference <= 1e-4f ? "" : " FAILED: differs from the per-row kernel";
+            Line($"| tiled prefill attention {rows} row(s) × {f.Args.Heads} heads, context {context} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s | max abs difference from paged {difference:E1}{verdict} |");
+            return;
+        }
         // The split-K decode path (what Qwen2GpuModel takes for ≤ 8 rows): two launches, attention + merge.
-        if (!GpuKernels.CanSplit(f.Args, rows, f.Split)) return;
         int chunk = f.Split.ChunkSizeFor(rows, f.Args.Heads / f.Args.GroupSize, context);
         seconds = Seconds(gpu, () => gpu.Kernels.Attention(f.Args, rows, f.Split, context), 50);
         Line($"| split-K attention {rows} row(s) × {f.Args.Heads} heads, context {context}, chunks of {chunk} | {seconds * 1e6:F1} µs | KV read once: {kvBytes / seconds / 1e9:F0} GB/s |");
@@ -312,10 +326,17 @@ internal static partial class GpuBenchmark
                 Heads = heads, GroupSize = heads / kvHeads, HeadDim = headDim, BlockSize = blockSize, Scale = 0.088f,
             };
             Split = Keep(new SplitAttentionScratch(gpu, Math.Min(rows, 8), heads, headDim, context));
+            TiledOutput = Keep(gpu.Allocate<float>((long)rows * heads * headDim));
+            var tiles = new List<int>();
+            int tileCount = PrefillAttentionKernel.AddTiles(tiles, 0, rows);
+            Tiles = new PrefillTiles(Keep(gpu.Upload<int>(tiles.ToArray())).View, tileCount);
         }
 
         public AttentionArgs Args { get; }
         public SplitAttentionScratch Split { get; }
+        /// <summary>The rows' query tiles for the prefill attention (one sequence), and that kernel's own output.</summary>
+        public PrefillTiles Tiles { get; }
+        public MemoryBuffer1D<float, Stride1D.Dense> TiledOutput { get; }
         public int KvWidth { get; }
 
         private T Keep<T>(T buffer) where T : IDisposable

@@ -89,8 +89,8 @@ public static class DenseAttentionKernel
                     score3 += kv * queries[(q0 + 3) * d + e];
                 }
             }
-            float p0 = Weight(ref s0, score0, real), p1 = Weight(ref s1, score1, real);
-            float p2 = Weight(ref s2, score2, real), p3 = Weight(ref s3, score3, real);
+            float p0 = OnlineSoftmax.Weight(ref s0, score0, real), p1 = OnlineSoftmax.Weight(ref s1, score1, real);
+            float p2 = OnlineSoftmax.Weight(ref s2, score2, real), p3 = OnlineSoftmax.Weight(ref s3, score3, real);
 
             // Values: every lane walks the tile's keys, owning its output dimensions.
             for (int j = 0; j < count; j++)
@@ -111,21 +111,6 @@ public static class DenseAttentionKernel
         Write(a, s3, firstQuery + q0 + 3, head, lane, has0, has1, has2, has3);
     }
 
-    /// <summary>
-    /// One online-softmax step over a tile's scores (one per lane; <paramref name="real"/> false past the last key):
-    /// rescales the state to the new running max and returns this lane's weight exp(score − max).
-    /// </summary>
-    private static float Weight(ref OnlineSoftmax s, float score, bool real)
-    {
-        float max = IntrinsicMath.Max(s.Max, WarpMath.Max(real ? score : float.NegativeInfinity));
-        float weight = real ? XMath.Exp(score - max) : 0;
-        float correction = XMath.Exp(s.Max - max); // exp(−∞) = 0 on the first tile
-        s.Sum = s.Sum * correction + WarpMath.Sum(weight);
-        s.O0 *= correction; s.O1 *= correction; s.O2 *= correction; s.O3 *= correction;
-        s.Max = max;
-        return weight;
-    }
-
     private static void Write(DenseAttentionArgs a, OnlineSoftmax s, int query, int head, int lane,
         bool has0, bool has1, bool has2, bool has3)
     {
@@ -136,18 +121,5 @@ public static class DenseAttentionKernel
         if (has1) a.Output[o + 32] = s.O1 * inverse;
         if (has2) a.Output[o + 64] = s.O2 * inverse;
         if (has3) a.Output[o + 96] = s.O3 * inverse;
-    }
-
-    /// <summary>One query's running softmax: max, denominator, and this lane's four unnormalized output dimensions.</summary>
-    private struct OnlineSoftmax
-    {
-        public float Max, Sum, O0, O1, O2, O3;
-
-        public static OnlineSoftmax Empty => new() { Max = float.NegativeInfinity };
-
-        public void Accumulate(float weight, float v0, float v1, float v2, float v3)
-        {
-            O0 += weight * v0; O1 += weight * v1; O2 += weight * v2; O3 += weight * v3;
-        }
     }
 }

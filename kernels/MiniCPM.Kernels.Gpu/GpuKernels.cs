@@ -25,6 +25,7 @@ public sealed class GpuKernels
     private Action<AcceleratorStream, Index1D, RopeArgs>? _rope;
     private Action<AcceleratorStream, KernelConfig, AttentionArgs>? _attention;
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs>? _splitAttention;
+    private Action<AcceleratorStream, KernelConfig, PrefillAttentionArgs>? _prefillAttention;
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, int>? _splitMerge;
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
     private Action<AcceleratorStream, Index1D, ArrayView<uint>, uint, int>? _randomWords;
@@ -260,7 +261,26 @@ public sealed class GpuKernels
         _attention(Stream, new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
     }
 
-    /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int)"/> takes the split-K
+    /// <summary>
+    /// Paged causal attention for prefill rows through <see cref="PrefillAttentionKernel"/>: one group per (query tile,
+    /// head), the tiles' rows sharing each key and value read. <paramref name="tiles"/> holds <paramref name="tileCount"/>
+    /// (first row, row count) pairs covering the <paramref name="rows"/> rows (<see cref="PrefillAttentionKernel.AddTiles"/>).
+    /// </summary>
+    public void PrefillAttention(AttentionArgs args, int rows, ArrayView<int> tiles, int tileCount)
+    {
+        if (rows <= 0 || tileCount <= 0) return;
+        if (args.HeadDim > PrefillAttentionKernel.MaxHeadDim || args.HeadDim % 4 != 0)
+            throw new NotSupportedException($"head dimension {args.HeadDim} is not a multiple of 4 up to {PrefillAttentionKernel.MaxHeadDim}");
+        if (tiles.Length < 2L * tileCount)
+            throw new ArgumentException($"{tileCount} tiles need {2 * tileCount} ints; the list holds {tiles.Length}", nameof(tiles));
+        _prefillAttention ??= _accelerator.LoadKernel<PrefillAttentionArgs>(PrefillAttentionKernel.Kernel);
+        Launches++;
+        var grid = new Index2D(tileCount, args.Heads);
+        _prefillAttention(Stream, new KernelConfig(grid, new Index2D(PrefillAttentionKernel.GroupSize, 1)),
+            new PrefillAttentionArgs { Attention = args, Tiles = tiles });
+    }
+
+    /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int, Int8Blocks?, PrefillTiles?)"/> takes the split-K
     /// path for this batch: at most the scratch's rows, its head shape, and a KV head's query heads in one group.</summary>
     public static bool CanSplit(AttentionArgs args, int rows, SplitAttentionScratch split) =>
         rows <= split.Rows && args.Heads == split.Heads && args.HeadDim == split.HeadDim
@@ -268,21 +288,24 @@ public sealed class GpuKernels
 
     /// <summary>
     /// Paged causal attention for a decode-sized batch through the split-K kernels (one group per row, KV head and
-    /// chunk of positions, then a merge), or through <see cref="Attention(AttentionArgs, int)"/> when
-    /// <see cref="CanSplit"/> says no (prefill batches: enough rows fill the GPU already).
+    /// chunk of positions, then a merge); when <see cref="CanSplit"/> says no (prefill batches: enough rows fill the
+    /// GPU already), through <see cref="PrefillAttention"/> given the batch's query tiles, else through
+    /// <see cref="Attention(AttentionArgs, int)"/>.
     /// </summary>
     /// <param name="longestContext">The batch's largest position + 1 (host-side; sizes the grid).</param>
     /// <param name="chunkSize">Positions per chunk; 0 picks <see cref="SplitAttentionScratch.ChunkSizeFor"/>.</param>
     /// <param name="quantizeOutput">When given and the split path runs with whole 32-value blocks per head, the merge
     /// also writes the output's int8 blocks here (the output projection then needs no quantize launch).</param>
+    /// <param name="prefillTiles">The batch's query tiles for <see cref="PrefillAttention"/>.</param>
     /// <returns>Whether <paramref name="quantizeOutput"/> was written.</returns>
     public bool Attention(AttentionArgs args, int rows, SplitAttentionScratch split, int longestContext, int chunkSize = 0,
-        Int8Blocks? quantizeOutput = null)
+        Int8Blocks? quantizeOutput = null, PrefillTiles? prefillTiles = null)
     {
         if (rows <= 0) return false;
         if (!CanSplit(args, rows, split))
         {
-            Attention(args, rows);
+            if (prefillTiles is { } tiles && args.HeadDim % 4 == 0) PrefillAttention(args, rows, tiles.List, tiles.Count);
+            else Attention(args, rows);
             return false;
         }
         if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)

@@ -8,8 +8,8 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 /// <summary>
 /// The decode kernels compiled to PTX for SM_90 without a GPU (as <see cref="Vision.VisionPtxTests"/>): the int8
 /// matrix-vector kernel for every int8 weight format must use dp4a and keep its state in registers; the split-K
-/// attention and its merge, the fused int8 producers (RMSNorm, SiLU·mul), the quantizer they share, and the matrix
-/// kernel's butterfly reductions must compile without local memory.
+/// attention and its merge, the tiled prefill attention, the fused int8 producers (RMSNorm, SiLU·mul), the quantizer
+/// they share, and the matrix kernel's butterfly reductions must compile without local memory.
 /// </summary>
 public sealed class DecodePtxTests
 {
@@ -43,6 +43,14 @@ public sealed class DecodePtxTests
         ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.MergeInt8))!);
         Assert.DoesNotContain(".local", ptx);
         Assert.Contains("shfl.sync.bfly", ptx); // the int8 block's amax and Σq shared by its 8 lanes
+    }
+
+    [Fact]
+    public void PrefillAttentionCompilesWithoutLocalMemory()
+    {
+        string ptx = Ptx.Grouped(typeof(PrefillAttentionKernel).GetMethod(nameof(PrefillAttentionKernel.Kernel))!);
+        Assert.DoesNotContain(".local", ptx);
+        Assert.Contains("shfl.sync", ptx); // the weights broadcast to the lanes owning the output dimensions
     }
 
     [Theory]

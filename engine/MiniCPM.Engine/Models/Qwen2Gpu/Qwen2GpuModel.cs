@@ -178,13 +178,15 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _cache.Reserve(appends);
         var s = _scratch = Scratch.Ensure(_scratch, _device, Config, _qkvWidth, VocabularySize, rows);
 
-        // Batch layout: ids, positions, cache slots, where each row's block table starts.
+        // Batch layout: ids, positions, cache slots, where each row's block table starts, and the prefill attention's
+        // query tiles (each request's rows are consecutive).
         var ids = new int[rows];
         var positions = new int[rows];
         var slots = new int[rows];
         var tableStarts = new int[rows];
         var tables = new List<int>();
-        int row = 0;
+        var tiles = new List<int>();
+        int row = 0, tileCount = 0;
         foreach (var request in batch)
         {
             int sequence = request.Sequence.Value, start = _cache.Length(sequence);
@@ -192,6 +194,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             int tableStart = tables.Count;
             tables.AddRange(table);
             var tokens = request.Tokens.Span;
+            tileCount += PrefillAttentionKernel.AddTiles(tiles, row, tokens.Length);
             for (int t = 0; t < tokens.Length; t++, row++)
             {
                 int position = start + t;
@@ -201,7 +204,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
                 tableStarts[row] = tableStart;
             }
         }
-        s.Upload(ids, positions, slots, tableStarts, tables.ToArray());
+        s.Upload(ids, positions, slots, tableStarts, tiles.ToArray(), tileCount, tables.ToArray());
         int longestContext = positions.Max() + 1;
 
         if (GraphEligible(batch, rows)) ReplayDecodeGraph(batch, s, longestContext);
@@ -359,7 +362,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Positions = s.Positions, TableStarts = s.TableStarts, BlockTables = s.Tables,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
-        }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks);
+        }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks, prefillTiles: s.Tiles);
         if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
         else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
 
@@ -485,10 +488,15 @@ public sealed class Qwen2GpuModel : ILanguageModel
 
         public int Rows { get; private init; }
         /// <summary>The batch layout, one device buffer so a step uploads it in one copy: ids, positions, cache slots
-        /// and table starts (Rows each), then the block tables.</summary>
+        /// and table starts (Rows each), the prefill attention's tiles (2 ints per tile, at most Rows tiles), then the
+        /// block tables.</summary>
         private MemoryBuffer1D<int, Stride1D.Dense> _layout = null!;
         private int[] _staging = [];
-        public ArrayView<int> Ids, Positions, Slots, TableStarts, Tables;
+        public ArrayView<int> Ids, Positions, Slots, TableStarts, TileList, Tables;
+        private int _tileCount;
+
+        /// <summary>This step's query tiles for the prefill attention.</summary>
+        public PrefillTiles Tiles => new(TileList, _tileCount);
         public required MemoryBuffer1D<float, Stride1D.Dense> Hidden, Normed, Qkv, Attention, GateUp, Activated, LogitInput;
         public MemoryBuffer1D<float, Stride1D.Dense>? Logits;
         private int _logitRows;
@@ -518,26 +526,31 @@ public sealed class Qwen2GpuModel : ILanguageModel
         private void AllocateLayout(Accelerator accelerator, int tableCapacity)
         {
             _layout?.Dispose();
-            _layout = accelerator.Allocate1D<int>(4L * Rows + tableCapacity);
+            _layout = accelerator.Allocate1D<int>(TablesAt + tableCapacity);
             _staging = new int[_layout.Length];
             ArrayView<int> all = _layout.View;
             Ids = all.SubView(0, Rows);
             Positions = all.SubView(Rows, Rows);
             Slots = all.SubView(2L * Rows, Rows);
             TableStarts = all.SubView(3L * Rows, Rows);
-            Tables = all.SubView(4L * Rows, tableCapacity);
+            TileList = all.SubView(4L * Rows, 2L * PrefillAttentionKernel.MaxTiles(Rows));
+            Tables = all.SubView(TablesAt, tableCapacity);
             Generation++;
         }
 
-        public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tables)
+        private int TablesAt => 4 * Rows + 2 * PrefillAttentionKernel.MaxTiles(Rows);
+
+        public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tiles, int tileCount, int[] tables)
         {
             if (Tables.Length < tables.Length) AllocateLayout(_layout.Accelerator, (int)Math.Max(tables.Length, 2 * Tables.Length));
             ids.CopyTo(_staging, 0);
             positions.CopyTo(_staging, Rows);
             slots.CopyTo(_staging, 2 * Rows);
             tableStarts.CopyTo(_staging, 3 * Rows);
-            tables.CopyTo(_staging, 4 * Rows);
-            ((ArrayView<int>)_layout.View).SubView(0, 4L * Rows + tables.Length).CopyFromCPU(_staging.AsSpan(0, 4 * Rows + tables.Length));
+            tiles.CopyTo(_staging, 4 * Rows);
+            _tileCount = tileCount;
+            tables.CopyTo(_staging, TablesAt);
+            ((ArrayView<int>)_layout.View).SubView(0, TablesAt + tables.Length).CopyFromCPU(_staging.AsSpan(0, TablesAt + tables.Length));
         }
 
         public void EnsureLogits(GpuDevice device, int rows, int vocab)
