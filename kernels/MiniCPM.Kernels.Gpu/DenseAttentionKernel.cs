@@ -93,16 +93,7 @@ public static class DenseAttentionKernel
             float p2 = OnlineSoftmax.Weight(ref s2, score2, real), p3 = OnlineSoftmax.Weight(ref s3, score3, real);
 
             // Values: every lane walks the tile's keys, owning its output dimensions.
-            for (int j = 0; j < count; j++)
-            {
-                int v = j * d + lane;
-                float v0 = has0 ? values[v] : 0, v1 = has1 ? values[v + 32] : 0;
-                float v2 = has2 ? values[v + 64] : 0, v3 = has3 ? values[v + 96] : 0;
-                s0.Accumulate(Warp.Shuffle(p0, j), v0, v1, v2, v3);
-                s1.Accumulate(Warp.Shuffle(p1, j), v0, v1, v2, v3);
-                s2.Accumulate(Warp.Shuffle(p2, j), v0, v1, v2, v3);
-                s3.Accumulate(Warp.Shuffle(p3, j), v0, v1, v2, v3);
-            }
+            OnlineSoftmax.AccumulateTile(ref s0, ref s1, ref s2, ref s3, values, count, d, lane, p0, p1, p2, p3);
         }
 
         Write(a, s0, firstQuery + q0, head, lane, has0, has1, has2, has3);

@@ -34,4 +34,25 @@ internal struct OnlineSoftmax
     {
         O0 += weight * v0; O1 += weight * v1; O2 += weight * v2; O3 += weight * v3;
     }
+
+    /// <summary>
+    /// The value half of a tile step for a warp's four queries: keys 0..<paramref name="keys"/> − 1 of the tile's
+    /// values (row j at j·d in shared memory), each lane adding its output dimensions; the weights (lane j holds key
+    /// j's) reach every lane by shuffles.
+    /// </summary>
+    public static void AccumulateTile(ref OnlineSoftmax s0, ref OnlineSoftmax s1, ref OnlineSoftmax s2, ref OnlineSoftmax s3,
+        ArrayView<float> values, int keys, int d, int lane, float w0, float w1, float w2, float w3)
+    {
+        bool has0 = lane < d, has1 = lane + 32 < d, has2 = lane + 64 < d, has3 = lane + 96 < d;
+        for (int j = 0; j < keys; j++)
+        {
+            int v = j * d + lane;
+            float v0 = has0 ? values[v] : 0, v1 = has1 ? values[v + 32] : 0;
+            float v2 = has2 ? values[v + 64] : 0, v3 = has3 ? values[v + 96] : 0;
+            s0.Accumulate(Warp.Shuffle(w0, j), v0, v1, v2, v3);
+            s1.Accumulate(Warp.Shuffle(w1, j), v0, v1, v2, v3);
+            s2.Accumulate(Warp.Shuffle(w2, j), v0, v1, v2, v3);
+            s3.Accumulate(Warp.Shuffle(w3, j), v0, v1, v2, v3);
+        }
+    }
 }

@@ -128,16 +128,7 @@ public static class PrefillAttentionKernel
 
             // Values: every lane walks the keys any of its warp's queries sees, owning its output dimensions.
             int visible = IntrinsicMath.Min(count, warpLast + 1 - first);
-            for (int j = 0; j < visible; j++)
-            {
-                int v = j * d + lane;
-                float v0 = has0 ? values[v] : 0, v1 = has1 ? values[v + 32] : 0;
-                float v2 = has2 ? values[v + 64] : 0, v3 = has3 ? values[v + 96] : 0;
-                s0.Accumulate(Warp.Shuffle(w0, j), v0, v1, v2, v3);
-                s1.Accumulate(Warp.Shuffle(w1, j), v0, v1, v2, v3);
-                s2.Accumulate(Warp.Shuffle(w2, j), v0, v1, v2, v3);
-                s3.Accumulate(Warp.Shuffle(w3, j), v0, v1, v2, v3);
-            }
+            OnlineSoftmax.AccumulateTile(ref s0, ref s1, ref s2, ref s3, values, visible, d, lane, w0, w1, w2, w3);
         }
 
         Write(a, s0, firstRow, q0, rows, head, lane, has0, has1, has2, has3);

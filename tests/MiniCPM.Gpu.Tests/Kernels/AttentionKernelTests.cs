@@ -148,29 +148,8 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         for (int i = 0; i < keys.Length; i++) keys[i] *= 3; // sharper softmax: chunk maxima differ a lot
         float scale = 1f / MathF.Sqrt(headDim);
 
-        var expected = new float[rows * heads * headDim];
-        for (int r = 0; r < rows; r++)
-            for (int h = 0; h < heads; h++)
-            {
-                int kvh = h / groupSize;
-                var slot = new long[contexts[r]];
-                var scores = new double[contexts[r]];
-                for (int p = 0; p < contexts[r]; p++)
-                {
-                    slot[p] = (long)sequenceBlocks[r][p / blockSize] * blockSize + p % blockSize;
-                    double dot = 0;
-                    for (int i = 0; i < headDim; i++)
-                        dot += (double)query[r * queryStride + h * headDim + i] * keys[slot[p] * kvWidth + kvh * headDim + i];
-                    scores[p] = dot * scale;
-                }
-                double max = scores.Max(), sum = scores.Sum(x => Math.Exp(x - max));
-                for (int i = 0; i < headDim; i++)
-                {
-                    double acc = 0;
-                    for (int p = 0; p < contexts[r]; p++) acc += Math.Exp(scores[p] - max) / sum * values[slot[p] * kvWidth + kvh * headDim + i];
-                    expected[(r * heads + h) * headDim + i] = (float)acc;
-                }
-            }
+        var expected = PagedAttentionReference.Compute(query, queryStride, keys, values, kvWidth, positions,
+            r => sequenceBlocks[r], blockSize, heads, groupSize, headDim, scale);
 
         using var queryBuffer = _device.Upload<float>(query);
         using var keyCache = _device.Upload<float>(keys);
