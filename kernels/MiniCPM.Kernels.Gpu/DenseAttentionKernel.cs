@@ -76,19 +76,8 @@ public static class DenseAttentionKernel
 
             // Scores: lane j takes key j for the warp's four queries.
             bool real = lane < count;
-            float score0 = 0, score1 = 0, score2 = 0, score3 = 0;
-            if (real)
-            {
-                int k = lane * keyStride;
-                for (int e = 0; e < d; e++)
-                {
-                    float kv = keys[k + e];
-                    score0 += kv * queries[q0 * d + e];
-                    score1 += kv * queries[(q0 + 1) * d + e];
-                    score2 += kv * queries[(q0 + 2) * d + e];
-                    score3 += kv * queries[(q0 + 3) * d + e];
-                }
-            }
+            OnlineSoftmax.ScoreTile(keys, keyStride, queries, q0, d, lane, count, out float score0, out float score1,
+                out float score2, out float score3);
             float p0 = OnlineSoftmax.Weight(ref s0, score0, real), p1 = OnlineSoftmax.Weight(ref s1, score1, real);
             float p2 = OnlineSoftmax.Weight(ref s2, score2, real), p3 = OnlineSoftmax.Weight(ref s3, score3, real);
 

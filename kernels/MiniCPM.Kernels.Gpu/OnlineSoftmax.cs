@@ -36,6 +36,27 @@ internal struct OnlineSoftmax
     }
 
     /// <summary>
+    /// The score half of a tile step for a warp's four queries (rows q0..q0 + 3 of <paramref name="queries"/>, d floats
+    /// each): lane j scores key j of the tile (row j at j·<paramref name="keyStride"/>); lanes past
+    /// <paramref name="keys"/> get zeros.
+    /// </summary>
+    public static void ScoreTile(ArrayView<float> keysTile, int keyStride, ArrayView<float> queries, int q0, int d,
+        int lane, int keys, out float score0, out float score1, out float score2, out float score3)
+    {
+        score0 = 0; score1 = 0; score2 = 0; score3 = 0;
+        if (lane >= keys) return;
+        int k = lane * keyStride;
+        for (int e = 0; e < d; e++)
+        {
+            float kv = keysTile[k + e];
+            score0 += kv * queries[q0 * d + e];
+            score1 += kv * queries[(q0 + 1) * d + e];
+            score2 += kv * queries[(q0 + 2) * d + e];
+            score3 += kv * queries[(q0 + 3) * d + e];
+        }
+    }
+
+    /// <summary>
     /// The value half of a tile step for a warp's four queries: keys 0..<paramref name="keys"/> − 1 of the tile's
     /// values (row j at j·d in shared memory), each lane adding its output dimensions; the weights (lane j holds key
     /// j's) reach every lane by shuffles.

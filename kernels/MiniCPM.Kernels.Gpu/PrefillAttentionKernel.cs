@@ -107,19 +107,8 @@ public static class PrefillAttentionKernel
 
             // Scores: lane j takes key j for the warp's four queries.
             int p = first + lane;
-            float score0 = 0, score1 = 0, score2 = 0, score3 = 0;
-            if (lane < count)
-            {
-                int k = lane * keyStride;
-                for (int e = 0; e < d; e++)
-                {
-                    float kv = keys[k + e];
-                    score0 += kv * queries[q0 * d + e];
-                    score1 += kv * queries[(q0 + 1) * d + e];
-                    score2 += kv * queries[(q0 + 2) * d + e];
-                    score3 += kv * queries[(q0 + 3) * d + e];
-                }
-            }
+            OnlineSoftmax.ScoreTile(keys, keyStride, queries, q0, d, lane, count, out float score0, out float score1,
+                out float score2, out float score3);
             bool inTile = lane < count;
             float w0 = OnlineSoftmax.Weight(ref s0, score0, inTile && p <= pos0);
             float w1 = OnlineSoftmax.Weight(ref s1, score1, inTile && p <= pos1);
