@@ -104,7 +104,7 @@ public static unsafe partial class MatMul
             {
                 ref readonly Segment s = ref segments[i];
                 int from = Math.Max(start, s.FirstRow) - s.FirstRow, to = Math.Min(end, s.FirstRow + s.Rows) - s.FirstRow;
-                if (from < to) Int8Rows(s.Kernels, s.Data, s.Stride, s.Cols, x, s.Y, s.Bias, from, to);
+                if (from < to) QuarterStreams.Run(new Int8RowDots(s.Kernels, s.Data, s.Stride, s.Cols, x), s.Y, s.Bias, from, to);
             }
         }
     }

@@ -45,6 +45,14 @@ internal sealed unsafe class QuantTestWeights
 
     public WeightMatrix Matrix(byte* data) => new(Type, data, Rows, Cols, RowStride);
 
+    /// <summary>One row of <paramref name="block"/> (as many columns as x) times x, through <see cref="MatMul.MatVec"/>.</summary>
+    public static float MatVec1(TensorType type, byte[] block, float[] x)
+    {
+        var y = new float[1];
+        fixed (byte* data = block) MatMul.MatVec(WeightMatrix.Contiguous(type, data, 1, x.Length), x, y);
+        return y[0];
+    }
+
     /// <summary>Σ_c W[r, c]·x[c] (+ bias) in double, and Σ of the terms' magnitudes for the error bound.</summary>
     public (double Sum, double Abs) Reference(int r, ReadOnlySpan<float> x, float bias)
     {

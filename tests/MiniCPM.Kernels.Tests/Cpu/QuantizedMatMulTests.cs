@@ -4,44 +4,19 @@ using MiniCPM.Kernels.Formats;
 namespace MiniCPM.Kernels.Tests.Cpu;
 
 /// <summary>
-/// Q8_0 and Q4_0 matrix products against a double-precision sum over the values the <see cref="Dequantizer"/> gives:
-/// the fused kernels must compute the same dot product, differing only by float32 rounding.
+/// Q8_0, Q4_0, Q4_K and Q6_K matrix products against a double-precision sum over the values the
+/// <see cref="Dequantizer"/> gives (<see cref="RandomQuantWeights"/>): the fused kernels must compute the same dot
+/// product, differing only by float32 rounding.
 /// </summary>
 public sealed unsafe class QuantizedMatMulTests
 {
-    /// <summary>
-    /// Rows of random floats quantized with <see cref="BlockQuantizer"/>, with blocks chosen to reach the format's
-    /// corners: an all-zero block (d = 0), a block whose largest value is negative (d of the other sign), and one
-    /// with values at ±max so quants hit their extremes (Q8_0 ±127; Q4_0 0 and 15). Rows are padded so a kernel that
-    /// reads past a row's end meets junk.
-    /// </summary>
-    private static QuantTestWeights QuantizedWeights(TensorType type, int rows, int cols, Random random)
-    {
-        var source = new float[cols];
-        return new QuantTestWeights(type, rows, cols, random, (r, row) =>
-        {
-            double scale = Math.Pow(10, random.Next(-3, 2)); // rows of different magnitudes
-            for (int c = 0; c < cols; c++) source[c] = (float)(scale * (random.NextDouble() * 2 - 1));
-            int blocks = cols / 32;
-            int special = (r + random.Next(blocks)) % blocks;
-            switch (r % 4)
-            {
-                case 0: source.AsSpan(special * 32, 32).Clear(); break;
-                case 1: source[special * 32 + 7] = (float)(-3 * scale); break;
-                case 2:
-                    for (int j = 0; j < 32; j++) source[special * 32 + j] = (float)(j % 2 == 0 ? scale : -scale);
-                    break;
-            }
-            BlockQuantizer.Quantize(type, source, row);
-        });
-    }
-
     public static TheoryData<TensorType, int, int, int> MatVecCases()
     {
         var data = new TheoryData<TensorType, int, int, int>();
-        int[][] shapes = [[1, 32], [3, 32], [7, 64], [5, 96], [33, 64], [13, 4864], [9, 4864]];
-        foreach (var type in new[] { TensorType.Q8_0, TensorType.Q4_0 })
-            foreach (var s in shapes)
+        int[][] legacyShapes = [[1, 32], [3, 32], [7, 64], [5, 96], [33, 64], [13, 4864], [9, 4864]];
+        int[][] kShapes = [[1, 256], [3, 256], [7, 512], [33, 512], [5, 3584], [13, 4864], [9, 4864]];
+        foreach (var type in new[] { TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
+            foreach (var s in type is TensorType.Q4_K or TensorType.Q6_K ? kShapes : legacyShapes)
                 foreach (int threads in new[] { 1, 2 })
                     data.Add(type, s[0], s[1], threads);
         return data;
@@ -52,7 +27,7 @@ public sealed unsafe class QuantizedMatMulTests
     public void MatVecMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int rows, int cols, int threads)
     {
         var random = new Random(rows * 7919 + cols * 31 + (int)type);
-        QuantizedWeights(type, rows, cols, random).AssertMatVecMatchesReference(random, threads);
+        RandomQuantWeights.For(type, rows, cols, random).AssertMatVecMatchesReference(random, threads);
     }
 
     [Theory]
@@ -62,10 +37,16 @@ public sealed unsafe class QuantizedMatMulTests
     [InlineData(TensorType.Q4_0, 2, 7, 32, 2)]
     [InlineData(TensorType.Q4_0, 5, 33, 64, 1)]
     [InlineData(TensorType.Q4_0, 9, 11, 4864, 2)]
+    [InlineData(TensorType.Q4_K, 2, 7, 256, 1)]
+    [InlineData(TensorType.Q4_K, 5, 33, 512, 2)]
+    [InlineData(TensorType.Q4_K, 9, 11, 3584, 2)]
+    [InlineData(TensorType.Q6_K, 2, 7, 256, 2)]
+    [InlineData(TensorType.Q6_K, 5, 33, 512, 1)]
+    [InlineData(TensorType.Q6_K, 9, 11, 4864, 2)]
     public void MultiplyMatchesDoubleReferenceOverDequantizedWeights(TensorType type, int tokens, int rows, int cols, int threads)
     {
         var random = new Random(tokens * 131 + rows * 17 + cols);
-        QuantizedWeights(type, rows, cols, random).AssertMultiplyMatchesReference(random, tokens, threads);
+        RandomQuantWeights.For(type, rows, cols, random).AssertMultiplyMatchesReference(random, tokens, threads);
     }
 
     /// <summary>
@@ -99,28 +80,25 @@ public sealed unsafe class QuantizedMatMulTests
         }
 
         // Small integers and halves: every partial sum is exact in float32.
-        Assert.Equal(expected4, MatVec1(TensorType.Q4_0, q4, x));
-        Assert.Equal(expected8, MatVec1(TensorType.Q8_0, q8, x));
-    }
-
-    private static float MatVec1(TensorType type, byte[] block, float[] x)
-    {
-        var y = new float[1];
-        fixed (byte* data = block) MatMul.MatVec(WeightMatrix.Contiguous(type, data, 1, 32), x, y);
-        return y[0];
+        Assert.Equal(expected4, QuantTestWeights.MatVec1(TensorType.Q4_0, q4, x));
+        Assert.Equal(expected8, QuantTestWeights.MatVec1(TensorType.Q8_0, q8, x));
     }
 
     [Theory]
     [InlineData(TensorType.Q8_0, 33)]
     [InlineData(TensorType.Q4_0, 48)]
     [InlineData(TensorType.Q4_0, 16)]
+    [InlineData(TensorType.Q4_K, 896)]
+    [InlineData(TensorType.Q4_K, 128)]
+    [InlineData(TensorType.Q6_K, 896)]
+    [InlineData(TensorType.Q6_K, 32)]
     public void ColumnsThatAreNotWholeBlocksAreRejected(TensorType type, int cols)
     {
-        var bytes = new byte[1024];
+        var bytes = new byte[4096];
         fixed (byte* data = bytes)
         {
             byte* pointer = data;
-            var e = Assert.Throws<ArgumentException>(() => new WeightMatrix(type, pointer, 2, cols, 512));
+            var e = Assert.Throws<ArgumentException>(() => new WeightMatrix(type, pointer, 2, cols, 2048));
             Assert.Contains($"{cols} columns", e.Message);
             Assert.Contains(type.ToString(), e.Message);
         }
