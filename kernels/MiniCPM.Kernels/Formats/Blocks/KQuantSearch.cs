@@ -30,12 +30,7 @@ internal static class KQuantSearch
     public static float SymmetricWeighted(ReadOnlySpan<float> x, int nmax, Span<sbyte> codes)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
+        float max = LargestMagnitude(x, out float amax);
         if (amax < GroupMaxEpsilon)
         {
             codes[..n].Clear();
@@ -43,15 +38,7 @@ internal static class KQuantSearch
         }
 
         float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            codes[i] = (sbyte)(l + nmax);
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        var (sumlx, suml2) = FitCodes(x, nmax, iscale, codes, codeOffset: nmax);
         float scale = suml2 != 0 ? sumlx / suml2 : 0f;
         float best = scale * sumlx;
         for (int step = -9; step <= 9; step++)
@@ -84,12 +71,7 @@ internal static class KQuantSearch
     public static float SymmetricRefined(ReadOnlySpan<float> x, int nmax, Span<sbyte> codes)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
+        float max = LargestMagnitude(x, out float amax);
         if (amax < GroupMaxEpsilon)
         {
             codes[..n].Clear();
@@ -97,15 +79,7 @@ internal static class KQuantSearch
         }
 
         float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            codes[i] = (sbyte)l;
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        var (sumlx, suml2) = FitCodes(x, nmax, iscale, codes, codeOffset: 0);
         for (int attempt = 0; attempt < 5; attempt++)
         {
             int changed = 0;
@@ -237,5 +211,34 @@ internal static class KQuantSearch
             for (int l = 0; l < 32; l++)
                 qs[32 * half + l] = (byte)(codes[j + l] | (codes[j + l + 32] << 2) | (codes[j + l + 64] << 4) | (codes[j + l + 96] << 6));
         }
+    }
+
+    /// <summary>The element of largest magnitude (the first of equals), and that magnitude.</summary>
+    private static float LargestMagnitude(ReadOnlySpan<float> x, out float amax)
+    {
+        float max = 0;
+        amax = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float ax = MathF.Abs(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        return max;
+    }
+
+    /// <summary>Codes l = clamp(nearest(iscale·x), −nmax, nmax−1), stored as l + <paramref name="codeOffset"/>, and the
+    /// x²-weighted sums Σ w·x·l and Σ w·l² the searches compare fits by (accumulated in the C source's order).</summary>
+    private static (float SumLx, float SumL2) FitCodes(ReadOnlySpan<float> x, int nmax, float iscale, Span<sbyte> codes, int codeOffset)
+    {
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
+            codes[i] = (sbyte)(l + codeOffset);
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        return (sumlx, suml2);
     }
 }
