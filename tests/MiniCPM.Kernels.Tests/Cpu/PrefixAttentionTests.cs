@@ -14,24 +14,8 @@ public sealed class PrefixAttentionTests
     [InlineData(Mask.Padded, 6, 11, 3, 3, 32)]
     public void MatchesDoubleReferenceWithAMaterializedMask(Mask mask, int queryCount, int keyCount, int heads, int kvHeads, int headDim)
     {
-        var random = new Random(queryCount * 131 + keyCount * 17 + heads + (int)mask);
-        float[] q = TestWeights.RandomVector(random, queryCount * heads * headDim, 2);
-        float[] k = TestWeights.RandomVector(random, keyCount * kvHeads * headDim, 2);
-        float[] v = TestWeights.RandomVector(random, keyCount * kvHeads * headDim, 2);
-        int[] visible = VisibleKeys(mask, queryCount, keyCount);
-        float scale = 1f / MathF.Sqrt(headDim);
-        double[] expected = Reference(q, k, v, queryCount, keyCount, heads, kvHeads, headDim, scale, visible);
-
-        foreach (int threads in new[] { 1, 2 })
-        {
-            using var pool = new CpuThreadPool(threads);
-            var output = new float[queryCount * heads * headDim];
-            PrefixAttention.Compute(q, k, v, output, queryCount, keyCount, heads, kvHeads, headDim, scale,
-                mask == Mask.None ? default : visible, pool);
-            for (int i = 0; i < output.Length; i++)
-                Assert.True(Math.Abs(output[i] - expected[i]) <= 1e-5 + 1e-5 * Math.Abs(expected[i]),
-                    $"{threads} threads, [{i}]: {output[i]} vs {expected[i]}");
-        }
+        AssertMatchesReference(new Random(queryCount * 131 + keyCount * 17 + heads + (int)mask), mask, queryCount, keyCount,
+            heads, kvHeads, headDim, VisibleKeys(mask, queryCount, keyCount), threadCounts: [1, 2]);
     }
 
     /// <summary>
@@ -51,15 +35,21 @@ public sealed class PrefixAttentionTests
     [InlineData(Mask.Causal, 33, 33, 1, 1, 1)]
     public void LongSequencesMatchTheDoubleReference(Mask mask, int queryCount, int keyCount, int heads, int kvHeads, int headDim)
     {
-        var random = new Random(queryCount * 7 + keyCount * 3 + headDim + (int)mask);
+        AssertMatchesReference(new Random(queryCount * 7 + keyCount * 3 + headDim + (int)mask), mask, queryCount, keyCount,
+            heads, kvHeads, headDim, VisibleKeys(mask, queryCount, keyCount, chunk: 50), threadCounts: [1, 2, 3]);
+    }
+
+    /// <summary>Random q, k, v in [−2, 2]; the blocked kernel with each pool size against the double reference.</summary>
+    private static void AssertMatchesReference(Random random, Mask mask, int queryCount, int keyCount, int heads, int kvHeads,
+        int headDim, int[] visible, int[] threadCounts)
+    {
         float[] q = TestWeights.RandomVector(random, queryCount * heads * headDim, 2);
         float[] k = TestWeights.RandomVector(random, keyCount * kvHeads * headDim, 2);
         float[] v = TestWeights.RandomVector(random, keyCount * kvHeads * headDim, 2);
-        int[] visible = VisibleKeys(mask, queryCount, keyCount, chunk: 50);
         float scale = 1f / MathF.Sqrt(headDim);
         double[] expected = Reference(q, k, v, queryCount, keyCount, heads, kvHeads, headDim, scale, visible);
 
-        foreach (int threads in new[] { 1, 2, 3 })
+        foreach (int threads in threadCounts)
         {
             using var pool = new CpuThreadPool(threads);
             var output = new float[queryCount * heads * headDim];
