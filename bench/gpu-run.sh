@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The device side of bench/gpu-payload.sh, for one call of a lent GPU machine (no .NET SDK there):
+#
+#   bench/gpu-run.sh [PAYLOAD] STEP...      steps, in the order given: tests | golden | full
+#
+# run from the repository root of a copy of the working tree, with $OUT a folder whose files come back:
+#   tests   the Gpu test program on CUDA (MINICPM_GPU_TEST_DEVICE=cuda; the CUDA-only facts run too) → $OUT/tests.log
+#   golden  the golden LLM cases through the GPU model                                          → $OUT/golden.log
+#   full    the whole GPU bench (kernels, decode, prefill, vision)                                → $OUT/full.log
+# Exit codes per step in $OUT/rc.txt; nvidia-smi's view of the device in $OUT/smi.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+payload=gpurun/payload.tar.xz
+if [[ $# -gt 0 && -f "$1" ]]; then payload="$1"; shift; fi
+: "${OUT:?gpu-run: OUT must name the folder for the logs}"
+mkdir -p /tmp/p && tar -xJf "$payload" -C /tmp/p || { echo "gpu-run: cannot unpack $payload" >&2; exit 1; }
+export DOTNET_ROOT=/tmp/p DOTNET_CLI_TELEMETRY_OPTOUT=1
+bench="/tmp/p/dotnet /tmp/p/bench/MiniCPM.GpuBench.dll"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/smi.txt" 2>&1
+for step in "$@"; do
+  case $step in
+    tests)
+      # Sequential collections: one test run with two CUDA contexts at work at once hung (second GPU session).
+      MINICPM_GPU_TEST_DEVICE=cuda timeout 120 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll -noColor -parallel none \
+        -longRunning 8 > "$OUT/tests.log" 2>&1
+      echo "tests rc=$?" >> "$OUT/rc.txt" ;;
+    golden)
+      timeout 120 $bench --device cuda --golden tests/golden/llm --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
+      echo "golden rc=$?" >> "$OUT/rc.txt" ;;
+    full)
+      timeout 300 $bench --device cuda > "$OUT/full.log" 2>&1
+      echo "full rc=$?" >> "$OUT/rc.txt" ;;
+    *) echo "gpu-run: unknown step '$step' (tests | golden | full)" >> "$OUT/rc.txt" ;;
+  esac
+done
+cat "$OUT/rc.txt"
