@@ -5,7 +5,7 @@
 #
 # run from the repository root of a copy of the working tree, with $OUT a folder whose files come back:
 #   tests   the Gpu test program on CUDA (MINICPM_GPU_TEST_DEVICE=cuda; the CUDA-only facts run too) → $OUT/tests.log
-#   golden  the golden LLM cases through the GPU model                                          → $OUT/golden.log
+#   golden  the golden llm, vision and resampler cases on the GPU backend                      → $OUT/golden.log
 #   full    the whole GPU bench (kernels, decode, prefill, vision)                                → $OUT/full.log
 # Exit codes per step in $OUT/rc.txt; nvidia-smi's view of the device in $OUT/smi.txt.
 set -uo pipefail
@@ -25,7 +25,7 @@ for step in "$@"; do
         -longRunning 8 > "$OUT/tests.log" 2>&1
       echo "tests rc=$?" >> "$OUT/rc.txt" ;;
     golden)
-      timeout 120 $bench --device cuda --golden tests/golden/llm --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
+      timeout 150 $bench --device cuda --golden tests/golden/llm --golden tests/golden/vision --golden tests/golden/resampler --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
       echo "golden rc=$?" >> "$OUT/rc.txt" ;;
     full)
       timeout 300 $bench --device cuda > "$OUT/full.log" 2>&1

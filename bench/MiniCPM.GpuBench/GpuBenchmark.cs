@@ -14,7 +14,7 @@ using MiniCPM.Kernels.Gpu;
 namespace MiniCPM.GpuBench;
 
 /// <summary>
-/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]</c>: prints
+/// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR]... [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]</c>: prints
 /// (and writes to $OUT/gpubench.txt when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and
 /// TFLOP/s against it, end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode
 /// roofline ratio, and ms per 448×448 vision slice (GpuBenchmark.Vision.cs). <c>--tiny</c> is a smoke run: every
@@ -31,21 +31,21 @@ internal static partial class GpuBenchmark
     public static int Main(string[] args)
     {
         string device = "cuda";
-        string? golden = null;
+        var golden = new List<string>();
         bool quick = false, e2e = true, visionOnly = false, tinyVision = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--device": device = args[++i]; break;
-                case "--golden": golden = args[++i]; break;
+                case "--golden": golden.Add(args[++i]); break;
                 case "--quick": quick = true; break;
                 case "--skip-e2e": e2e = false; break;
                 case "--vision-only": visionOnly = true; break;
                 case "--tiny-vision": tinyVision = true; break;
                 case "--tiny": _tiny = tinyVision = quick = true; break;
                 default:
-                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR] [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]");
+                    Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: MiniCPM.GpuBench [--device cuda:0] [--golden DIR]... [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]");
                     return 2;
             }
         }
@@ -53,7 +53,7 @@ internal static partial class GpuBenchmark
 
         try
         {
-            if (golden is not null) Golden(golden, device);
+            foreach (var dir in golden) Golden(dir, device);
             using var gpu = GpuDevice.Open(device);
             Line($"# MiniCPM GPU bench — {gpu.Description} ({gpu.Name}), {gpu.MemoryBytes / (1L << 30)} GiB, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
             Line($"# ILGPU {typeof(Context).Assembly.GetName().Version}, .NET {Environment.Version}");

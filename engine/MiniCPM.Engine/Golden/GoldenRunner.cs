@@ -65,4 +65,7 @@ public sealed record GoldenRunOptions
 
     /// <summary>"cpu" or null: the CPU backend; "cuda[:N]", "opencl[:N]", "simulator": the GPU backend on that device.</summary>
     public string? Device { get; init; }
+
+    /// <summary>Whether <see cref="Device"/> names a GPU backend device.</summary>
+    public bool OnGpu => Device is not (null or "cpu");
 }

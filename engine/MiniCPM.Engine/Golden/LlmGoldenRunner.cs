@@ -55,9 +55,9 @@ public sealed class LlmGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunne
     }
 
     /// <summary>The CPU decoder, or the GPU one when <see cref="GoldenRunOptions.Device"/> names a device.</summary>
-    private ILanguageModel LoadModel(string path, int cacheTokens) => options.Device is null or "cpu"
+    private ILanguageModel LoadModel(string path, int cacheTokens) => !options.OnGpu
         ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = cacheTokens })
-        : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device, KvCacheTokens = cacheTokens });
+        : Qwen2GpuModel.Load(path, new Qwen2GpuOptions { Device = options.Device!, KvCacheTokens = cacheTokens });
 
     private static void Observe(ILanguageModel model, HiddenStateObserver? observer)
     {

@@ -1,4 +1,6 @@
+using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Engine.Vision;
+using MiniCPM.Engine.Vision.Gpu;
 using MiniCPM.Kernels.Cpu;
 
 namespace MiniCPM.Engine.Golden;
@@ -6,7 +8,8 @@ namespace MiniCPM.Engine.Golden;
 /// <summary>
 /// The `vision` case (golden README §2): slices pixel_values_i with patch grids tgt_sizes → per slice the NaViT
 /// row/column buckets, the encoder input (embeddings_i) and the SigLIP output (vision_hidden_i); plus the padded
-/// batch's position_ids and patch_attention_mask (HF's layout: real patches first, padding id 0 / mask 0).
+/// batch's position_ids and patch_attention_mask (HF's layout: real patches first, padding id 0 / mask 0). The
+/// encoder runs on the CPU, or on the GPU (<see cref="GpuSiglipEncoder"/>) when the options name a device.
 /// </summary>
 public sealed class VisionGoldenRunner(GoldenRunOptions options) : IGoldenCaseRunner
 {
@@ -15,10 +18,15 @@ public sealed class VisionGoldenRunner(GoldenRunOptions options) : IGoldenCaseRu
     public void Run(GoldenCase goldenCase, GoldenOutputs outputs)
     {
         using var checkpoint = Checkpoint.Open(goldenCase.WeightsPath);
-        var encoder = SiglipEncoder.Load(checkpoint);
         using var pool = options.Threads > 1 ? new CpuThreadPool(options.Threads) : null;
-        var slices = GoldenSlices.Read(goldenCase, outputs, encoder.Config.PatchSize);
-        int side = encoder.Config.PositionGridSide;
+        using var device = options.OnGpu ? Qwen2GpuModel.OpenDevice(options.Device!) : null;
+        using var gpu = device is null ? null : GpuSiglipEncoder.Load(checkpoint, device);
+        var cpu = gpu is null ? SiglipEncoder.Load(checkpoint) : null;
+        var config = gpu?.Config ?? cpu!.Config;
+        Func<VisionSlice, float[]> embed = gpu is null ? slice => cpu!.Embed(slice, pool) : gpu.Embed;
+        Func<VisionSlice, float[]> encode = gpu is null ? slice => cpu!.Encode(slice, pool) : gpu.Encode;
+        var slices = GoldenSlices.Read(goldenCase, outputs, config.PatchSize);
+        int side = config.PositionGridSide;
 
         int padded = goldenCase.Manifest.Find("position_ids") is { Shape: [_, var l] } ? checked((int)l) : slices.Max(s => s.Patches);
         var positionIds = new int[slices.Count * padded];
@@ -32,8 +40,8 @@ public sealed class VisionGoldenRunner(GoldenRunOptions options) : IGoldenCaseRu
             ids.AsSpan(0, Math.Min(ids.Length, padded)).CopyTo(positionIds.AsSpan(b * padded));
             mask.AsSpan(b * padded, Math.Min(ids.Length, padded)).Fill(1);
 
-            outputs.Add($"embeddings_{b}", encoder.Embed(slice, pool));
-            outputs.Add($"vision_hidden_{b}", encoder.Encode(slice, pool));
+            outputs.Add($"embeddings_{b}", embed(slice));
+            outputs.Add($"vision_hidden_{b}", encode(slice));
         }
         outputs.Add("position_ids", positionIds);
         outputs.Add("patch_attention_mask", mask);

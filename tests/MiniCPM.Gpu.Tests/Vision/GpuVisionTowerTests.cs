@@ -83,6 +83,37 @@ public sealed class GpuVisionTowerTests(SimulatorDevice simulator) : IDisposable
         }
     }
 
+    /// <summary>The tower's halves alone, as the golden `vision` and `resampler` cases load them: the encoder's input
+    /// and output rows against the CPU encoder's, the resampler fed the CPU encoder's features against the CPU
+    /// resampler; bad resampler input is refused as on the CPU.</summary>
+    [Fact]
+    public void TheEncoderAndTheResamplerRunAloneAsTheCpuHalvesDo()
+    {
+        string folder = Path.Combine(_dir, "halves");
+        SyntheticModel.WriteHfFolder(Micro(), folder, TensorType.F32, seed: 17);
+        using var checkpoint = Checkpoint.Open(folder);
+        var slice = Slice(14, 28, 1);
+        var cpuEncoder = SiglipEncoder.Load(checkpoint);
+        using var gpuEncoder = GpuSiglipEncoder.Load(checkpoint, _device);
+        AssertClose(cpuEncoder.Embed(slice), gpuEncoder.Embed(slice));
+        var features = cpuEncoder.Encode(slice);
+        AssertClose(features, gpuEncoder.Encode(slice));
+
+        var cpuResampler = Resampler.Load(checkpoint);
+        using var gpuResampler = GpuResampler.Load(checkpoint, _device);
+        AssertClose(cpuResampler.Apply(features, 1, 2), gpuResampler.Apply(features, 1, 2));
+        Assert.Throws<VisionInputException>(() => gpuResampler.Apply(features, 2, 2));
+        Assert.Throws<VisionInputException>(() => gpuResampler.Apply(features, 0, 2));
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        float max = expected.Max(MathF.Abs);
+        Assert.True(max > 0.1f, "the reference rows are not trivially small");
+        Check.Close(expected, actual, 1e-4 * max);
+    }
+
     [Fact]
     public void RejectsBadSlicesBeforeAnyWorkAsTheCpuTowerDoes()
     {

@@ -15,25 +15,33 @@ public sealed class CudaFactAttribute : FactAttribute
 }
 
 /// <summary>
-/// The `llm` golden case (HF logits, greedy continuation, cache reuse, per-layer hidden states of the tiny Qwen2)
-/// through the GPU decoder, judged with the manifest's tolerances exactly as the CPU backend is. CUDA only: on ILGPU's
-/// CPU simulator one thread group costs about a second here, and even the prefill of this 2-layer model launches
-/// thousands of groups (tried: over 15 minutes), so the simulator covers the kernels one by one instead.
+/// The golden cases through the GPU backend, judged with the manifests' tolerances exactly as the CPU backend is:
+/// `llm` (HF logits, greedy continuation, cache reuse, per-layer hidden states of the tiny Qwen2) through the GPU
+/// decoder, `vision` through <see cref="Engine.Vision.Gpu.GpuSiglipEncoder"/>, `resampler` through
+/// <see cref="Engine.Vision.Gpu.GpuResampler"/>. CUDA only: on ILGPU's CPU simulator one thread group costs about a
+/// second here, and even the prefill of the 2-layer LLM launches thousands of groups (tried: over 15 minutes), so the
+/// simulator covers the kernels one by one and the models at micro shapes instead.
 /// </summary>
 /// <remarks>In the shared device's collection so that no two CUDA contexts of this process work at once: with test
 /// collections in parallel on an H200 the run once hung (never seen sequentially).</remarks>
 [Collection(Simulator.Name)]
-public sealed class GoldenLlmOnGpuTests(ITestOutputHelper output)
+public sealed class GoldenCasesOnGpuTests(ITestOutputHelper output)
 {
     [CudaFact]
-    public void PassesOnCuda() => RunOn("cuda");
+    public void LlmPassesOnCuda() => RunOn("llm", "logits");
 
-    private void RunOn(string device)
+    [CudaFact]
+    public void VisionPassesOnCuda() => RunOn("vision", "vision_hidden_1");
+
+    [CudaFact]
+    public void ResamplerPassesOnCuda() => RunOn("resampler", "output");
+
+    private void RunOn(string goldenCase, string mainOutput)
     {
-        var report = GoldenRunner.Run(TestData.GoldenCase("llm"), new GoldenRunOptions { Device = device });
+        var report = GoldenRunner.Run(TestData.GoldenCase(goldenCase), new GoldenRunOptions { Device = "cuda" });
         foreach (var r in report.Results) output.WriteLine($"{r.Name}: {r.Status} max error {r.MaxAbsError:G3} ({r.Detail})");
         Assert.True(report.Supported);
         Assert.All(report.Results, r => Assert.True(r.Status is GoldenStatus.Passed or GoldenStatus.Input, $"{r.Name}: {r.Status} {r.Detail}"));
-        Assert.Contains(report.Results, r => r.Name == "logits" && r.Status == GoldenStatus.Passed);
+        Assert.Contains(report.Results, r => r.Name == mainOutput && r.Status == GoldenStatus.Passed);
     }
 }
