@@ -470,6 +470,7 @@ internal static partial class GpuBenchmark
         {
             (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
             (TensorType.Q4_K, ActivationPrecision.Int8), (TensorType.Q4_K, ActivationPrecision.Float32),
+            (TensorType.Q5_K, ActivationPrecision.Int8), // Q5_K_M's main type (its float path: the matvec lines above)
             (TensorType.F16, ActivationPrecision.Float32),
         })
             Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick));

@@ -105,7 +105,8 @@ public sealed class GpuKernels
     /// too), one sub-block per activation block; the CPU's int8 path uses 256-value Q8_K blocks instead, so CPU and GPU
     /// int8 results for K-quant weights differ by activation rounding, by design.</remarks>
     public static bool HasInt8Kernel(TensorType type) =>
-        type is TensorType.Q4_0 or TensorType.Q8_0 or TensorType.Q4_K or TensorType.Q6_K;
+        type is TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0
+            or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K;
 
     /// <summary>Quantizes <paramref name="tokens"/> rows of <paramref name="cols"/> floats to int8 blocks (ggml's Q8_0).</summary>
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)

@@ -204,12 +204,12 @@ public sealed class GpuMatrix : IDisposable
             case TensorType.Q4_0: visitor.VisitInt8(AsQ4_0); break;
             case TensorType.Q4_K: visitor.VisitInt8(AsQ4_K); break;
             case TensorType.Q6_K: visitor.VisitInt8(AsQ6_K); break;
-            case TensorType.Q4_1: visitor.Visit(AsQ4_1); break;
-            case TensorType.Q5_0: visitor.Visit(AsQ5_0); break;
-            case TensorType.Q5_1: visitor.Visit(AsQ5_1); break;
-            case TensorType.Q5_K: visitor.Visit(AsQ5_K); break;
-            case TensorType.Q2_K: visitor.Visit(AsQ2_K); break;
-            case TensorType.Q3_K: visitor.Visit(AsQ3_K); break;
+            case TensorType.Q4_1: visitor.VisitInt8(AsQ4_1); break;
+            case TensorType.Q5_0: visitor.VisitInt8(AsQ5_0); break;
+            case TensorType.Q5_1: visitor.VisitInt8(AsQ5_1); break;
+            case TensorType.Q5_K: visitor.VisitInt8(AsQ5_K); break;
+            case TensorType.Q2_K: visitor.VisitInt8(AsQ2_K); break;
+            case TensorType.Q3_K: visitor.VisitInt8(AsQ3_K); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {Type} weights");
         }
     }

@@ -5,16 +5,25 @@ using ILGPU.Runtime.Cuda;
 namespace MiniCPM.Kernels.Gpu;
 
 /// <summary>
-/// Activations quantized to int8 blocks of 32 on the device (ggml's Q8_0 as the CPU's int8 path makes them): per
-/// block two 16-byte words of signed quants, the scale d = f16(amax/127) and Σq (which pays Q4_0's −8 offset with
-/// one integer multiply instead of 32). Token t's blocks start at t·BlocksPerToken.
+/// Activations quantized to int8 blocks of 32 on the device (ggml's Q8_0/Q8_1 as the CPU's int8 path makes them): per
+/// block two 16-byte words of signed quants, the scale d = f16(amax/127), Σq (which pays Q4_0's −8 offset with one
+/// integer multiply instead of 32) and Q8_1's s = f16(amax/127·Σq), what a weight block's min multiplies (Q4_1,
+/// Q5_1). Token t's blocks start at t·BlocksPerToken.
 /// </summary>
 public struct Int8Blocks
 {
     public ArrayView<UInt4> Quants;
     public ArrayView<float> Scales;
     public ArrayView<int> Sums;
+    public ArrayView<float> MinTerms;
     public int BlocksPerToken;
+
+    /// <summary>Block <paramref name="index"/> (counted from token 0) as a dot product reads it.</summary>
+    public readonly Int8ActivationBlock Block(long index) => new()
+    {
+        Low = Quants[2 * index], High = Quants[2 * index + 1], Scale = Scales[index], Sum = Sums[index],
+        MinTerm = MinTerms[index],
+    };
 
     /// <summary>The blocks from token <paramref name="token"/> on (a producer writing rows at an offset).</summary>
     public readonly Int8Blocks FromToken(int token)
@@ -23,7 +32,7 @@ public struct Int8Blocks
         return new Int8Blocks
         {
             Quants = Quants.SubView(2 * block), Scales = Scales.SubView(block), Sums = Sums.SubView(block),
-            BlocksPerToken = BlocksPerToken,
+            MinTerms = MinTerms.SubView(block), BlocksPerToken = BlocksPerToken,
         };
     }
 }
@@ -63,8 +72,11 @@ public static class Int8Quantizer
         int quad = Warp.LaneIdx & 7;
         q.Quants.Cast<uint>()[8 * block + quad] = word; // words 0..3 and 4..7: the block's two 16-byte halves
         if (quad != 0) return;
-        q.Scales[block] = RoundToHalf(amax / 127f);
+        // s from the unrounded d, as ggml's quantize_row_q8_1 (and the CPU's int8 path) stores it.
+        float d = amax / 127f;
+        q.Scales[block] = RoundToHalf(d);
         q.Sums[block] = sum;
+        q.MinTerms[block] = RoundToHalfSigned(d * sum);
     }
 
     /// <summary>
@@ -78,6 +90,17 @@ public static class Int8Quantizer
         uint bits = Interop.FloatAsInt(value);
         bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & 0xFFFFE000u;
         return Interop.IntAsFloat(bits);
+    }
+
+    /// <summary>
+    /// Any float rounded to the nearest f16 value as float (<see cref="RoundToHalf"/> on the magnitude), ±∞ beyond the
+    /// f16 range as ggml's FP32_TO_FP16 (and the CPU's Fp16.FromFloat) make it.
+    /// </summary>
+    internal static float RoundToHalfSigned(float value)
+    {
+        float magnitude = RoundToHalf(IntrinsicMath.Abs(value));
+        if (magnitude > 65504f) magnitude = float.PositiveInfinity;
+        return value < 0 ? -magnitude : magnitude;
     }
 
     /// <summary>
@@ -122,4 +145,9 @@ internal static class Int8Math
         return c + Bits.SignedByteInt(a, 0) * Bits.SignedByteInt(b, 0) + Bits.SignedByteInt(a, 1) * Bits.SignedByteInt(b, 1)
                  + Bits.SignedByteInt(a, 2) * Bits.SignedByteInt(b, 2) + Bits.SignedByteInt(a, 3) * Bits.SignedByteInt(b, 3);
     }
+
+    /// <summary>c + Σ of the 16 signed-byte products of (a0, a1, a2, a3) and <paramref name="b"/>'s words: four dp4a,
+    /// one 16-value half of an activation block.</summary>
+    public static int Dot16(uint a0, uint a1, uint a2, uint a3, UInt4 b, int c) =>
+        Dp4a(a3, b.W, Dp4a(a2, b.Z, Dp4a(a1, b.Y, Dp4a(a0, b.X, c))));
 }

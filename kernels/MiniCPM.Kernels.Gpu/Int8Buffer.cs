@@ -9,6 +9,7 @@ public sealed class Int8Buffer : IDisposable
     private readonly MemoryBuffer1D<UInt4, Stride1D.Dense> _quants;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _scales;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _sums;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _minTerms;
 
     public Int8Buffer(GpuDevice device, int tokens, int cols)
     {
@@ -19,6 +20,7 @@ public sealed class Int8Buffer : IDisposable
         _quants = device.Allocate<UInt4>(2 * blocks);
         _scales = device.Allocate<float>(blocks);
         _sums = device.Allocate<int>(blocks);
+        _minTerms = device.Allocate<float>(blocks);
     }
 
     public int Tokens { get; }
@@ -27,7 +29,7 @@ public sealed class Int8Buffer : IDisposable
     /// <summary>The blocks laid out for rows of <paramref name="cols"/> (≤ Cols) values.</summary>
     public Int8Blocks For(int cols) => new()
     {
-        Quants = _quants.View, Scales = _scales.View, Sums = _sums.View, BlocksPerToken = cols / 32,
+        Quants = _quants.View, Scales = _scales.View, Sums = _sums.View, MinTerms = _minTerms.View, BlocksPerToken = cols / 32,
     };
 
     public void Dispose()
@@ -35,5 +37,6 @@ public sealed class Int8Buffer : IDisposable
         _quants.Dispose();
         _scales.Dispose();
         _sums.Dispose();
+        _minTerms.Dispose();
     }
 }

@@ -15,7 +15,7 @@ public struct Int8MatVecArgs<TFormat> where TFormat : struct, IInt8RowFormat
 /// <summary>
 /// Matrix × int8-quantized activations for a few tokens (decode), llama.cpp's mmvq: per 32-value block a lane loads
 /// the weights with one 16-byte load (two for Q8_0), multiplies them against the activation block's bytes with eight
-/// <c>dp4a</c> (4 multiply-adds each) and adds d_w·d_x·Σ with one FMA — about 20 instructions per block where the
+/// <c>dp4a</c> (4 multiply-adds each) and adds d_w·d_x·Σ with one FMA (plus a min term for the formats with mins) — about 20 instructions per block where the
 /// float path spends ~100, so the kernel is bound by memory, not issue. Team layout as <see cref="MatMulKernel"/>
 /// (two rows per team, one warp for short rows, the group's four warps for long ones); one token per grid row, so
 /// each token re-reads the weights (from L2 for small batches; prefill takes the float path that shares them).
@@ -38,13 +38,9 @@ public static class Int8MatVecKernel
         float s0 = 0, s1 = 0;
         for (int b = member; b < blocks; b += teamSize)
         {
-            long xb = xBlock + b;
-            var low = a.X.Quants[2 * xb];
-            var high = a.X.Quants[2 * xb + 1];
-            float dx = a.X.Scales[xb];
-            int xSum = a.X.Sums[xb];
-            s0 += dx * a.Weights.BlockDot(row0, b, low, high, xSum);
-            s1 += dx * a.Weights.BlockDot(row1, b, low, high, xSum);
+            var x = a.X.Block(xBlock + b);
+            s0 += a.Weights.BlockDot(row0, b, x);
+            s1 += a.Weights.BlockDot(row1, b, x);
         }
 
         // Both rows' sums in one butterfly: lane 0 ends with row 0's, lane 16 with row 1's.

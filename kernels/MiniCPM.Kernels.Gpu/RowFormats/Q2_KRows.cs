@@ -7,8 +7,10 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// halves d, dmin beside them (the file's 84-byte blocks allow no vector load). Value 128h + 32s + 16p + l is 2 bits
 /// of qs byte 32h + 16p + l at shift 2s, in 16-value sub-block 8h + 2s + p with scale byte sc: w = d·(sc &amp; 15)·q −
 /// dmin·(sc &gt;&gt; 4). A unit is one qs word (h, p) at two shifts 2s, 2s + 2: each piece is one whole sub-block.
+/// For int8 activations a 32-value activation block j = 4h + s is qs words (h, 0) and (h, 1) at shift 2s: sub-blocks
+/// 8h + 2s (values 0..15) and 8h + 2s + 1 (16..31).
 /// </summary>
-public struct Q2_KRows : IRowFormat
+public struct Q2_KRows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Blocks;
     /// <summary>Per super-block: d, dmin.</summary>
@@ -35,6 +37,31 @@ public struct Q2_KRows : IRowFormat
         u.A0 = Two(q.X, shiftA); u.A1 = Two(q.Y, shiftA); u.A2 = Two(q.Z, shiftA); u.A3 = Two(q.W, shiftA);
         u.B0 = Two(q.X, shiftB); u.B1 = Two(q.Y, shiftB); u.B2 = Two(q.Z, shiftB); u.B3 = Two(q.W, shiftB);
         return u;
+    }
+
+    /// <summary>
+    /// d_x·(d·(sc_a·Σ_a q·x_q + sc_b·Σ_b q·x_q) − dmin·(m_a·Σ_a x_q + m_b·Σ_b x_q)) over the two 16-value halves a, b:
+    /// one dp4a chain per half, and the low half's Σx_q by dp4a against ones (the high half's is Σx_q minus it).
+    /// </summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    {
+        int superBlock = block >> 3, half = (block >> 2) & 1, s = block & 3;
+        long index = (long)row * SuperBlocksPerRow + superBlock;
+        long first = index * 5;
+        var scales = Blocks[first];
+        var a = Blocks[first + 1 + 2 * half];
+        var b = Blocks[first + 2 + 2 * half];
+        int shift = 2 * s;
+        const uint Twos = 0x03030303, Ones = 0x01010101;
+        int dotA = Int8Math.Dot16((a.X >> shift) & Twos, (a.Y >> shift) & Twos, (a.Z >> shift) & Twos, (a.W >> shift) & Twos, x.Low, 0);
+        int dotB = Int8Math.Dot16((b.X >> shift) & Twos, (b.Y >> shift) & Twos, (b.Z >> shift) & Twos, (b.W >> shift) & Twos, x.High, 0);
+        int sumA = Int8Math.Dot16(Ones, Ones, Ones, Ones, x.Low, 0);
+        uint scA = ScaleByte(scales, 8 * half + 2 * s), scB = ScaleByte(scales, 8 * half + 2 * s + 1);
+        int scaled = (int)(scA & 0xF) * dotA + (int)(scB & 0xF) * dotB;
+        int mins = (int)(scA >> 4) * sumA + (int)(scB >> 4) * (x.Sum - sumA);
+        float d = (float)Interop.IntAsFloat(Scales[2 * index]);
+        float dmin = (float)Interop.IntAsFloat(Scales[2 * index + 1]);
+        return x.Scale * (d * scaled - dmin * mins);
     }
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);

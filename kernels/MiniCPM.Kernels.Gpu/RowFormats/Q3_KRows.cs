@@ -8,9 +8,10 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// is 2 bits of qs byte 32h + 16p + l at shift 2s plus bit 4h + s of hmask byte 16p + l, in sub-block 8h + 2s + p:
 /// w = d·(sc − 32)·q with q = low2 − 4 when the hmask bit is clear, low2 when set. A unit is one qs word (h, p) at two
 /// shifts 2s, 2s + 2, as in <see cref="Q2_KRows"/>; the levels are handed over centred (q itself, −4..3) with offset −0,
-/// so the products and even zero signs are ggml's.
+/// so the products and even zero signs are ggml's. For int8 activations a 32-value activation block j = 4h + s is qs
+/// words (h, 0) and (h, 1) at shift 2s with hmask words 0 and 1 at bit 4h + s: sub-blocks 8h + 2s and 8h + 2s + 1.
 /// </summary>
-public struct Q3_KRows : IRowFormat
+public struct Q3_KRows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -35,6 +36,39 @@ public struct Q3_KRows : IRowFormat
         u.B0 = Three(q.X, mask.X, 2 * sB, bitB); u.B1 = Three(q.Y, mask.Y, 2 * sB, bitB);
         u.B2 = Three(q.Z, mask.Z, 2 * sB, bitB); u.B3 = Three(q.W, mask.W, 2 * sB, bitB);
         return u;
+    }
+
+    /// <summary>
+    /// d_x·d·((sc_a − 32)·Σ_a q·x_q + (sc_b − 32)·Σ_b q·x_q) over the two 16-value halves, q = −4..3 made a signed byte
+    /// in the register (see <see cref="Centered"/>), one dp4a chain per half.
+    /// </summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    {
+        int superBlock = block >> 3, half = (block >> 2) & 1, s = block & 3;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 7;
+        var head = Blocks[first];
+        var maskA = Blocks[first + 1];
+        var maskB = Blocks[first + 2];
+        var a = Blocks[first + 3 + 2 * half];
+        var b = Blocks[first + 4 + 2 * half];
+        int shift = 2 * s, bit = 4 * half + s;
+        int dotA = Int8Math.Dot16(Centered(a.X, maskA.X, shift, bit), Centered(a.Y, maskA.Y, shift, bit),
+            Centered(a.Z, maskA.Z, shift, bit), Centered(a.W, maskA.W, shift, bit), x.Low, 0);
+        int dotB = Int8Math.Dot16(Centered(b.X, maskB.X, shift, bit), Centered(b.Y, maskB.Y, shift, bit),
+            Centered(b.Z, maskB.Z, shift, bit), Centered(b.W, maskB.W, shift, bit), x.High, 0);
+        int subBlock = 8 * half + 2 * s;
+        int total = (Scale(head, subBlock) - 32) * dotA + (Scale(head, subBlock + 1) - 32) * dotB;
+        return x.Scale * (Bits.HalfLow(head.X) * total);
+    }
+
+    /// <summary>
+    /// Four levels q = low2 + 4·hbit − 4 as signed bytes: u = low2 | hbit·4 is 0..7, u ^ 4 is u − 4 in 3-bit two's
+    /// complement, and its bit 2 (the sign) times 0x3E sets bits 3..7 — a per-byte sign extension, no borrow between bytes.
+    /// </summary>
+    private static uint Centered(uint q, uint mask, int shift, int bit)
+    {
+        uint v = (((q >> shift) & 0x03030303) | (((mask >> bit) & 0x01010101) << 2)) ^ 0x04040404;
+        return v | ((v & 0x04040404) * 0x3E);
     }
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);

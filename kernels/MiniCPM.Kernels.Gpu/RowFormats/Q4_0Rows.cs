@@ -26,21 +26,21 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>d·Σ(q − 8)·x_q = d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>
-    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    /// <summary>d_x·d·Σ(q − 8)·x_q = d_x·d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
     {
         long index = (long)row * BlocksPerRow + block;
         var w = Quants[index];
         const uint Nibbles = 0x0F0F0F0F;
-        int sum = Int8Math.Dp4a(w.X & Nibbles, low.X, 0);
-        sum = Int8Math.Dp4a(w.Y & Nibbles, low.Y, sum);
-        sum = Int8Math.Dp4a(w.Z & Nibbles, low.Z, sum);
-        sum = Int8Math.Dp4a(w.W & Nibbles, low.W, sum);
-        sum = Int8Math.Dp4a((w.X >> 4) & Nibbles, high.X, sum);
-        sum = Int8Math.Dp4a((w.Y >> 4) & Nibbles, high.Y, sum);
-        sum = Int8Math.Dp4a((w.Z >> 4) & Nibbles, high.Z, sum);
-        sum = Int8Math.Dp4a((w.W >> 4) & Nibbles, high.W, sum);
-        return (float)Interop.IntAsFloat(Scales[index]) * (sum - 8 * xSum);
+        int sum = Int8Math.Dp4a(w.X & Nibbles, x.Low.X, 0);
+        sum = Int8Math.Dp4a(w.Y & Nibbles, x.Low.Y, sum);
+        sum = Int8Math.Dp4a(w.Z & Nibbles, x.Low.Z, sum);
+        sum = Int8Math.Dp4a(w.W & Nibbles, x.Low.W, sum);
+        sum = Int8Math.Dp4a((w.X >> 4) & Nibbles, x.High.X, sum);
+        sum = Int8Math.Dp4a((w.Y >> 4) & Nibbles, x.High.Y, sum);
+        sum = Int8Math.Dp4a((w.Z >> 4) & Nibbles, x.High.Z, sum);
+        sum = Int8Math.Dp4a((w.W >> 4) & Nibbles, x.High.W, sum);
+        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * (sum - 8 * x.Sum));
     }
 
     public int PieceA(int unit) => 32 * unit;

@@ -30,11 +30,11 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat
     }
 
     /// <summary>
-    /// Sub-block j of a super-block: d·sc_j·Σ q·x_q − dmin·m_j·Σx_q (llama.cpp's mmvq against Q8_1-style blocks; the
+    /// Sub-block j of a super-block: d_x·(d·sc_j·Σ q·x_q − dmin·m_j·Σx_q) (llama.cpp's mmvq against Q8_1-style blocks; the
     /// min term costs one integer multiply thanks to the activation block's Σx_q). Nibbles 0..15 are plain positive
     /// bytes after masking, so signed dp4a multiplies them exactly.
     /// </summary>
-    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
     {
         int superBlock = block >> 3, subBlock = block & 7;
         long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
@@ -44,15 +44,15 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat
         var b = Blocks[first + 2 + 2 * (subBlock >> 1)];
         int shift = 4 * (subBlock & 1);
         const uint Nibbles = 0x0F0F0F0F;
-        int sum = Int8Math.Dp4a((a.X >> shift) & Nibbles, low.X, 0);
-        sum = Int8Math.Dp4a((a.Y >> shift) & Nibbles, low.Y, sum);
-        sum = Int8Math.Dp4a((a.Z >> shift) & Nibbles, low.Z, sum);
-        sum = Int8Math.Dp4a((a.W >> shift) & Nibbles, low.W, sum);
-        sum = Int8Math.Dp4a((b.X >> shift) & Nibbles, high.X, sum);
-        sum = Int8Math.Dp4a((b.Y >> shift) & Nibbles, high.Y, sum);
-        sum = Int8Math.Dp4a((b.Z >> shift) & Nibbles, high.Z, sum);
-        sum = Int8Math.Dp4a((b.W >> shift) & Nibbles, high.W, sum);
-        return Bits.HalfLow(head.X) * (scale * sum) - Bits.HalfHigh(head.X) * (min * xSum);
+        int sum = Int8Math.Dp4a((a.X >> shift) & Nibbles, x.Low.X, 0);
+        sum = Int8Math.Dp4a((a.Y >> shift) & Nibbles, x.Low.Y, sum);
+        sum = Int8Math.Dp4a((a.Z >> shift) & Nibbles, x.Low.Z, sum);
+        sum = Int8Math.Dp4a((a.W >> shift) & Nibbles, x.Low.W, sum);
+        sum = Int8Math.Dp4a((b.X >> shift) & Nibbles, x.High.X, sum);
+        sum = Int8Math.Dp4a((b.Y >> shift) & Nibbles, x.High.Y, sum);
+        sum = Int8Math.Dp4a((b.Z >> shift) & Nibbles, x.High.Z, sum);
+        sum = Int8Math.Dp4a((b.W >> shift) & Nibbles, x.High.W, sum);
+        return x.Scale * (Bits.HalfLow(head.X) * (scale * sum) - Bits.HalfHigh(head.X) * (min * x.Sum));
     }
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 64 * ((unit >> 1) & 3) + 16 * (unit & 1);

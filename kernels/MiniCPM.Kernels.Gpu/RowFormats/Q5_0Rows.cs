@@ -8,7 +8,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// as ggml computes it: the unit hands over the centred levels q − 16 and an offset of −0, so even the sign of a zero
 /// weight (−0 where d &lt; 0) matches the CPU dequantizer.
 /// </summary>
-public struct Q5_0Rows : IRowFormat
+public struct Q5_0Rows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Quants;
     /// <summary>Per block: d, qh bits 0..15, qh bits 16..31.</summary>
@@ -23,6 +23,16 @@ public struct Q5_0Rows : IRowFormat
         var u = new Unit32 { ScaleA = d, ScaleB = d, OffsetA = -0f, OffsetB = -0f };
         Q5_1Rows.Fill(ref u, Quants[block], low, high, 16);
         return u;
+    }
+
+    /// <summary>(d·d_x)·(Σ q·x_q − 16·Σx_q): the 5-bit levels 0..31 as plain positive bytes, the offset paid through Σx_q
+    /// (the CPU's int8 path makes the same integer).</summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    {
+        long index = (long)row * BlocksPerRow + block;
+        int sum = Q5_1Rows.FiveBitDot(Quants[index], Scales[3 * index + 1], Scales[3 * index + 2], x);
+        float d = (float)Interop.IntAsFloat(Scales[3 * index]);
+        return d * x.Scale * (sum - 16 * x.Sum);
     }
 
     public int PieceA(int unit) => 32 * unit;

@@ -6,7 +6,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q5_1 split on upload into aligned low nibbles (one 16-byte word per block, laid out as Q4_0's) and four halves of
 /// header per block: d, m, then the 32 fifth bits qh as two 16-bit halves (bit j belongs to value j). w = d·q + m.
 /// </summary>
-public struct Q5_1Rows : IRowFormat
+public struct Q5_1Rows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Quants;
     /// <summary>Per block: d, m, qh bits 0..15, qh bits 16..31.</summary>
@@ -23,6 +23,33 @@ public struct Q5_1Rows : IRowFormat
         Fill(ref u, Quants[block], low, high, 0);
         return u;
     }
+
+    /// <summary>(d·d_x)·Σ q·x_q + m·s, as <see cref="Q4_1Rows.BlockDot"/> with 5-bit levels.</summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    {
+        long index = (long)row * BlocksPerRow + block;
+        int sum = FiveBitDot(Quants[index], Scales[4 * index + 2], Scales[4 * index + 3], x);
+        float d = (float)Interop.IntAsFloat(Scales[4 * index]);
+        float m = (float)Interop.IntAsFloat(Scales[4 * index + 1]);
+        return d * x.Scale * sum + m * x.MinTerm;
+    }
+
+    /// <summary>
+    /// Σ q·x_q over a block's 5-bit levels q (0..31, plain positive bytes): nibbles of <paramref name="w"/> (low: values
+    /// 0..15, high: 16..31), fifth bits from the two 16-bit halves of qh, eight dp4a.
+    /// </summary>
+    internal static int FiveBitDot(UInt4 w, uint low, uint high, Int8ActivationBlock x)
+    {
+        const uint Nibbles = 0x0F0F0F0F;
+        int sum = Int8Math.Dot16(WithFifth(w.X & Nibbles, low), WithFifth(w.Y & Nibbles, low >> 4),
+            WithFifth(w.Z & Nibbles, low >> 8), WithFifth(w.W & Nibbles, low >> 12), x.Low, 0);
+        return Int8Math.Dot16(WithFifth((w.X >> 4) & Nibbles, high), WithFifth((w.Y >> 4) & Nibbles, high >> 4),
+            WithFifth((w.Z >> 4) & Nibbles, high >> 8), WithFifth((w.W >> 4) & Nibbles, high >> 12), x.High, sum);
+    }
+
+    /// <summary>Four nibble bytes with bits 0..3 of <paramref name="fifth"/> as their bit 4 (byte i takes bit i).</summary>
+    private static uint WithFifth(uint nibbles, uint fifth) =>
+        nibbles | ((fifth << 4) & 0x10) | ((fifth << 11) & 0x1000) | ((fifth << 18) & 0x100000) | ((fifth << 25) & 0x10000000);
 
     public int PieceA(int unit) => 32 * unit;
     public int PieceB(int unit) => 32 * unit + 16;

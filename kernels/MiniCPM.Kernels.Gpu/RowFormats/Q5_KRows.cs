@@ -7,9 +7,10 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// 12 packed 6-bit (scale, min) bytes (as Q4_K), words 1..2 the 32 qh bytes, words 3..10 the 128 nibble bytes, 32 per
 /// group of two sub-blocks. A unit is 16 of a group's bytes, as in Q4_K: low nibbles are 16 values of sub-block 2g
 /// (piece A, fifth bit = bit 2g of qh[l]), high nibbles the same positions l of sub-block 2g+1 (bit 2g+1);
-/// w = d·sc·q − dmin·m.
+/// w = d·sc·q − dmin·m. For int8 activations a 32-value activation block is one sub-block j: the nibbles at shift
+/// 4·(j &amp; 1) of group j/2's two words, bit j of both qh words.
 /// </summary>
-public struct Q5_KRows : IRowFormat
+public struct Q5_KRows : IRowFormat, IInt8RowFormat
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -32,6 +33,30 @@ public struct Q5_KRows : IRowFormat
         u.B2 = Five(w.Z, 4, qh.Z, shiftB); u.B3 = Five(w.W, 4, qh.W, shiftB);
         return u;
     }
+
+    /// <summary>Sub-block j: d_x·(d·sc_j·Σ q·x_q − dmin·m_j·Σx_q), as <see cref="Q4_KRows.BlockDot"/> with 5-bit levels.</summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    {
+        int superBlock = block >> 3, subBlock = block & 7;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 11;
+        var head = Blocks[first];
+        Q4_KRows.ScaleMin(head, subBlock, out int scale, out int min);
+        var qhA = Blocks[first + 1];
+        var qhB = Blocks[first + 2];
+        var a = Blocks[first + 3 + 2 * (subBlock >> 1)];
+        var b = Blocks[first + 4 + 2 * (subBlock >> 1)];
+        int shift = 4 * (subBlock & 1);
+        int sum = Int8Math.Dot16(Levels(a.X, qhA.X, shift, subBlock), Levels(a.Y, qhA.Y, shift, subBlock),
+            Levels(a.Z, qhA.Z, shift, subBlock), Levels(a.W, qhA.W, shift, subBlock), x.Low, 0);
+        sum = Int8Math.Dot16(Levels(b.X, qhB.X, shift, subBlock), Levels(b.Y, qhB.Y, shift, subBlock),
+            Levels(b.Z, qhB.Z, shift, subBlock), Levels(b.W, qhB.W, shift, subBlock), x.High, sum);
+        return x.Scale * (Bits.HalfLow(head.X) * (scale * sum) - Bits.HalfHigh(head.X) * (min * x.Sum));
+    }
+
+    /// <summary>Four 5-bit levels as bytes 0..31: each ql byte's nibble at <paramref name="shift"/>, bit
+    /// <paramref name="bit"/> of the qh byte as 16.</summary>
+    private static uint Levels(uint ql, uint qh, int shift, int bit) =>
+        ((ql >> shift) & 0x0F0F0F0F) | (((qh >> bit) & 0x01010101) << 4);
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 64 * ((unit >> 1) & 3) + 16 * (unit & 1);
     public int PieceB(int unit) => PieceA(unit) + 32;

@@ -37,10 +37,10 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat
     }
 
     /// <summary>
-    /// d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
+    /// d_x·d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
     /// so each gets its own dp4a chain; q − 32 is made a signed byte in the register (see <see cref="Centered"/>).
     /// </summary>
-    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
     {
         int superBlock = block >> 3, half = (block >> 2) & 1, k = block & 3;
         long index = (long)row * SuperBlocksPerRow + superBlock;
@@ -51,17 +51,17 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat
         var qhB = Blocks[first + 9 + 2 * half];
         var sc = Blocks[first + 12];
         int lowShift = 4 * (k >> 1), highShift = 2 * k;
-        int sumA = Int8Math.Dp4a(Centered(qlA.X, qhA.X, lowShift, highShift), low.X, 0);
-        sumA = Int8Math.Dp4a(Centered(qlA.Y, qhA.Y, lowShift, highShift), low.Y, sumA);
-        sumA = Int8Math.Dp4a(Centered(qlA.Z, qhA.Z, lowShift, highShift), low.Z, sumA);
-        sumA = Int8Math.Dp4a(Centered(qlA.W, qhA.W, lowShift, highShift), low.W, sumA);
-        int sumB = Int8Math.Dp4a(Centered(qlB.X, qhB.X, lowShift, highShift), high.X, 0);
-        sumB = Int8Math.Dp4a(Centered(qlB.Y, qhB.Y, lowShift, highShift), high.Y, sumB);
-        sumB = Int8Math.Dp4a(Centered(qlB.Z, qhB.Z, lowShift, highShift), high.Z, sumB);
-        sumB = Int8Math.Dp4a(Centered(qlB.W, qhB.W, lowShift, highShift), high.W, sumB);
+        int sumA = Int8Math.Dp4a(Centered(qlA.X, qhA.X, lowShift, highShift), x.Low.X, 0);
+        sumA = Int8Math.Dp4a(Centered(qlA.Y, qhA.Y, lowShift, highShift), x.Low.Y, sumA);
+        sumA = Int8Math.Dp4a(Centered(qlA.Z, qhA.Z, lowShift, highShift), x.Low.Z, sumA);
+        sumA = Int8Math.Dp4a(Centered(qlA.W, qhA.W, lowShift, highShift), x.Low.W, sumA);
+        int sumB = Int8Math.Dp4a(Centered(qlB.X, qhB.X, lowShift, highShift), x.High.X, 0);
+        sumB = Int8Math.Dp4a(Centered(qlB.Y, qhB.Y, lowShift, highShift), x.High.Y, sumB);
+        sumB = Int8Math.Dp4a(Centered(qlB.Z, qhB.Z, lowShift, highShift), x.High.Z, sumB);
+        sumB = Int8Math.Dp4a(Centered(qlB.W, qhB.W, lowShift, highShift), x.High.W, sumB);
         int scaleIndex = 8 * half + 2 * k;
         int total = (int)ScaleAt(sc, scaleIndex) * sumA + (int)ScaleAt(sc, scaleIndex + 1) * sumB;
-        return (float)Interop.IntAsFloat(Scales[index]) * total;
+        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * total);
     }
 
     /// <summary>

@@ -24,21 +24,21 @@ public struct Q8_0Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>d·Σ q·x_q, signed bytes against signed bytes.</summary>
-    public float BlockDot(int row, int block, UInt4 low, UInt4 high, int xSum)
+    /// <summary>d_x·d·Σ q·x_q, signed bytes against signed bytes.</summary>
+    public float BlockDot(int row, int block, Int8ActivationBlock x)
     {
         long index = (long)row * BlocksPerRow + block;
         var a = Quants[2 * index];
         var b = Quants[2 * index + 1];
-        int sum = Int8Math.Dp4a(a.X, low.X, 0);
-        sum = Int8Math.Dp4a(a.Y, low.Y, sum);
-        sum = Int8Math.Dp4a(a.Z, low.Z, sum);
-        sum = Int8Math.Dp4a(a.W, low.W, sum);
-        sum = Int8Math.Dp4a(b.X, high.X, sum);
-        sum = Int8Math.Dp4a(b.Y, high.Y, sum);
-        sum = Int8Math.Dp4a(b.Z, high.Z, sum);
-        sum = Int8Math.Dp4a(b.W, high.W, sum);
-        return (float)Interop.IntAsFloat(Scales[index]) * sum;
+        int sum = Int8Math.Dp4a(a.X, x.Low.X, 0);
+        sum = Int8Math.Dp4a(a.Y, x.Low.Y, sum);
+        sum = Int8Math.Dp4a(a.Z, x.Low.Z, sum);
+        sum = Int8Math.Dp4a(a.W, x.Low.W, sum);
+        sum = Int8Math.Dp4a(b.X, x.High.X, sum);
+        sum = Int8Math.Dp4a(b.Y, x.High.Y, sum);
+        sum = Int8Math.Dp4a(b.Z, x.High.Z, sum);
+        sum = Int8Math.Dp4a(b.W, x.High.W, sum);
+        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * sum);
     }
 
     public int PieceA(int unit) => 32 * unit;

@@ -190,21 +190,24 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         var floats = Check.Download(_device, args.Output, unquantized.Length);
         Assert.Equal(unquantized.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
         _device.Kernels.QuantizeInt8(args.Output, rows, width, separate.For(width));
-        var (fusedQuants, fusedScales, fusedSums) = Int8BufferContents(fused.For(width), rows * width / 32);
-        var (quants, scales, sums) = Int8BufferContents(separate.For(width), rows * width / 32);
+        var (fusedQuants, fusedScales, fusedSums, fusedMinTerms) = Int8BufferContents(fused.For(width), rows * width / 32);
+        var (quants, scales, sums, minTerms) = Int8BufferContents(separate.For(width), rows * width / 32);
         Assert.Equal(quants, fusedQuants);
         Assert.Equal(scales, fusedScales);
         Assert.Equal(sums, fusedSums);
+        Assert.Equal(minTerms, fusedMinTerms);
     }
 
-    private static (uint[] Quants, float[] Scales, int[] Sums) Int8BufferContents(Int8Blocks blocks, int count)
+    private static (uint[] Quants, float[] Scales, int[] Sums, float[] MinTerms) Int8BufferContents(Int8Blocks blocks, int count)
     {
         var quants = new uint[count * 8];
         var scales = new float[count];
         var sums = new int[count];
+        var minTerms = new float[count];
         ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Quants.Cast<uint>().SubView(0, quants.Length), quants.AsSpan());
         ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Scales.SubView(0, count), scales.AsSpan());
         ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Sums.SubView(0, count), sums.AsSpan());
-        return (quants, scales, sums);
+        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.MinTerms.SubView(0, count), minTerms.AsSpan());
+        return (quants, scales, sums, minTerms);
     }
 }

@@ -14,16 +14,22 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 public sealed class DecodePtxTests
 {
     [Theory]
-    [InlineData(typeof(Q4_0Rows))]
-    [InlineData(typeof(Q8_0Rows))]
-    [InlineData(typeof(Q4_KRows))]
-    [InlineData(typeof(Q6_KRows))]
-    public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format)
+    [InlineData(typeof(Q4_0Rows), 8)]
+    [InlineData(typeof(Q4_1Rows), 8)]
+    [InlineData(typeof(Q5_0Rows), 8)]
+    [InlineData(typeof(Q5_1Rows), 8)]
+    [InlineData(typeof(Q8_0Rows), 8)]
+    [InlineData(typeof(Q2_KRows), 12)] // and four for the low half's Σx_q (its mins)
+    [InlineData(typeof(Q3_KRows), 8)]
+    [InlineData(typeof(Q4_KRows), 8)]
+    [InlineData(typeof(Q5_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 8)]
+    public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
     {
         var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format);
         string ptx = Ptx.Grouped(method);
         int dp4a = CountLines(ptx, "dp4a.s32.s32");
-        Assert.Equal(16, dp4a); // eight per block dot, two rows per team
+        Assert.Equal(2 * dp4aPerBlock, dp4a); // one block dot per row, two rows per team
         // ILGPU passes CudaAsm.Emit's out operand through a 4-byte local slot (st.local right after each dp4a, ld.local
         // right back — ptxas normally promotes such scalar slots to registers; only a GPU profile can confirm). The
         // same holds for the Q4_0/Q8_0 kernels. Anything else in local memory (spills, arrays) fails here.

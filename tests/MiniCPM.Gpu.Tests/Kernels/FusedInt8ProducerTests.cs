@@ -6,8 +6,8 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 
 /// <summary>
 /// The fused producers (RMSNorm and SiLU·mul that also write the next projection's int8 blocks) against the unfused
-/// pair they replace (the float kernel, then the standalone quantize kernel): the floats and every quant, scale and
-/// Σq must be bit-for-bit the same, since the decoder swaps one for the other. And the butterfly warp reductions
+/// pair they replace (the float kernel, then the standalone quantize kernel): the floats and every quant, scale, Σq
+/// and s must be bit-for-bit the same, since the decoder swaps one for the other. And the butterfly warp reductions
 /// against the plain one they replace, also bit for bit.
 /// </summary>
 [Collection(Simulator.Name)]
@@ -81,14 +81,17 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
     public void TheSharedQuantizerMakesGgmlQ8_0Blocks()
     {
         // The rule every producer shares, against plain host math: d = f16(amax/127) (round to nearest even, subnormal
-        // halves included), q = round-half-even(x·127/amax), Σq. Blocks: random; exact ties (amax 127 makes x·id = x);
-        // f16-subnormal scales; all zeros.
-        const int blocks = 4;
+        // halves included), q = round-half-even(x·127/amax), Σq, and Q8_1's s = f16(amax/127·Σq) as the CPU's int8
+        // path makes it (ggml's quantize_row_q8_1: from the unrounded d, +∞ past the f16 range). Blocks: random;
+        // exact ties (amax 127 makes x·id = x);
+        // f16-subnormal scales; all zeros; large values whose s overflows f16.
+        const int blocks = 5;
         float[] x = Check.Random(blocks * 32, 37, scale: 5);
         float[] ties = [127f, 2.5f, 3.5f, -2.5f, -3.5f, 0.5f, -0.5f, 1.5f];
         for (int i = 0; i < 32; i++) x[32 + i] = i < ties.Length ? ties[i] : i - 16;
         for (int i = 0; i < 32; i++) x[64 + i] *= 1e-6f;
         for (int i = 0; i < 32; i++) x[96 + i] = 0;
+        for (int i = 0; i < 32; i++) x[128 + i] = 3000f + i;
 
         using var xs = _device.Upload<float>(x);
         using var q = new Int8Buffer(_device, 1, blocks * 32);
@@ -96,6 +99,7 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
         var quants = Download(q.For(blocks * 32).Quants, 2 * blocks);
         var scales = Download(q.For(blocks * 32).Scales, blocks);
         var sums = Download(q.For(blocks * 32).Sums, blocks);
+        var minTerms = Download(q.For(blocks * 32).MinTerms, blocks);
 
         for (int b = 0; b < blocks; b++)
         {
@@ -112,7 +116,10 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
             }
             Assert.Equal(BitConverter.SingleToInt32Bits((float)(System.Half)(amax / 127f)), BitConverter.SingleToInt32Bits(scales[b]));
             Assert.Equal(sum, sums[b]);
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)(System.Half)(amax / 127f * sum)), BitConverter.SingleToInt32Bits(minTerms[b]));
         }
+        Assert.True(minTerms[0] != 0 && float.IsFinite(minTerms[0]));
+        Assert.Equal(float.PositiveInfinity, minTerms[4]);
         Assert.Equal(2, (sbyte)(byte)(quants[2].X >> 8)); // 2.5 → 2 (ties to even, not away from zero)
         Assert.True(scales[2] is > 0 and < 6.103515625e-5f); // a subnormal half
 
@@ -179,6 +186,7 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
         Assert.Equal(Download(expected.Quants, 2 * blocks), Download(actual.Quants, 2 * blocks));
         Assert.Equal(Download(expected.Scales, blocks).Select(BitConverter.SingleToInt32Bits), Download(actual.Scales, blocks).Select(BitConverter.SingleToInt32Bits));
         Assert.Equal(Download(expected.Sums, blocks), Download(actual.Sums, blocks));
+        Assert.Equal(Download(expected.MinTerms, blocks).Select(BitConverter.SingleToInt32Bits), Download(actual.MinTerms, blocks).Select(BitConverter.SingleToInt32Bits));
         // Not vacuous: some quants are non-zero.
         Assert.Contains(Download(actual.Quants, 2 * blocks), q => q.X != 0);
     }

@@ -11,9 +11,9 @@ using MiniCPM.Loaders.Gguf;
 namespace MiniCPM.Gpu.Tests.Models;
 
 /// <summary>
-/// A small random Qwen2 quantized as Q4_K_M (llama.cpp's mix: Q4_K, Q6_K for the output and some attn_v/ffn_down),
-/// decoded on the GPU (simulator) with int8 activations — the K-quant int8 kernels and the split-K decode attention
-/// inside a real forward pass — and held to the int8 rounding budget of the CPU float decoder, as
+/// A small random Qwen2 quantized as Q4_K_M (llama.cpp's mix: Q4_K, Q6_K for the output and some attn_v/ffn_down) or
+/// Q5_K_M (Q5_K for Q4_K), decoded on the GPU (simulator) with int8 activations — the K-quant int8 kernels and the
+/// split-K decode attention inside a real forward pass — and held to the int8 rounding budget of the CPU float decoder, as
 /// <see cref="QuantizedDecodeOnGpuTests"/> does for Q4_0/Q8_0. Rows are 256 wide (one super-block), the smallest
 /// K-quant shape; one layer and one token keep the simulator's ~75 ms per group affordable.
 /// </summary>
@@ -22,17 +22,19 @@ public sealed class KQuantDecodeOnGpuTests(SimulatorDevice simulator) : IDisposa
 {
     private readonly string _dir = TestData.TempDirectory();
 
-    [Fact]
-    public void Q4_K_MInt8DecodeStaysWithinTheInt8RoundingOfTheFloatModel()
+    [Theory]
+    [InlineData("Q4_K_M", TensorType.Q4_K)]
+    [InlineData("Q5_K_M", TensorType.Q5_K)]
+    public void KQuantMixInt8DecodeStaysWithinTheInt8RoundingOfTheFloatModel(string scheme, TensorType mainType)
     {
-        string source = Path.Combine(_dir, "f32.gguf"), path = Path.Combine(_dir, "q4_k_m.gguf");
+        string source = Path.Combine(_dir, "f32.gguf"), path = Path.Combine(_dir, $"{scheme}.gguf");
         SyntheticModel.WriteGguf(SyntheticModelSpec.Create("gpu-kquant-test", hidden: 256, layers: 1, heads: 4, kvHeads: 2,
             intermediate: 256, vocab: 264, tieEmbeddings: false), source, TensorType.F32, seed: 11);
-        GgufQuantizer.Quantize(source, path, QuantizationScheme.Parse("Q4_K_M"));
+        GgufQuantizer.Quantize(source, path, QuantizationScheme.Parse(scheme));
         using (var file = GgufFile.Open(path))
         {
             var types = file.Tensors.Select(t => t.Type).ToHashSet();
-            Assert.Contains(TensorType.Q4_K, types);
+            Assert.Contains(mainType, types);
             Assert.Contains(TensorType.Q6_K, types);
         }
 

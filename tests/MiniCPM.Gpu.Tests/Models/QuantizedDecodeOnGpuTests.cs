@@ -67,6 +67,7 @@ public sealed class QuantizedDecodeOnGpuTests(SimulatorDevice simulator) : IDisp
     [Theory]
     [InlineData(TensorType.Q4_0)]
     [InlineData(TensorType.Q8_0)]
+    [InlineData(TensorType.Q5_1)] // fifth bits and a min (Q8_1's s): the other 32-value formats' kernels by the kernel tests
     public void Int8ActivationDecodeStaysWithinTheInt8RoundingOfTheFloatModel(TensorType type)
     {
         string path = Export(type);

@@ -26,7 +26,7 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// </code>
 /// Nine launches per layer (ten with the split-K attention), queued without host synchronization; per pass the host uploads the token ids and the
 /// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
-/// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, Q4_0/Q8_0/Q4_K/Q6_K weights) each
+/// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, block-quantized weights: Q4_0…Q8_0 and Q2_K…Q6_K) each
 /// projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
 /// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32),
 /// so a decode layer is ten launches and a decode token 10·layers + 3.

@@ -12,7 +12,7 @@ public sealed record Qwen2GpuOptions
     public int KvCacheTokens { get; init; } = 4096;
 
     /// <summary>
-    /// Int8 (default, as the CPU backend and llama.cpp's mmvq): for Q4_0/Q8_0/Q4_K/Q6_K weights, decode rows (≤ 4 per
+    /// Int8 (default, as the CPU backend and llama.cpp's mmvq): for block-quantized weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K), decode rows (≤ 4 per
     /// pass) take int8 activation blocks (written by the norm, SiLU·mul and attention kernels that produce them) and
     /// integer (dp4a) kernels — 2.5× faster 7B Q4_0 decode than float activations on an H200, at the int8 rounding cost
     /// (~1e-2 × max|logit|, as on the CPU).
