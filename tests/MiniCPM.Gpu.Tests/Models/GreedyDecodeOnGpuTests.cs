@@ -1,6 +1,4 @@
 using System.Collections.Immutable;
-using MiniCPM.Engine;
-using MiniCPM.Engine.Conversion;
 using MiniCPM.Engine.Errors;
 using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.ModelFiles;
@@ -15,152 +13,118 @@ namespace MiniCPM.Gpu.Tests.Models;
 
 /// <summary>
 /// Greedy decoding on the device (<see cref="Qwen2GpuModel.DecodeGreedy"/>: argmax and advance kernels, windows of
-/// steps queued without the host) against the host's greedy loop — on the same GPU model (same kernels, same order:
-/// the same tokens, and bit-identical logits from the cache it leaves) and on the CPU decoder (same tokens, logits to
-/// float rounding). Small KV blocks (4 tokens) and windows (3–4 steps), so every run crosses blocks and windows.
-/// Float activations, so the CPU decoder is the reference to float rounding.
+/// steps queued without the host) against the host's greedy loop on the CPU decoder: the same tokens, and the next
+/// pass after it — reading the cache the device steps wrote, or cut back — the CPU's logits to float rounding. A
+/// one-layer random model (the simulator spends ~50 ms per thread group, ~3 s per pass here), KV blocks of 2 tokens and
+/// windows of 2–3 steps, so every run crosses blocks and windows.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class GreedyDecodeOnGpuTests(SimulatorDevice simulator) : IDisposable
 {
     private readonly string _dir = TestData.TempDirectory();
-    private static readonly int[] Prompt = [5, 17, 42, 99, 123];
+    private static readonly int[] Prompt = [5, 17, 42];
 
+    /// <summary>Three windows (2 + 2 + 1 steps) over three blocks, under a mask that forbids the unmasked choices
+    /// (and every id past its length): the CPU's masked greedy tokens (DecodableIds.Mask, then the argmax).</summary>
     [Fact]
-    public void TokensAcrossWindowsAndBlocksAreTheHostPathsAndTheCacheIsTheSame()
+    public void TokensAcrossWindowsAndBlocksUnderAMaskAreTheHostPaths()
     {
         using var cpu = Cpu();
-        using var gpu = Gpu(window: 3);
-        var (first, expected) = HostGreedy(cpu, cpu.CreateSequence(), 9, out var cpuSequence);
+        using var gpu = Gpu(window: 2);
+        var (first, unmasked) = HostGreedy(cpu, 5, default);
+        var allowed = ImmutableArray.Create(Enumerable.Range(0, cpu.VocabularySize - 9).Select(id => !unmasked.Contains(id)).ToArray());
+        var (_, expected) = HostGreedy(cpu, 5, allowed, out var cpuSequence);
+        Assert.Empty(expected.Intersect(unmasked));
 
-        var onDevice = gpu.CreateSequence();
-        Assert.Equal(first, TokenSampler.ArgMax(Feed(gpu, onDevice, Prompt)));
-        Assert.Equal(expected, DeviceGreedy(gpu, onDevice, first, 9));
-        Assert.Equal(3, gpu.DeviceGreedyWindows); // 9 steps in windows of 3
-        Assert.Equal(9, gpu.DeviceGreedySteps);
-        Assert.Equal(cpu.SequenceLength(cpuSequence), gpu.SequenceLength(onDevice)); // prompt, first and 8 of the 9
+        var sequence = gpu.CreateSequence();
+        Assert.Equal(first, TokenSampler.ArgMax(Feed(gpu, sequence, Prompt)));
+        Assert.Equal(expected, DeviceGreedy(gpu, sequence, first, 5, allowed));
+        Assert.Equal(3, gpu.DeviceGreedyWindows);
+        Assert.Equal(5, gpu.DeviceGreedySteps);
+        Assert.Equal(cpu.SequenceLength(cpuSequence), gpu.SequenceLength(sequence)); // prompt, first and 4 of the 5
 
-        var (_, hostTokens) = HostGreedy(gpu, gpu.CreateSequence(), 9, out var onHost);
-        Assert.Equal(expected, hostTokens);
-
-        // The next pass reads the cache the device steps wrote: as the host path's, bit for bit.
-        var afterDevice = Feed(gpu, onDevice, [expected[^1]]);
-        Assert.Equal(Feed(gpu, onHost, [expected[^1]]), afterDevice);
-        var afterCpu = Feed(cpu, cpuSequence, [expected[^1]]);
-        Check.Close(afterCpu, afterDevice, absolute: 2e-5 * afterCpu.Max(MathF.Abs));
+        var next = Feed(cpu, cpuSequence, [expected[^1]]);
+        Check.Close(next, Feed(gpu, sequence, [expected[^1]]), absolute: 2e-5 * next.Max(MathF.Abs));
     }
 
     /// <summary>
-    /// A stop inside a window on a fork: the tokens computed past it leave the cache (the window's extra block goes
-    /// back), the fork's next pass continues from where the host path would be, and the source sequence, which shares
-    /// the fork's first block, is untouched.
+    /// A stop at the first id of a three-step window on a fork: the two tokens computed past it leave the cache, and
+    /// with them the window's third block; the fork's next pass continues from where the host path would be, and the
+    /// source sequence, which shares the fork's full block, is untouched.
     /// </summary>
     [Fact]
     public void AStopInsideAWindowOfAForkLeavesTheHostPathsSequence()
     {
         using var cpu = Cpu();
-        using var gpu = Gpu(window: 4);
+        using var gpu = Gpu(window: 3);
         var cache = gpu.KvCache;
+        var (first, expected) = HostGreedy(cpu, 1, default, out var cpuFork);
         var source = gpu.CreateSequence();
-        int first = TokenSampler.ArgMax(Feed(gpu, source, [.. Prompt, 7])); // 6 tokens: one full block, one partial
-        var fork = gpu.ForkSequence(source);
+        Feed(gpu, source, Prompt); // a full block and a partial one
+        var fork = gpu.ForkSequence(source); // shares the full block, copies the partial one
 
         var ids = new List<int>();
-        int handed = gpu.DecodeGreedy(fork, first, default, 10, id =>
+        Assert.Equal(1, gpu.DecodeGreedy(fork, first, default, 10, id =>
         {
             ids.Add(id);
-            return ids.Count < 2;
-        });
-        Assert.Equal(2, handed);
-        Assert.Equal(4, gpu.DeviceGreedySteps); // the whole window ran
-        Assert.Equal(6 + 2, gpu.SequenceLength(fork)); // first and ids[0] fed; ids[1] not
-        Assert.Equal(cache.TotalBlocks - 3, cache.FreeBlocks); // the shared block, the source's partial block, the fork's
+            return false;
+        }));
+        Assert.Equal(expected, ids);
+        Assert.Equal(3, gpu.DeviceGreedySteps); // the whole window ran: positions 3, 4, 5, a third block
+        Assert.Equal(Prompt.Length + 1, gpu.SequenceLength(fork)); // first fed, ids[0] not
+        Assert.Equal(cache.TotalBlocks - 3, cache.FreeBlocks); // the shared block, the source's partial one, the fork's
 
-        var cpuSequence = cpu.CreateSequence();
-        Feed(cpu, cpuSequence, [.. Prompt, 7]);
-        Feed(cpu, cpuSequence, [first]);
-        var expected = Feed(cpu, cpuSequence, [ids[0]]);
-        Assert.Equal(ids[1], TokenSampler.ArgMax(expected));
-        expected = Feed(cpu, cpuSequence, [ids[1]]);
-        var actual = Feed(gpu, fork, [ids[1]]);
-        Check.Close(expected, actual, absolute: 2e-5 * expected.Max(MathF.Abs));
-
+        var next = Feed(cpu, cpuFork, [ids[0]]);
+        Check.Close(next, Feed(gpu, fork, [ids[0]]), absolute: 2e-5 * next.Max(MathF.Abs));
         var cpuSource = cpu.CreateSequence();
-        Feed(cpu, cpuSource, [.. Prompt, 7]);
-        expected = Feed(cpu, cpuSource, [first]);
-        actual = Feed(gpu, source, [first]);
-        Check.Close(expected, actual, absolute: 2e-5 * expected.Max(MathF.Abs));
+        Feed(cpu, cpuSource, Prompt);
+        next = Feed(cpu, cpuSource, [7]);
+        Check.Close(next, Feed(gpu, source, [7]), absolute: 2e-5 * next.Max(MathF.Abs));
 
         gpu.FreeSequence(fork);
         gpu.FreeSequence(source);
         Assert.Equal(cache.TotalBlocks, cache.FreeBlocks);
     }
 
-    /// <summary>Near the end of the context the window shrinks to what is left, and so it does when the cache's free
-    /// blocks run out first (another sequence holds the rest); past either, the same typed errors as Forward's.</summary>
+    /// <summary>
+    /// The window stops at the cache's last free block (another sequence holds the rest), and at the end of the
+    /// context; past either, Forward's typed errors, nothing changed. Three blocks of 2: a 6-token context.
+    /// </summary>
     [Fact]
-    public void TheWindowStopsAtTheContextAndAtTheCachesLastFreeBlock()
+    public void TheWindowStopsAtTheLastFreeBlockAndAtTheContextsEnd()
     {
         using var cpu = Cpu();
-        using var gpu = Gpu(window: 8, kvCacheTokens: 12);
-        Assert.Equal(12, gpu.MaxSequenceLength);
-        int[] prompt = [.. Prompt, 1, 2, 3];
-        var (first, expected) = HostGreedy(cpu, cpu.CreateSequence(), 4, out _, prompt);
-
-        var sequence = gpu.CreateSequence();
-        Feed(gpu, sequence, prompt);
-        var ids = new List<int>();
-        Assert.Equal(4, gpu.DecodeGreedy(sequence, first, default, 100, id => { ids.Add(id); return true; }));
-        Assert.Equal(expected, ids);
-        Assert.Equal(12, gpu.SequenceLength(sequence));
-        Assert.Throws<ContextOverflowException>(() => gpu.DecodeGreedy(sequence, ids[^1], default, 100, _ => true));
-        Assert.Equal(12, gpu.SequenceLength(sequence));
-        gpu.FreeSequence(sequence);
-
+        using var gpu = Gpu(window: 8, kvCacheTokens: 6);
+        Assert.Equal(6, gpu.MaxSequenceLength);
+        var (first, expected) = HostGreedy(cpu, 3, default);
         var other = gpu.CreateSequence();
-        Feed(gpu, other, [1, 2, 3]); // one of the three blocks
-        sequence = gpu.CreateSequence();
-        int start = TokenSampler.ArgMax(Feed(gpu, sequence, Prompt)); // two more: 8 slots, 3 past the prompt
-        var (cpuStart, three) = HostGreedy(cpu, cpu.CreateSequence(), 3, out _, Prompt);
-        Assert.Equal(cpuStart, start);
-        ids.Clear();
-        Assert.Equal(3, gpu.DecodeGreedy(sequence, start, default, 100, id => { ids.Add(id); return true; }));
-        Assert.Equal(three, ids);
-        Assert.Equal(8, gpu.SequenceLength(sequence));
-        Assert.Throws<KvCacheExhaustedException>(() => gpu.DecodeGreedy(sequence, ids[^1], default, 100, _ => true));
-        Assert.Equal(8, gpu.SequenceLength(sequence));
-    }
-
-    /// <summary>A mask (shorter than the vocabulary: the ids past it are not allowed either) that forbids what the
-    /// unmasked run chose: the device follows the host's masked greedy choice (DecodableIds.Mask, then the argmax).</summary>
-    [Fact]
-    public void TheMaskOfAllowedIdsIsTheHostsMask()
-    {
-        using var gpu = Gpu(window: 3);
-        var probe = gpu.CreateSequence();
-        int first = TokenSampler.ArgMax(Feed(gpu, probe, Prompt));
-        var unmasked = DeviceGreedy(gpu, probe, first, 3);
-        var allowed = Enumerable.Range(0, gpu.VocabularySize - 20).Select(id => !unmasked.Contains(id)).ToArray();
-
-        var reference = gpu.CreateSequence();
-        Feed(gpu, reference, Prompt);
-        var expected = new List<int>();
-        for (int token = first; expected.Count < 3; expected.Add(token))
-        {
-            var logits = Feed(gpu, reference, [token]);
-            DecodableIds.Mask(logits, allowed);
-            token = TokenSampler.ArgMax(logits);
-        }
+        Feed(gpu, other, [1]); // one block
         var sequence = gpu.CreateSequence();
-        Feed(gpu, sequence, Prompt);
-        var masked = DeviceGreedy(gpu, sequence, first, 3, ImmutableArray.Create(allowed));
-        Assert.Equal(expected, masked);
-        Assert.All(masked, id => Assert.DoesNotContain(id, unmasked));
+        Feed(gpu, sequence, Prompt); // the other two: room for one more token
+
+        var ids = new List<int>();
+        bool Accept(int id)
+        {
+            ids.Add(id);
+            return true;
+        }
+        Assert.Equal(1, gpu.DecodeGreedy(sequence, first, default, 100, Accept));
+        Assert.Throws<KvCacheExhaustedException>(() => gpu.DecodeGreedy(sequence, ids[^1], default, 100, Accept));
+        Assert.Equal(4, gpu.SequenceLength(sequence));
+
+        gpu.FreeSequence(other);
+        Assert.Equal(2, gpu.DecodeGreedy(sequence, ids[^1], default, 100, Accept)); // to the context's 6
+        Assert.Equal(expected, ids);
+        Assert.Equal(6, gpu.SequenceLength(sequence));
+        Assert.Throws<ContextOverflowException>(() => gpu.DecodeGreedy(sequence, ids[^1], default, 100, Accept));
+        Assert.Equal(6, gpu.SequenceLength(sequence));
+        Assert.Equal(3, ids.Count);
     }
 
     /// <summary>
-    /// Generation with greedy options takes the device path on the GPU model (its window counter moves) and gives the
-    /// CPU decoder's reply: tokens, text and finish, for a reply cut by max tokens and one cut by a stop token.
+    /// Generation with greedy options (the tokenizer's mask of decodable ids, a stop token) takes the device path on
+    /// the GPU model — its window counter moves — and gives the CPU decoder's reply: tokens, text and finish. The
+    /// stop comes inside the window, which computed one token more.
     /// </summary>
     [Fact]
     public void GenerationTakesTheDevicePathAndGivesTheCpuDecodersReply()
@@ -168,41 +132,36 @@ public sealed class GreedyDecodeOnGpuTests(SimulatorDevice simulator) : IDisposa
         using var cpu = Cpu();
         using var gpu = Gpu(window: 3);
         var tokenizer = ModelTokenizer.Load(ModelPath());
-        var greedy = GenerationOptions.Greedy with { MaxNewTokens = 6, StopTokenIds = [] };
-        var expected = new Generator(cpu, tokenizer).Generate(Prompt, greedy, cancellation: TestContext.Current.CancellationToken);
-
-        var actual = new Generator(gpu, tokenizer).Generate(Prompt, greedy, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(2, gpu.DeviceGreedyWindows); // the first token from the prompt's logits, then 3 + 2
-        Assert.Equal(expected.Tokens, actual.Tokens);
-        Assert.Equal(expected.Text, actual.Text);
-        Assert.Equal(FinishReason.MaxNewTokens, actual.Finish);
-
-        var stopping = greedy with { StopTokenIds = [expected.Tokens[3]] };
-        expected = new Generator(cpu, tokenizer).Generate(Prompt, stopping, cancellation: TestContext.Current.CancellationToken);
-        actual = new Generator(gpu, tokenizer).Generate(Prompt, stopping, cancellation: TestContext.Current.CancellationToken);
+        var options = GenerationOptions.Greedy with { MaxNewTokens = 4, StopTokenIds = [] };
+        var unstopped = new Generator(cpu, tokenizer).Generate(Prompt, options, cancellation: TestContext.Current.CancellationToken);
+        options = options with { StopTokenIds = [unstopped.Tokens[2]] };
+        var expected = new Generator(cpu, tokenizer).Generate(Prompt, options, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(FinishReason.StopToken, expected.Finish);
+        Assert.Equal(3, expected.Tokens.Length); // the stop token is the reply's third, not an earlier one
+
+        var actual = new Generator(gpu, tokenizer).Generate(Prompt, options, cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal(1, gpu.DeviceGreedyWindows); // the first token from the prompt's logits, the rest in one window
+        Assert.Equal(3, gpu.DeviceGreedySteps);
         Assert.Equal(expected.Tokens, actual.Tokens);
         Assert.Equal(expected.Text, actual.Text);
         Assert.Equal(expected.Finish, actual.Finish);
         Assert.Equal(gpu.KvCache.TotalBlocks, gpu.KvCache.FreeBlocks); // the generator freed its sequence
     }
 
-    private Qwen2GpuModel Gpu(int window, int kvCacheTokens = 256) => Qwen2GpuModel.Load(ModelPath(), simulator.Device, new Qwen2GpuOptions
+    private Qwen2GpuModel Gpu(int window, int kvCacheTokens = 64) => Qwen2GpuModel.Load(ModelPath(), simulator.Device, new Qwen2GpuOptions
     {
-        Activations = ActivationPrecision.Float32, KvBlockSize = 4, GreedyWindow = window, KvCacheTokens = kvCacheTokens,
+        Activations = ActivationPrecision.Float32, KvBlockSize = 2, GreedyWindow = window, KvCacheTokens = kvCacheTokens,
     });
 
-    private Qwen2Model Cpu() => Qwen2Model.Load(ModelPath(), new Qwen2Options { Activations = ActivationPrecision.Float32, KvBlockSize = 4 });
+    private Qwen2Model Cpu() => Qwen2Model.Load(ModelPath(), new Qwen2Options { Activations = ActivationPrecision.Float32, Threads = 1 });
 
-    /// <summary>The random decoder of the other model tests (head dim 32, vocab 320), as Q8_0.</summary>
+    /// <summary>One layer, head dim 32, the smallest synthetic vocabulary (and its tokenizer), float32 weights.</summary>
     private string ModelPath()
     {
-        string source = Path.Combine(_dir, "f32.gguf"), path = Path.Combine(_dir, "q8_0.gguf");
-        if (File.Exists(path)) return path;
-        SyntheticModel.WriteGguf(SyntheticModelSpec.Create("gpu-test", hidden: 64, layers: 2, heads: 2, kvHeads: 1,
-            intermediate: 128, vocab: 320, tieEmbeddings: false), source, TensorType.F32, seed: 7);
-        using var checkpoint = Checkpoint.Open(source);
-        GgufExport.WriteTextModel(checkpoint, path, TensorType.Q8_0);
+        string path = Path.Combine(_dir, "greedy.gguf");
+        if (!File.Exists(path))
+            SyntheticModel.WriteGguf(SyntheticModelSpec.Create("greedy-test", hidden: 32, layers: 1, heads: 1, kvHeads: 1,
+                intermediate: 64, vocab: 264, tieEmbeddings: false), path, TensorType.F32, seed: 5);
         return path;
     }
 
@@ -213,26 +172,28 @@ public sealed class GreedyDecodeOnGpuTests(SimulatorDevice simulator) : IDisposa
         return request.Logits!;
     }
 
-    /// <summary>The host's greedy loop: the prompt, its argmax (first), then <paramref name="count"/> more ids, each
-    /// fed before the next is chosen but the last.</summary>
-    private static (int First, List<int> Ids) HostGreedy(ILanguageModel model, SequenceId sequence, int count, out SequenceId used,
-        int[]? prompt = null)
+    private static (int First, List<int> Ids) HostGreedy(ILanguageModel model, int count, ImmutableArray<bool> allowed) =>
+        HostGreedy(model, count, allowed, out _);
+
+    /// <summary>The host's greedy loop on a new sequence: the prompt, its argmax (first, unmasked), then
+    /// <paramref name="count"/> more ids, each fed before the next is chosen but the last.</summary>
+    private static (int First, List<int> Ids) HostGreedy(ILanguageModel model, int count, ImmutableArray<bool> allowed,
+        out SequenceId sequence)
     {
-        used = sequence;
-        int token = TokenSampler.ArgMax(Feed(model, sequence, prompt ?? Prompt)), first = token;
+        sequence = model.CreateSequence();
+        int first = TokenSampler.ArgMax(Feed(model, sequence, Prompt)), token = first;
         var ids = new List<int>();
         while (ids.Count < count)
         {
-            token = TokenSampler.ArgMax(Feed(model, sequence, [token]));
-            ids.Add(token);
+            var logits = Feed(model, sequence, [token]);
+            if (!allowed.IsDefault) DecodableIds.Mask(logits, [.. allowed]);
+            ids.Add(token = TokenSampler.ArgMax(logits));
         }
-        // Fed so far: first and every id but the last, as the device path leaves it.
         return (first, ids);
     }
 
     /// <summary>Device windows from <paramref name="first"/> until <paramref name="count"/> ids are chosen.</summary>
-    private static List<int> DeviceGreedy(Qwen2GpuModel model, SequenceId sequence, int first, int count,
-        ImmutableArray<bool> allowed = default)
+    private static List<int> DeviceGreedy(Qwen2GpuModel model, SequenceId sequence, int first, int count, ImmutableArray<bool> allowed)
     {
         var ids = new List<int>();
         int token = first;
