@@ -25,11 +25,13 @@ internal sealed class SamplingRun
     private readonly IDeviceGreedyDecoder? _device;
     private readonly List<int> _tokens = [];
     private float[] _logits;
-    /// <summary>Device path: the last chosen token, to be fed by the next window; decided tokens not yet returned; an
-    /// error of the window, raised once the tokens before it are out.</summary>
+    /// <summary>Device path: the last chosen id, which the next window feeds.</summary>
     private int? _unfed;
+    /// <summary>Device path: tokens a window decided on, not yet returned by <see cref="Step"/>.</summary>
     private readonly Queue<GeneratedToken> _ready = new();
+    /// <summary>Device path: a window's failure after its first tokens, raised once those are out.</summary>
     private ExceptionDispatchInfo? _error;
+    /// <summary>The last token is chosen (it may still wait in <see cref="_ready"/>).</summary>
     private bool _decided;
 
     /// <param name="promptLogits">Logits at the prompt's last position (the sequence holds the prompt).</param>
@@ -48,7 +50,8 @@ internal sealed class SamplingRun
             _device = device;
     }
 
-    /// <summary>Every id chosen so far, the final stop token included.</summary>
+    /// <summary>Every id chosen so far (on the device path also those still waiting to be returned), the final stop
+    /// token included.</summary>
     public IReadOnlyList<int> Tokens => _tokens;
 
     public bool IsFinished => _decided && _ready.Count == 0 && _error is null;

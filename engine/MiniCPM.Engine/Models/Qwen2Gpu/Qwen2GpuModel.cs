@@ -63,6 +63,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _weights = weights;
         _ownedCheckpoint = ownedCheckpoint;
         ArgumentOutOfRangeException.ThrowIfLessThan(options.KvBlockSize, 1, nameof(options.KvBlockSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.GreedyWindow, 1, nameof(options.GreedyWindow));
         if (config.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new GpuUnavailableException(device.Name, $"head dimension {config.HeadDim} exceeds the GPU attention kernel's {PagedAttentionKernel.MaxHeadDim}; use --device cpu");
         int kvWidth = config.KvHeads * config.HeadDim;
@@ -73,7 +74,6 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
         _splitAttention = new SplitAttentionScratch(device, SplitAttentionRows, config.Heads, config.HeadDim, MaxSequenceLength);
         if (options.CudaGraphs && device.SupportsGraphs) _graphs = [];
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.GreedyWindow, 1, nameof(options.GreedyWindow));
         _greedyWindow = options.GreedyWindow;
         if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
