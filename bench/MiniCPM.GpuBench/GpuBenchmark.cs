@@ -17,7 +17,7 @@ namespace MiniCPM.GpuBench;
 /// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR]... [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]</c>: prints
 /// (and writes to $OUT/gpubench.txt when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and
 /// TFLOP/s against it, end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode
-/// roofline ratio, and ms per 448×448 vision slice (GpuBenchmark.Vision.cs). <c>--tiny</c> is a smoke run: every
+/// roofline ratio (Forward + host argmax with CUDA graphs on and off, and greedy decoding on the device), and ms per 448×448 vision slice (GpuBenchmark.Vision.cs). <c>--tiny</c> is a smoke run: every
 /// section at toy shapes, one timed repetition each (numbers meaningless), so <c>--device cpu --tiny</c> exercises the
 /// whole program on the simulator in about a minute before a GPU session spends device time on it.
 /// </summary>
@@ -462,10 +462,10 @@ internal static partial class GpuBenchmark
         Line($"## end to end: random {spec.Name} (hidden {spec.Llm.HiddenSize}, {spec.Llm.Layers} layers, ffn {spec.Llm.IntermediateSize}, vocab {spec.Llm.VocabSize})");
         bool graphs = gpu.SupportsGraphs;
         Line(graphs
-            ? "Decode: 5 alternating blocks of steps on one sequence with CUDA graphs on, then off (medians; the two ways share the model, the context and the GPU's state)."
-            : "Decode: launched one by one (no CUDA graphs on this device).");
-        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode ms/token, graph | decode ms/token, one by one | tok/s (best) | roofline ms/token | roofline ratio (best) | launches/token |");
-        Line("|---|---|---|---|---|---|---|---|---|---|");
+            ? "Decode: 5 alternating blocks of steps on one sequence: Forward + host argmax with CUDA graphs on, then off, then greedy decoding on the device (Qwen2GpuModel.DecodeGreedy: argmax on the GPU, windows of steps queued without the host, graphs on) (medians; the three share the model, the context and the GPU's state)."
+            : "Decode: Forward + host argmax launched one by one (no CUDA graphs on this device), alternating with greedy decoding on the device.");
+        Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode ms/token, graph | decode ms/token, one by one | tok/s (best) | roofline ms/token | roofline ratio (best) | launches/token | device greedy ms/token (window) | its roofline ratio |");
+        Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (type, activations) in new[]
         {
             (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
@@ -500,6 +500,7 @@ internal static partial class GpuBenchmark
             model.Forward([new ForwardRequest { Sequence = warm, Tokens = ids }]);
             model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 1 } }]);
             model.Forward([new ForwardRequest { Sequence = warm, Tokens = new[] { 2 } }]); // captures the CUDA graph, if any
+            DeviceGreedy(model, warm, 3, 2 * GreedyWindow); // compiles the argmax and advance, captures their graph
             model.FreeSequence(warm);
         }
 
@@ -511,8 +512,10 @@ internal static partial class GpuBenchmark
         var logits = request.Logits!;
         var withGraphs = new List<double>();
         var oneByOne = new List<double>();
-        double launches = 0;
+        var onDevice = new List<double>();
+        double launches = 0, deviceLaunches = 0;
         for (int block = 0; block < blocks; block++)
+        {
             foreach (bool useGraphs in graphs ? new[] { true, false } : new[] { false })
             {
                 model.CudaGraphs = useGraphs;
@@ -526,14 +529,43 @@ internal static partial class GpuBenchmark
                 (useGraphs ? withGraphs : oneByOne).Add(watch.Elapsed.TotalSeconds / blockSteps);
                 launches = (double)(gpu.Kernels.Launches - launchesBefore) / blockSteps;
             }
+            // The same number of steps (passes) decoded greedily on the device; its last id is not fed.
+            model.CudaGraphs = true;
+            long deviceBefore = gpu.Kernels.Launches;
+            watch.Restart();
+            DeviceGreedy(model, sequence, ArgMax(logits), blockSteps);
+            onDevice.Add(watch.Elapsed.TotalSeconds / blockSteps);
+            deviceLaunches = (double)(gpu.Kernels.Launches - deviceBefore) / blockSteps;
+        }
         double graphToken = withGraphs.Count > 0 ? Median(withGraphs) : double.NaN, plainToken = Median(oneByOne);
         double best = graphs ? Math.Min(graphToken, plainToken) : plainToken;
         _decodeLaunches.Add(($"{type} {activations}", launches));
-        double roofline = model.DecodeWeightBytes / _copyBandwidth;
+        double roofline = model.DecodeWeightBytes / _copyBandwidth, deviceToken = Median(onDevice);
         string graphCell = graphs ? $"{graphToken * 1e3:F2}" : "—";
-        Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {graphCell} | {plainToken * 1e3:F2} | {1 / best:F1} | {roofline * 1e3:F2} | {roofline / best:P0} | {launches:F0} |");
+        Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {graphCell} | {plainToken * 1e3:F2} | {1 / best:F1} | {roofline * 1e3:F2} | {roofline / best:P0} | {launches:F0} | {deviceToken * 1e3:F2} ({GreedyWindow}) | {roofline / deviceToken:P0} |");
+        _decodeLaunches.Add(($"{type} {activations}, device greedy", deviceLaunches));
         if (model.GraphFallbackReason is { } reason) Line($"CUDA graphs fell back to one-by-one launches: {reason}");
         model.FreeSequence(sequence);
+    }
+
+    /// <summary>Steps per host round trip of the device greedy decoding (Qwen2GpuOptions.GreedyWindow's default).</summary>
+    private static readonly int GreedyWindow = new Qwen2GpuOptions().GreedyWindow;
+
+    /// <summary>Feeds <paramref name="token"/> and decodes greedily on the device until <paramref name="steps"/> ids are
+    /// chosen (as many passes), window after window.</summary>
+    private static void DeviceGreedy(Qwen2GpuModel model, SequenceId sequence, int token, int steps)
+    {
+        int chosen = 0;
+        while (chosen < steps)
+        {
+            int last = token;
+            model.DecodeGreedy(sequence, token, default, steps - chosen, id =>
+            {
+                last = id;
+                return ++chosen < steps;
+            });
+            token = last;
+        }
     }
 
     private static double Median(List<double> values)

@@ -396,6 +396,50 @@ public sealed class GpuKernels
         _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
     }
 
+    // ---- Greedy decoding on the device: argmax over logits rows, and the one-row decode step's advance ----
+    private Action<AcceleratorStream, KernelConfig, ArgMaxArgs>? _argMaxPartial, _argMaxFinal;
+    private Action<AcceleratorStream, Index1D, DecodeAdvanceArgs>? _decodeAdvance;
+
+    /// <summary>
+    /// chosen[r] = the id of row r's highest score (ties to the lowest id; NaN never chosen), over the ids
+    /// <paramref name="allowed"/> marks when it is given, or −1 where the row has nothing to choose (see
+    /// <see cref="ArgMaxKernel"/>). Two launches.
+    /// </summary>
+    /// <param name="allowed">Bit i % 32 of word i / 32 set where id i may be chosen (at least ⌈cols / 32⌉ words), or
+    /// an invalid view (default) for every id.</param>
+    public void ArgMax(ArrayView<float> scores, int rows, int cols, ArrayView<uint> allowed, ArgMaxScratch scratch, ArrayView<int> chosen)
+    {
+        if (rows <= 0) return;
+        if (rows > scratch.Rows || cols != scratch.Cols)
+            throw new ArgumentException($"the argmax scratch holds {scratch.Rows} rows of {scratch.Cols}; asked for {rows} rows of {cols}", nameof(scratch));
+        if (scores.Length < (long)rows * cols) throw new ArgumentException($"{scores.Length} scores for {rows} rows of {cols}", nameof(scores));
+        if (chosen.Length < rows) throw new ArgumentException($"{chosen.Length} outputs for {rows} rows", nameof(chosen));
+        bool masked = allowed.IsValid;
+        if (masked && allowed.Length < (cols + 31) / 32)
+            throw new ArgumentException($"the mask has {allowed.Length} words; {cols} ids need {(cols + 31) / 32}", nameof(allowed));
+        _argMaxPartial ??= _accelerator.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Partial);
+        _argMaxFinal ??= _accelerator.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Final);
+        int chunks = ArgMaxKernel.Chunks(cols);
+        var args = new ArgMaxArgs
+        {
+            Scores = scores, Allowed = masked ? allowed : chosen.Cast<uint>(), PartialScores = scratch.Scores, PartialIds = scratch.Ids,
+            Chosen = chosen, Cols = cols, Chunks = chunks, HasMask = masked ? 1 : 0,
+        };
+        Launches += 2;
+        _argMaxPartial(Stream, new KernelConfig(new Index2D(chunks, rows), new Index2D(ArgMaxKernel.GroupSize, 1)), args);
+        _argMaxFinal(Stream, new KernelConfig(rows, ArgMaxKernel.GroupSize), args);
+    }
+
+    /// <summary>Moves a one-row decode pass's layout to its next step (see <see cref="DecodeAdvanceKernel"/>).</summary>
+    public void DecodeAdvance(DecodeAdvanceArgs args)
+    {
+        if (args.BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(args), args.BlockSize, "block size must be positive");
+        if (args.Record.Length < 2) throw new ArgumentException("the record needs its two header ints", nameof(args));
+        _decodeAdvance ??= _accelerator.LoadAutoGroupedKernel<Index1D, DecodeAdvanceArgs>(DecodeAdvanceKernel.Kernel);
+        Launches++;
+        _decodeAdvance(Stream, 1, args);
+    }
+
     // ---- Fused int8 producers (decode: the op that makes a projection's input also quantizes it) and the launch counter ----
     private Action<AcceleratorStream, KernelConfig, RmsNormInt8Args>? _rmsNormInt8;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>? _siluMulFusedInt8;

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Tokenization;
 
@@ -33,6 +35,10 @@ internal sealed record DecodingContext(
             yield return eos;
         }
     }
+
+    /// <summary><see cref="Decodable"/> for <see cref="IDeviceGreedyDecoder"/> (default: every id). The arrays of
+    /// <see cref="DecodableIds.For"/> are built once and never changed.</summary>
+    public ImmutableArray<bool> AllowedIds => Decodable is null ? default : ImmutableCollectionsMarshal.AsImmutableArray(Decodable);
 
     public ReplyText? NewReplyText() => Tokenizer is null ? null : new ReplyText(Tokenizer, Options.StopStrings);
 

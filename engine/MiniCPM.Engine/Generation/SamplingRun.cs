@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 using MiniCPM.Engine.Models;
 
 namespace MiniCPM.Engine.Generation;
@@ -6,6 +8,11 @@ namespace MiniCPM.Engine.Generation;
 /// Greedy or sampled decoding of one sequence, one token per <see cref="Step"/>: choose a token from the current
 /// logits, check the stop conditions, and unless it is the last token feed it to get the next logits. The last token
 /// (a stop token, or the one that hit a limit) is never fed; the sequence then holds the prompt and every other token.
+/// <para>Greedy decoding on a model that decodes greedily on its own device (<see cref="IDeviceGreedyDecoder"/>),
+/// when nothing needs the logits on the host (no repetition penalty, no logits observer), hands every token after the
+/// first to the model instead: it runs a window of steps, the same stop checks decide where the reply ends, and the
+/// window's tokens come out of <see cref="Step"/> one at a time — the same tokens, finish and sequence as feeding them
+/// one by one.</para>
 /// </summary>
 internal sealed class SamplingRun
 {
@@ -15,8 +22,17 @@ internal sealed class SamplingRun
     private readonly LogitsPipeline _pipeline;
     private readonly ReplyText? _text;
     private readonly StepLogitsObserver? _observer;
+    private readonly IDeviceGreedyDecoder? _device;
     private readonly List<int> _tokens = [];
     private float[] _logits;
+    /// <summary>Device path: the last chosen id, which the next window feeds.</summary>
+    private int? _unfed;
+    /// <summary>Device path: tokens a window decided on, not yet returned by <see cref="Step"/>.</summary>
+    private readonly Queue<GeneratedToken> _ready = new();
+    /// <summary>Device path: a window's failure after its first tokens, raised once those are out.</summary>
+    private ExceptionDispatchInfo? _error;
+    /// <summary>The last token is chosen (it may still wait in <see cref="_ready"/>).</summary>
+    private bool _decided;
 
     /// <param name="promptLogits">Logits at the prompt's last position (the sequence holds the prompt).</param>
     public SamplingRun(ILanguageModel model, SequenceId sequence, float[] promptLogits, DecodingContext context,
@@ -29,37 +45,102 @@ internal sealed class SamplingRun
         _observer = observer;
         _pipeline = new LogitsPipeline(context.Options, context.Decodable);
         _text = context.NewReplyText();
+        if (model is IDeviceGreedyDecoder device && context.Options.Strategy == DecodingStrategy.Greedy
+            && context.Options.RepetitionPenalty == 1f && observer is null)
+            _device = device;
     }
 
-    /// <summary>Every id chosen so far, the final stop token included.</summary>
+    /// <summary>Every id chosen so far (on the device path also those still waiting to be returned), the final stop
+    /// token included.</summary>
     public IReadOnlyList<int> Tokens => _tokens;
 
-    public bool IsFinished { get; private set; }
+    public bool IsFinished => _decided && _ready.Count == 0 && _error is null;
 
     public string? Text => _text?.Released;
 
     public GeneratedToken Step()
     {
         if (IsFinished) throw new InvalidOperationException("Generation has already finished.");
-        _observer?.Invoke(_tokens.Count, _logits);
-        var id = _pipeline.Choose(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
-        _tokens.Add(id);
+        if (_ready.TryDequeue(out var ready))
+        {
+            // Its id is fed before it is returned, as below.
+            if (_ready.Count == 0 && _unfed is { } token) DecodeOnDevice(token);
+            return ready;
+        }
+        if (_error is { } error)
+        {
+            _error = null;
+            _decided = true;
+            error.Throw();
+        }
 
+        _observer?.Invoke(_tokens.Count, _logits);
+        var id = _pipeline.Choose(_logits, CollectionsMarshal.AsSpan(_tokens));
+        var chosen = Decide(id, _model.SequenceLength(_sequence));
+        if (_decided) return chosen;
+        if (_device is not null) DecodeOnDevice(id);
+        else _logits = DecodingContext.Feed(_model, _sequence, new[] { id }, _logits);
+        return chosen;
+    }
+
+    /// <summary>Takes <paramref name="id"/> and checks the stop conditions; <paramref name="cached"/> is what the
+    /// sequence holds when the id is chosen.</summary>
+    private GeneratedToken Decide(int id, int cached)
+    {
+        _tokens.Add(id);
         if (_context.StopTokens.Contains(id)) return Last(id, "", FinishReason.StopToken);
 
         var text = _text?.Push(id) ?? "";
         if (_text is { Stopped: true }) return Last(id, text, FinishReason.StopString);
         if (_tokens.Count >= _context.Options.MaxNewTokens) return Last(id, text, FinishReason.MaxNewTokens);
         // Feeding this token and emitting another must both fit in the context.
-        if (_model.SequenceLength(_sequence) + 2 > _model.MaxSequenceLength) return Last(id, text, FinishReason.ContextFull);
-
-        _logits = DecodingContext.Feed(_model, _sequence, new[] { id }, _logits);
+        if (cached + 2 > _model.MaxSequenceLength) return Last(id, text, FinishReason.ContextFull);
         return new GeneratedToken(id, text);
+    }
+
+    /// <summary>
+    /// One device window: feeds <paramref name="token"/>, then decides on each id the model chose in turn, as
+    /// <see cref="Step"/> would have after feeding the one before (the sequence then held one more token per id); the
+    /// decided tokens wait in <see cref="_ready"/>. A failure to feed <paramref name="token"/> itself is thrown at once,
+    /// as feeding it here would; a later one once the tokens before it are out.
+    /// </summary>
+    private void DecodeOnDevice(int token)
+    {
+        _unfed = null;
+        int cached = _model.SequenceLength(_sequence);
+        int handed = 0;
+        try
+        {
+            _device!.DecodeGreedy(_sequence, token, _context.AllowedIds, _context.Options.MaxNewTokens - _tokens.Count, id =>
+            {
+                handed++;
+                _ready.Enqueue(Decide(id, cached + handed));
+                return !_decided;
+            });
+        }
+        catch (Exception e)
+        {
+            // The sequence says how far feeding got: token and every handed id (the next choice failed), all but the
+            // last handed id (feeding that one failed: one by one it was chosen and never returned), or nothing.
+            int fed = _model.SequenceLength(_sequence) - cached;
+            if (fed == 0) throw;
+            if (fed == handed) DropLast();
+            _error = ExceptionDispatchInfo.Capture(e);
+            return;
+        }
+        if (!_decided) _unfed = _tokens[^1];
+    }
+
+    private void DropLast()
+    {
+        var kept = _ready.ToArray()[..^1];
+        _ready.Clear();
+        foreach (var t in kept) _ready.Enqueue(t);
     }
 
     private GeneratedToken Last(int id, string text, FinishReason finish)
     {
-        IsFinished = true;
+        _decided = true;
         Finish = finish;
         return new GeneratedToken(id, text + (_text?.Finish() ?? ""), finish);
     }

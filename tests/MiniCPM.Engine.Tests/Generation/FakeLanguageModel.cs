@@ -127,6 +127,18 @@ internal sealed class FakeLanguageModel : ILanguageModel
         }
     }
 
+    /// <summary>Keeps the first <paramref name="length"/> tokens of a sequence; the blocks past them go back.</summary>
+    public void Truncate(SequenceId sequence, int length)
+    {
+        var s = Get(sequence);
+        s.Tokens.RemoveRange(length, s.Tokens.Count - length);
+        while (s.Blocks.Count > Ceil(length))
+        {
+            if (--s.Blocks[^1].References == 0) UsedBlocks--;
+            s.Blocks.RemoveAt(s.Blocks.Count - 1);
+        }
+    }
+
     public void Dispose()
     {
     }

@@ -88,5 +88,17 @@ public sealed class DecodePtxTests
         Assert.DoesNotContain(".local", ptx);
     }
 
+    [Fact]
+    public void GreedyStepKernelsCompileWithoutLocalMemory()
+    {
+        foreach (string phase in new[] { nameof(ArgMaxKernel.Partial), nameof(ArgMaxKernel.Final) })
+        {
+            string ptx = Ptx.Grouped(typeof(ArgMaxKernel).GetMethod(phase)!);
+            Assert.DoesNotContain(".local", ptx);
+            Assert.Contains("shfl.sync.bfly", ptx); // the warp's best (score, id) pairs
+        }
+        Assert.DoesNotContain(".local", Ptx.Indexed(typeof(DecodeAdvanceKernel).GetMethod(nameof(DecodeAdvanceKernel.Kernel))!));
+    }
+
     private static int CountLines(string ptx, string text) => ptx.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 }

@@ -60,6 +60,61 @@ public sealed class CudaGraphDecodeTests
         return steps;
     }
 
+    /// <summary>
+    /// Greedy decoding on the device (argmax and advance inside each step's graph, windows of 8) against Forward + host
+    /// argmax with graphs, across the 256 → 512 bucket boundary: the same tokens with graphs on and off, the greedy
+    /// graphs replayed, and the next pass after it bit-identical to the host loop's (the cache the replays wrote).
+    /// </summary>
+    [CudaFact]
+    public void GreedyGraphReplaysGiveTheTokensOfTheHostLoop()
+    {
+        using var device = GpuDevice.Open("cuda");
+        var host = Greedy(device, onDevice: false, graphs: true, out _, out var hostNext);
+        var eager = Greedy(device, onDevice: true, graphs: false, out long eagerReplays, out _);
+        var replayed = Greedy(device, onDevice: true, graphs: true, out long replays, out var replayedNext);
+        Assert.Equal(0, eagerReplays);
+        Assert.True(replays >= host.Count - 2, $"{replays} graph replays for {host.Count} greedy steps");
+        Assert.Equal(host, eager);
+        Assert.Equal(host, replayed);
+        Assert.True(hostNext.AsSpan().SequenceEqual(replayedNext), "the pass after the greedy steps differs");
+    }
+
+    /// <summary>20 greedy ids after a 250-token prompt, and the logits of feeding the last one.</summary>
+    private static List<int> Greedy(GpuDevice device, bool onDevice, bool graphs, out long replays, out float[] next)
+    {
+        using var model = Qwen2GpuModel.Random(device, Config, TensorType.Q4_0,
+            new Qwen2GpuOptions { CudaGraphs = graphs, KvCacheTokens = 1024 });
+        var sequence = model.CreateSequence();
+        var prompt = new ForwardRequest { Sequence = sequence, Tokens = Enumerable.Range(0, 250).Select(i => (i * 37 + 11) % Config.VocabSize).ToArray() };
+        model.Forward([prompt]);
+        int token = ArgMax(prompt.Logits!);
+        long before = device.Kernels.GraphLaunches;
+        var ids = new List<int>();
+        while (ids.Count < 20)
+        {
+            if (onDevice)
+            {
+                model.DecodeGreedy(sequence, token, default, 20 - ids.Count, id =>
+                {
+                    ids.Add(id);
+                    return ids.Count < 20;
+                });
+            }
+            else
+            {
+                var step = new ForwardRequest { Sequence = sequence, Tokens = new[] { token } };
+                model.Forward([step]);
+                ids.Add(ArgMax(step.Logits!));
+            }
+            token = ids[^1];
+        }
+        replays = device.Kernels.GraphLaunches - before;
+        var last = new ForwardRequest { Sequence = sequence, Tokens = new[] { token } };
+        model.Forward([last]);
+        next = last.Logits!;
+        return ids;
+    }
+
     private static int ArgMax(float[] values)
     {
         int best = 0;

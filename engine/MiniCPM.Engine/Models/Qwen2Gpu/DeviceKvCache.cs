@@ -121,6 +121,39 @@ internal sealed class DeviceKvCache : IDisposable
 
     public void Advance(int sequence, int tokens) => Get(sequence).Length += tokens;
 
+    /// <summary>
+    /// Shortens a sequence to its first <paramref name="length"/> tokens: the blocks past them go back (to the free list
+    /// once no fork holds them), and a kept last block that is shared and now partly filled becomes the sequence's own
+    /// copy, since its next tokens are written there. Throws before changing anything when that copy finds no block.
+    /// </summary>
+    public void Truncate(int sequence, int length)
+    {
+        var s = Get(sequence);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, s.Length);
+        int keep = (length + BlockSize - 1) / BlockSize;
+        bool copyLast = length % BlockSize != 0 && _references[s.Blocks[keep - 1]] > 1;
+        int released = s.Blocks.Skip(keep).Count(b => _references[b] == 1);
+        if (copyLast && _free.Count + released == 0) throw new KvCacheExhaustedException(1, 0, TotalBlocks, BlockSize);
+
+        for (int i = s.Blocks.Count - 1; i >= keep; i--)
+        {
+            if (--_references[s.Blocks[i]] == 0) _free.Push(s.Blocks[i]);
+            s.Blocks.RemoveAt(i);
+        }
+        s.Length = length;
+        if (copyLast)
+        {
+            int shared = s.Blocks[keep - 1], own = Take();
+            CopyBlock(shared, own);
+            _references[shared]--;
+            s.Blocks[keep - 1] = own;
+        }
+    }
+
+    /// <summary>Blocks no sequence holds.</summary>
+    public int FreeBlocks => _free.Count;
+
     private int Take()
     {
         int block = _free.Pop();

@@ -31,7 +31,7 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32),
 /// so a decode layer is ten launches and a decode token 10·layers + 3.
 /// </summary>
-public sealed class Qwen2GpuModel : ILanguageModel
+public sealed partial class Qwen2GpuModel : ILanguageModel
 {
     private readonly GpuDevice _device;
     private readonly bool _ownsDevice;
@@ -47,7 +47,8 @@ public sealed class Qwen2GpuModel : ILanguageModel
     private const int SplitAttentionRows = 8;
     private readonly SplitAttentionScratch _splitAttention;
     private Scratch? _scratch;
-    private Dictionary<int, CudaGraph>? _graphs;
+    /// <summary>Captured decode passes by context bucket; Greedy: with the device argmax and advance (DecodeGreedy).</summary>
+    private Dictionary<(int Bucket, bool Greedy), CudaGraph>? _graphs;
     private Scratch? _graphScratch;
     private int _graphGeneration;
     private long _eagerDecodeSteps;
@@ -62,6 +63,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _weights = weights;
         _ownedCheckpoint = ownedCheckpoint;
         ArgumentOutOfRangeException.ThrowIfLessThan(options.KvBlockSize, 1, nameof(options.KvBlockSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.GreedyWindow, 1, nameof(options.GreedyWindow));
         if (config.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new GpuUnavailableException(device.Name, $"head dimension {config.HeadDim} exceeds the GPU attention kernel's {PagedAttentionKernel.MaxHeadDim}; use --device cpu");
         int kvWidth = config.KvHeads * config.HeadDim;
@@ -72,6 +74,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
         _splitAttention = new SplitAttentionScratch(device, SplitAttentionRows, config.Heads, config.HeadDim, MaxSequenceLength);
         if (options.CudaGraphs && device.SupportsGraphs) _graphs = [];
+        _greedyWindow = options.GreedyWindow;
         if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
 
@@ -247,7 +250,15 @@ public sealed class Qwen2GpuModel : ILanguageModel
     /// or one of its buffers is reallocated. A capture the driver refuses turns graphs off for this model (the pass
     /// then runs eagerly; nothing was queued by the failed capture).
     /// </summary>
-    private void ReplayDecodeGraph(ForwardRequest[] batch, Scratch s, int longestContext)
+    private void ReplayDecodeGraph(ForwardRequest[] batch, Scratch s, int longestContext) =>
+        ReplayGraph(s, longestContext, greedy: false, context => Launch(batch, 1, [batch[0].Tokens.Span[0]], s, context));
+
+    /// <summary>
+    /// Replays the graph of <paramref name="pass"/> (the decode pass, with or without the greedy step's kernels) for
+    /// the context bucket of <paramref name="longestContext"/>, capturing it on first use; <paramref name="pass"/>
+    /// takes the attention context to size for. On a refused capture it runs the pass eagerly.
+    /// </summary>
+    private void ReplayGraph(Scratch s, int longestContext, bool greedy, Action<int> pass)
     {
         int bucket = Math.Min(MaxSequenceLength, Math.Max(256, (int)BitOperations.RoundUpToPowerOf2((uint)longestContext)));
         if (!ReferenceEquals(_graphScratch, s) || _graphGeneration != s.Generation)
@@ -256,21 +267,21 @@ public sealed class Qwen2GpuModel : ILanguageModel
             _graphScratch = s;
             _graphGeneration = s.Generation;
         }
-        if (!_graphs!.TryGetValue(bucket, out var graph))
+        if (!_graphs!.TryGetValue((bucket, greedy), out var graph))
         {
             try
             {
-                graph = _device.CaptureGraph(() => Launch(batch, 1, [batch[0].Tokens.Span[0]], s, bucket));
+                graph = _device.CaptureGraph(() => pass(bucket));
             }
             catch (Exception e) when (e is InvalidOperationException or TypeInitializationException or EntryPointNotFoundException)
             {
                 GraphFallbackReason = e.InnerException?.Message ?? e.Message; // a driver without graph entry points fails in the type initializer
                 DisposeGraphs();
                 _graphs = null;
-                Launch(batch, 1, [batch[0].Tokens.Span[0]], s, longestContext);
+                pass(longestContext);
                 return;
             }
-            _graphs[bucket] = graph;
+            _graphs[(bucket, greedy)] = graph;
         }
         graph.Launch();
     }
@@ -470,6 +481,7 @@ public sealed class Qwen2GpuModel : ILanguageModel
         if (_disposed) return;
         _disposed = true;
         DisposeGraphs();
+        _greedy?.Dispose();
         _scratch?.Dispose();
         _int8?.Dispose();
         _splitAttention.Dispose();

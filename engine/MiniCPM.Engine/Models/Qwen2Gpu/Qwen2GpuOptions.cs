@@ -27,6 +27,14 @@ public sealed record Qwen2GpuOptions
     /// </summary>
     public bool CudaGraphs { get; init; } = true;
 
+    /// <summary>
+    /// Greedy decoding on the device (<see cref="Qwen2GpuModel.DecodeGreedy"/>) queues this many steps before the host
+    /// reads their ids back (one copy and one wait per window instead of a logits row per token). Steps past where the
+    /// caller stops are computed for nothing and dropped from the cache: larger windows save host round trips and waste
+    /// more at the end of a reply.
+    /// </summary>
+    public int GreedyWindow { get; init; } = 8;
+
     /// <summary>Tokens per KV block.</summary>
     public int KvBlockSize { get; init; } = 16;
 }

@@ -1,0 +1,69 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Engine.Models.Qwen2Gpu;
+
+/// <summary>
+/// The device memory of <see cref="Qwen2GpuModel"/>'s greedy decoding, allocated once per model so that captured
+/// decode graphs can bake the addresses in: the mask of ids that may be chosen (one bit per id), the argmax's partial
+/// results, and the record of a window's chosen ids (<see cref="DecodeAdvanceArgs.Record"/>).
+/// </summary>
+internal sealed class GreedyDecodeBuffers : IDisposable
+{
+    private readonly MemoryBuffer1D<uint, Stride1D.Dense> _mask;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _record;
+    private readonly int _vocabulary;
+    private bool[]? _maskSource;
+    private bool _maskUploaded;
+
+    public GreedyDecodeBuffers(GpuDevice device, int vocabulary, int window)
+    {
+        _vocabulary = vocabulary;
+        Window = window;
+        _mask = device.Allocate<uint>((vocabulary + 31) / 32);
+        _record = device.Allocate<int>(2 + window);
+        ArgMax = new ArgMaxScratch(device, 1, vocabulary);
+    }
+
+    /// <summary>Most steps one window records.</summary>
+    public int Window { get; }
+
+    public ArrayView<uint> Mask => _mask.View;
+    public ArrayView<int> Record => _record.View;
+    public ArgMaxScratch ArgMax { get; }
+
+    /// <summary>Uploads the mask of <paramref name="allowed"/> (default: every id) unless it is the one on the device
+    /// already (the same array: an <see cref="ImmutableArray{T}"/> does not change).</summary>
+    public void SetMask(ImmutableArray<bool> allowed)
+    {
+        bool[]? source = ImmutableCollectionsMarshal.AsArray(allowed);
+        if (_maskUploaded && ReferenceEquals(source, _maskSource)) return;
+        var words = new uint[_mask.Length];
+        for (int id = 0; id < _vocabulary; id++)
+            if (source is null || (id < source.Length && source[id])) words[id >> 5] |= 1u << (id & 31);
+        _mask.View.CopyFromCPU(words);
+        _maskSource = source;
+        _maskUploaded = true;
+    }
+
+    /// <summary>Starts a window's record: no steps yet, slots reserved below <paramref name="reservedPositions"/>.</summary>
+    public void StartRecord(int reservedPositions) => _record.View.SubView(0, 2).CopyFromCPU([0, reservedPositions]);
+
+    /// <summary>The ids the window's <paramref name="steps"/> steps chose (waits for them).</summary>
+    public int[] ReadRecord(int steps)
+    {
+        var ids = new int[steps];
+        _record.View.SubView(2, steps).CopyToCPU(ids);
+        return ids;
+    }
+
+    public void Dispose()
+    {
+        _mask.Dispose();
+        _record.Dispose();
+        ArgMax.Dispose();
+    }
+}
