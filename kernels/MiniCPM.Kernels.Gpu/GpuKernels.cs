@@ -15,7 +15,7 @@ public sealed class GpuKernels
     private readonly Dictionary<Type, Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
-    private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
+    private readonly Dictionary<(Type Format, Type Output), Delegate> _int8MatVecs = [];
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
     private Action<AcceleratorStream, KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int>? _softmax;
@@ -122,40 +122,64 @@ public sealed class GpuKernels
         bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
+        Int8MatVec(w, x, tokens, new Int8MatVecOutput
+        {
+            Y = y, Bias = bias.IsValid ? bias : y, YStride = yStride > 0 ? yStride : w.Rows, Rows = w.Rows,
+            HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+        });
+    }
+
+    /// <summary>
+    /// The q|k|v projection (or the dtype run of it starting at <paramref name="column"/> of the q|k|v row) from int8
+    /// activations, with <see cref="RopeAndCache"/> fused into its epilogue (<see cref="RopeCacheOutput"/>): Qkv and
+    /// the caches end as the plain product + bias followed by <see cref="RopeAndCache"/> leave them, bit for bit, in
+    /// one launch. <paramref name="rope"/>'s RowStride is the whole q|k|v row.
+    /// </summary>
+    public void MatMulInt8RopeAndCache(GpuMatrix w, Int8Blocks x, int tokens, RopeArgs rope, int column, ArrayView<float> bias = default)
+    {
+        int width = (rope.Heads + 2 * rope.KvHeads) * rope.HeadDim;
+        if (rope.HeadDim < 2 || rope.HeadDim % 2 != 0) throw new ArgumentException($"head dimension {rope.HeadDim} is not even", nameof(rope));
+        if (column < 0 || column % rope.HeadDim != 0 || w.Rows % rope.HeadDim != 0 || column + w.Rows > width)
+            throw new ArgumentException($"rows {column}..{column + w.Rows} of a {width}-wide q|k|v row are not whole heads of {rope.HeadDim}", nameof(column));
+        if (rope.RowStride < width) throw new ArgumentException($"row stride {rope.RowStride} is narrower than q|k|v ({width})", nameof(rope));
+        if (tokens <= 0) return;
+        Int8MatVec(w, x, tokens, new RopeCacheOutput { Rope = rope, Column = column, Bias = bias.IsValid ? bias : rope.Qkv, HasBias = bias.IsValid ? 1 : 0 });
+    }
+
+    private void Int8MatVec<TOutput>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output) where TOutput : struct, IRowPairOutput
+    {
         if (!HasInt8Kernel(w.Type)) throw NoInt8Kernel(w.Type);
-        var launch = new Int8MatVecLaunch(this, w, x, tokens, y, bias, accumulate, yStride > 0 ? yStride : w.Rows);
+        var launch = new Int8MatVecLaunch<TOutput>(this, w, x, tokens, output);
         w.Accept(ref launch);
     }
 
     private static NotSupportedException NoInt8Kernel(TensorType type) =>
         new($"no int8-activation GPU kernel for {type} weights");
 
-    /// <summary><see cref="MatMulInt8"/>'s arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the
-    /// launch for the matrix's format; only formats with an int8 kernel arrive at <see cref="VisitInt8"/>.</summary>
-    private readonly struct Int8MatVecLaunch(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens,
-        ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) : IRowFormatVisitor
+    /// <summary>An int8 product's arguments (<see cref="MatMulInt8"/>, <see cref="MatMulInt8RopeAndCache"/>), carried
+    /// through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for the matrix's format; only formats with an int8
+    /// kernel arrive at <see cref="VisitInt8"/>.</summary>
+    private readonly struct Int8MatVecLaunch<TOutput>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
+        : IRowFormatVisitor where TOutput : struct, IRowPairOutput
     {
         // Unreached while HasInt8Kernel agrees with GpuMatrix.Accept; kept as the same refusal should they drift apart.
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat => throw NoInt8Kernel(w.Type);
 
         public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat =>
-            kernels.MatMulInt8(format, w, x, tokens, y, bias, accumulate, yStride);
+            kernels.Int8MatVec(format, w, x, tokens, output);
     }
 
-    private void MatMulInt8<TFormat>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y,
-        ArrayView<float> bias, bool accumulate, int yStride) where TFormat : struct, IInt8RowFormat
+    private void Int8MatVec<TFormat, TOutput>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
     {
-        if (!_int8MatVecs.TryGetValue(typeof(TFormat), out var kernel))
-            _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
-        var args = new Int8MatVecArgs<TFormat>
-        {
-            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = yStride,
-            Rows = w.Rows, Blocks = w.Cols / 32, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
-        };
+        var key = (typeof(TFormat), typeof(TOutput));
+        if (!_int8MatVecs.TryGetValue(key, out var kernel))
+            _int8MatVecs[key] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel);
+        var args = new Int8MatVecArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, Output = output };
         int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
         var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>
@@ -248,7 +272,7 @@ public sealed class GpuKernels
     {
         _rope ??= _accelerator.LoadAutoGroupedKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
         Launches++;
-        _rope(Stream, rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
+        _rope(Stream, rows * (args.Heads + 2 * args.KvHeads) * (args.HeadDim / 2), args);
     }
 
     /// <summary>Paged causal attention for <paramref name="rows"/> rows (all heads).</summary>

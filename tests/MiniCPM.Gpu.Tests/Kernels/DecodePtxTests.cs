@@ -20,7 +20,35 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q6_KRows))]
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format)
     {
-        var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format);
+        ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(Int8MatVecOutput)));
+    }
+
+    /// <summary>The q|k|v projection with RoPE and the KV-cache write in its epilogue: the same inner loop, so the same
+    /// dp4a and nothing more in local memory; cos/sin come from the table, not computed.</summary>
+    [Theory]
+    [InlineData(typeof(Q4_0Rows))]
+    [InlineData(typeof(Q8_0Rows))]
+    [InlineData(typeof(Q4_KRows))]
+    [InlineData(typeof(Q6_KRows))]
+    public void Int8MatVecWithRopeAndCacheCompilesToDp4aWithoutLocalMemory(Type format)
+    {
+        string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RopeCacheOutput)));
+        Assert.DoesNotContain("cos.approx", ptx);
+        Assert.DoesNotContain("sin.approx", ptx);
+    }
+
+    [Fact]
+    public void RopeCompilesWithoutLocalMemory()
+    {
+        string ptx = Ptx.Indexed(typeof(RopeKernel).GetMethod(nameof(RopeKernel.Kernel))!);
+        Assert.DoesNotContain(".local", ptx);
+    }
+
+    private static MethodInfo Int8MatVec(Type format, Type output) =>
+        typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format, output);
+
+    private static string ExpectDp4aWithoutLocalMemory(MethodInfo method)
+    {
         string ptx = Ptx.Grouped(method);
         int dp4a = CountLines(ptx, "dp4a.s32.s32");
         Assert.Equal(16, dp4a); // eight per block dot, two rows per team
@@ -31,6 +59,7 @@ public sealed class DecodePtxTests
         Assert.Equal(dp4a, depots.Count);
         Assert.All(depots, d => Assert.EndsWith("[4];", d.Trim()));
         Assert.Equal(dp4a, CountLines(ptx, "ld.local"));
+        return ptx;
     }
 
     [Fact]

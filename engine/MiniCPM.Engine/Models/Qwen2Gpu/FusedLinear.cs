@@ -63,6 +63,17 @@ internal sealed class FusedLinear : IDisposable
             kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
     }
 
+    /// <summary>
+    /// As <see cref="ApplyQuantized"/> for the q|k|v projection, RoPE and the KV-cache write fused into each part's
+    /// launch (<see cref="GpuKernels.MatMulInt8RopeAndCache"/>): Qkv and the caches end as <see cref="ApplyQuantized"/>
+    /// followed by <see cref="GpuKernels.RopeAndCache"/> leave them. <paramref name="rope"/>.Qkv is the output.
+    /// </summary>
+    public void ApplyQuantizedRopeAndCache(GpuKernels kernels, Int8Blocks x, int tokens, RopeArgs rope)
+    {
+        foreach (var (matrix, offset) in _parts)
+            kernels.MatMulInt8RopeAndCache(matrix, x, tokens, rope, offset, Bias(offset, matrix.Rows));
+    }
+
     private ArrayView<float> Bias(int offset, int rows) => _bias is null ? default : (ArrayView<float>)_bias.View.SubView(offset, rows);
 
     public void Dispose()
