@@ -484,9 +484,9 @@ internal static partial class GpuBenchmark
             (TensorType.F16, ActivationPrecision.Float32),
         })
             Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick));
-        // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv, rope+cache (fused into
-        // the qkv launch with int8 activations), attention + merge, o, norm, gate|up, silu·mul, down (with int8
-        // activations the norms, silu·mul and the merge quantize what they write); final norm, lm_head.
+        // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
+        // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
+        // and the merge quantize what they write); final norm, lm_head.
         foreach (var (label, launches) in _decodeLaunches)
             Line($"launches per decode token, {label}: {launches:F0} × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound");
         Line("plus one logits copy (sync) per token");

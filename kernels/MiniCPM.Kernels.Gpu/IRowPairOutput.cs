@@ -3,7 +3,7 @@ namespace MiniCPM.Kernels.Gpu;
 /// <summary>
 /// Which two rows a matrix-vector team computes and what it does with their sums (the kernel's epilogue). The kernel
 /// computes a row's dot product the same way whichever row it is paired with, so every output sees bit-identical sums:
-/// <see cref="Int8MatVecOutput"/> pairs neighbouring rows and stores them; <see cref="RopeCacheOutput"/> pairs the two
+/// <see cref="RowPairStore"/> pairs neighbouring rows and stores them; <see cref="RopeCacheOutput"/> pairs the two
 /// halves of each RoPE pair, rotates them and writes the KV cache.
 /// </summary>
 public interface IRowPairOutput

@@ -12,31 +12,6 @@ public struct Int8MatVecArgs<TFormat, TOutput> where TFormat : struct, IInt8RowF
     public TOutput Output;
 }
 
-/// <summary>The plain product's epilogue: Y[t, row] = sum (+ bias[row]) (+ Y[t, row] when accumulating), rows 2p and 2p + 1.</summary>
-public struct Int8MatVecOutput : IRowPairOutput
-{
-    public ArrayView<float> Y, Bias;
-    public int YStride, Rows, HasBias, Accumulate;
-
-    public int First(int pair) => 2 * pair;
-
-    public int Second(int pair) => 2 * pair + 1;
-
-    public void Write(int first, int second, int token, float sum0, float sum1)
-    {
-        Store(first, token, sum0);
-        if (second < Rows) Store(second, token, sum1);
-    }
-
-    private void Store(int row, int token, float sum)
-    {
-        if (HasBias != 0) sum += Bias[row];
-        long index = (long)token * YStride + row;
-        if (Accumulate != 0) sum += Y[index];
-        Y[index] = sum;
-    }
-}
-
 /// <summary>
 /// Matrix × int8-quantized activations for a few tokens (decode), llama.cpp's mmvq: per 32-value block a lane loads
 /// the weights with one 16-byte load (two for Q8_0), multiplies them against the activation block's bytes with eight

@@ -20,7 +20,7 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q6_KRows))]
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format)
     {
-        ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(Int8MatVecOutput)));
+        ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RowPairStore)));
     }
 
     /// <summary>The q|k|v projection with RoPE and the KV-cache write in its epilogue: the same inner loop, so the same
@@ -105,7 +105,7 @@ public sealed class DecodePtxTests
     [Fact]
     public void ButterflyReductionsStayInRegisters()
     {
-        var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows));
+        var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows), typeof(RowPairStore));
         string ptx = Ptx.Grouped(matMul);
         Assert.Contains("shfl", ptx);
         Assert.DoesNotContain(".local", ptx);

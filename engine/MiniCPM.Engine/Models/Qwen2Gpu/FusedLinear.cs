@@ -64,14 +64,16 @@ internal sealed class FusedLinear : IDisposable
     }
 
     /// <summary>
-    /// As <see cref="ApplyQuantized"/> for the q|k|v projection, RoPE and the KV-cache write fused into each part's
-    /// launch (<see cref="GpuKernels.MatMulInt8RopeAndCache"/>): Qkv and the caches end as <see cref="ApplyQuantized"/>
-    /// followed by <see cref="GpuKernels.RopeAndCache"/> leave them. <paramref name="rope"/>.Qkv is the output.
+    /// The q|k|v projection with RoPE and the KV-cache write fused into each part's launch
+    /// (<see cref="GpuKernels.MatMulInt8RopeAndCache"/> from int8 blocks when <paramref name="int8"/> is given, else
+    /// <see cref="GpuKernels.MatMulRopeAndCache"/> from float x): Qkv (<paramref name="rope"/>.Qkv) and the caches end as
+    /// the plain projection followed by <see cref="GpuKernels.RopeAndCache"/> leave them, bit for bit.
     /// </summary>
-    public void ApplyQuantizedRopeAndCache(GpuKernels kernels, Int8Blocks x, int tokens, RopeArgs rope)
+    public void ApplyRopeAndCache(GpuKernels kernels, ArrayView<float> x, Int8Blocks? int8, int tokens, RopeArgs rope)
     {
         foreach (var (matrix, offset) in _parts)
-            kernels.MatMulInt8RopeAndCache(matrix, x, tokens, rope, offset, Bias(offset, matrix.Rows));
+            if (int8 is { } blocks) kernels.MatMulInt8RopeAndCache(matrix, blocks, tokens, rope, offset, Bias(offset, matrix.Rows));
+            else kernels.MatMulRopeAndCache(matrix, x, tokens, rope, offset, Bias(offset, matrix.Rows));
     }
 
     private ArrayView<float> Bias(int offset, int rows) => _bias is null ? default : (ArrayView<float>)_bias.View.SubView(offset, rows);
