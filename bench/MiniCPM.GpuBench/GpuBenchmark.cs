@@ -358,7 +358,7 @@ internal static partial class GpuBenchmark
     /// </summary>
     private static void DecodeAnatomy(GpuDevice gpu, int context)
     {
-        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 2 : 4, heads = _tiny ? 4 : 28;
+        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 1 : 4, heads = _tiny ? 2 : 28; // heads·128 = hidden
         int layers = _tiny ? 1 : 28, vocab = _tiny ? 264 : 152064, qkv = hidden + 2 * kvHeads * 128;
         Line($"## decode step anatomy: Q4_0 weights, int8 activations, context {context}, {layers} layers (µs per launch, back to back)");
         using var wQkv = Random(gpu, qkv, hidden);
