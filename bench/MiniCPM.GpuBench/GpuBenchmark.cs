@@ -358,7 +358,7 @@ internal static partial class GpuBenchmark
     /// </summary>
     private static void DecodeAnatomy(GpuDevice gpu, int context)
     {
-        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 2 : 4, heads = _tiny ? 4 : 28;
+        int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 1 : 4, heads = _tiny ? 2 : 28; // heads·128 = hidden
         int layers = _tiny ? 1 : 28, vocab = _tiny ? 264 : 152064, qkv = hidden + 2 * kvHeads * 128;
         Line($"## decode step anatomy: Q4_0 weights, int8 activations, context {context}, {layers} layers (µs per launch, back to back)");
         using var wQkv = Random(gpu, qkv, hidden);
@@ -378,11 +378,22 @@ internal static partial class GpuBenchmark
         Fill(gpu, norm.View, hidden);
         Fill(gpu, gateUp.View, 2 * ffn);
         using var attention = new AttentionSetup(gpu, 1, context, heads, kvHeads);
+        // The q|k|v projection's RoPE + cache-write epilogue: a cos/sin table over the context, the row's cache slot.
+        using var cos = gpu.Allocate<float>((long)context * 64);
+        using var sin = gpu.Allocate<float>((long)context * 64);
+        using var slot = gpu.Upload<int>(new[] { context - 1 });
+        Fill(gpu, cos.View, cos.Length);
+        Fill(gpu, sin.View, sin.Length);
+        var rope = new RopeArgs
+        {
+            Qkv = qkvOut.View, RowStride = qkv, Positions = attention.Args.Positions, Slots = slot.View, Cos = cos.View, Sin = sin.View,
+            KeyCache = attention.Args.KeyCache, ValueCache = attention.Args.ValueCache, Heads = heads, KvHeads = kvHeads, HeadDim = 128,
+        };
         var k = gpu.Kernels;
         (string Name, Action Launch)[] steps =
         [
             ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
-            ($"q|k|v {qkv}×{hidden}", () => k.MatMulInt8(wQkv, q.For(hidden), 1, qkvOut.View)),
+            ($"q|k|v {qkv}×{hidden} + RoPE + cache write", () => k.MatMulInt8RopeAndCache(wQkv, q.For(hidden), 1, rope, column: 0)),
             ("split-K attention + merge (2 launches)", () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
             ($"o {hidden}×{hidden} (+= h)", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
             ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
@@ -414,7 +425,7 @@ internal static partial class GpuBenchmark
             lmHead();
         };
         double step = Seconds(gpu, wholeStep, 10);
-        Line($"sum of the parts: {(layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (rope+cache write and embedding not included: 2 tiny launches per layer + 1)");
+        Line($"sum of the parts: {(layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (the embedding gather not included: one tiny launch)");
         if (graphs)
         {
             double stepGpu = GraphSeconds(gpu, wholeStep, 1);
@@ -474,9 +485,9 @@ internal static partial class GpuBenchmark
             (TensorType.F16, ActivationPrecision.Float32),
         })
             Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick));
-        // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv, rope+cache, attention,
-        // o, norm, gate|up, silu·mul, down (+ the attention output's quantize with int8 activations, whose norms and
-        // silu·mul quantize what they write); final norm, lm_head.
+        // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
+        // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
+        // and the merge quantize what they write); final norm, lm_head.
         foreach (var (label, launches) in _decodeLaunches)
             Line($"launches per decode token, {label}: {launches:F0} × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound");
         Line("plus one logits copy (sync) per token");

@@ -12,10 +12,10 @@ namespace MiniCPM.Kernels.Gpu;
 public sealed class GpuKernels
 {
     private readonly Accelerator _accelerator;
-    private readonly Dictionary<Type, Delegate> _matMuls = [];
+    private readonly Dictionary<(Type Format, Type Output), Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
-    private readonly Dictionary<Type, Delegate> _int8MatVecs = [];
+    private readonly Dictionary<(Type Format, Type Output), Delegate> _int8MatVecs = [];
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
     private Action<AcceleratorStream, KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int>? _softmax;
@@ -57,47 +57,92 @@ public sealed class GpuKernels
         bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
-        var launch = new MatMulLaunch(this, w, x, tokens, y, bias, accumulate, yStride > 0 ? yStride : w.Rows);
+        var store = Store(w, y, bias, accumulate, yStride);
+        if (tokens >= TiledMinTokens)
+        {
+            var tiled = new TiledMatMulLaunch(this, w, x, tokens, store);
+            w.Accept(ref tiled);
+            return;
+        }
+        var launch = new MatMulLaunch<RowPairStore>(this, w, x, tokens, store);
         w.Accept(ref launch);
     }
 
-    /// <summary><see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>'s
-    /// arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for the matrix's format.</summary>
-    private readonly struct MatMulLaunch(GpuKernels kernels, GpuMatrix w, ArrayView<float> x, int tokens,
-        ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) : IRowFormatVisitor
+    /// <summary>
+    /// The q|k|v projection (or the dtype run of it starting at <paramref name="column"/> of the q|k|v row) from float
+    /// activations with <see cref="RopeAndCache"/> fused into its epilogue, as <see cref="MatMulInt8RopeAndCache"/>:
+    /// bit for bit what <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>
+    /// + <see cref="RopeAndCache"/> leave below <see cref="TiledMinTokens"/> tokens, in one launch. Always
+    /// <see cref="MatMulKernel"/> (the tiled kernel has no pair epilogue): meant for batches below that threshold.
+    /// </summary>
+    public void MatMulRopeAndCache(GpuMatrix w, ArrayView<float> x, int tokens, RopeArgs rope, int column, ArrayView<float> bias = default)
+    {
+        var output = RopeCache(w, rope, column, bias);
+        if (tokens <= 0) return;
+        var launch = new MatMulLaunch<RopeCacheOutput>(this, w, x, tokens, output);
+        w.Accept(ref launch);
+    }
+
+    /// <summary>The plain products' epilogue; <paramref name="yStride"/> 0: the matrix's rows.</summary>
+    private static RowPairStore Store(GpuMatrix w, ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) => new()
+    {
+        Y = y, Bias = bias.IsValid ? bias : y, YStride = yStride > 0 ? yStride : w.Rows, Rows = w.Rows,
+        HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
+    };
+
+    /// <summary>The checked epilogue of the RoPE-fused projections: <paramref name="w"/>'s rows must be whole heads of the q|k|v row.</summary>
+    private static RopeCacheOutput RopeCache(GpuMatrix w, RopeArgs rope, int column, ArrayView<float> bias)
+    {
+        int width = (rope.Heads + 2 * rope.KvHeads) * rope.HeadDim;
+        if (rope.HeadDim < 2 || rope.HeadDim % 2 != 0) throw new ArgumentException($"head dimension {rope.HeadDim} is not even", nameof(rope));
+        if (column < 0 || column % rope.HeadDim != 0 || w.Rows % rope.HeadDim != 0 || column + w.Rows > width)
+            throw new ArgumentException($"rows {column}..{column + w.Rows} of a {width}-wide q|k|v row are not whole heads of {rope.HeadDim}", nameof(column));
+        if (rope.RowStride < width) throw new ArgumentException($"row stride {rope.RowStride} is narrower than q|k|v ({width})", nameof(rope));
+        return new RopeCacheOutput { Rope = rope, Column = column, Bias = bias.IsValid ? bias : rope.Qkv, HasBias = bias.IsValid ? 1 : 0 };
+    }
+
+    /// <summary>A float product's arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the
+    /// <see cref="MatMulKernel"/> launch for the matrix's format.</summary>
+    private readonly struct MatMulLaunch<TOutput>(GpuKernels kernels, GpuMatrix w, ArrayView<float> x, int tokens, TOutput output)
+        : IRowFormatVisitor where TOutput : struct, IRowPairOutput
     {
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
-            kernels.MatMul(format, w, x, tokens, y, bias, accumulate, yStride);
+            kernels.MatMul(new MatMulArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Cols = w.Cols, Tokens = tokens, Output = output });
 
         public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
     }
 
-    private void MatMul<TFormat>(TFormat format, GpuMatrix w, ArrayView<float> x, int tokens, ArrayView<float> y,
-        ArrayView<float> bias, bool accumulate, int yStride) where TFormat : struct, IRowFormat
+    /// <summary>As <see cref="MatMulLaunch{TOutput}"/> for the <see cref="TiledMatMulKernel"/> (plain stores only).</summary>
+    private readonly struct TiledMatMulLaunch(GpuKernels kernels, GpuMatrix w, ArrayView<float> x, int tokens, RowPairStore output)
+        : IRowFormatVisitor
     {
-        var args = new MatMulArgs<TFormat>
-        {
-            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y,
-            Rows = w.Rows, Cols = w.Cols, Tokens = tokens, YStride = yStride, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
-        };
-        if (tokens >= TiledMinTokens)
-        {
-            if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
-                _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadKernel<MatMulArgs<TFormat>>(TiledMatMulKernel.Kernel);
-            var tiles = new Index2D(
-                (w.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
-                (tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
-            Launches++;
-            ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat>>)tiled)(Stream, new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
-            return;
-        }
-        if (!_matMuls.TryGetValue(typeof(TFormat), out var kernel))
-            _matMuls[typeof(TFormat)] = kernel = _accelerator.LoadKernel<MatMulArgs<TFormat>>(MatMulKernel.Kernel);
-        var grid = new Index2D(
-            (w.Rows + MatMulKernel.RowsPerGroup(w.Cols) - 1) / MatMulKernel.RowsPerGroup(w.Cols),
-            (tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
+        public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
+            kernels.TiledMatMul(new MatMulArgs<TFormat, RowPairStore> { Weights = format, X = x, Rows = w.Rows, Cols = w.Cols, Tokens = tokens, Output = output });
+
+        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
+    }
+
+    private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    {
+        if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
+            _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadKernel<MatMulArgs<TFormat, RowPairStore>>(TiledMatMulKernel.Kernel);
+        var tiles = new Index2D(
+            (args.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
+            (args.Tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>>)tiled)(Stream, new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
+    }
+
+    private void MatMul<TFormat, TOutput>(MatMulArgs<TFormat, TOutput> args) where TFormat : struct, IRowFormat where TOutput : struct, IRowPairOutput
+    {
+        var key = (typeof(TFormat), typeof(TOutput));
+        if (!_matMuls.TryGetValue(key, out var kernel))
+            _matMuls[key] = kernel = _accelerator.LoadKernel<MatMulArgs<TFormat, TOutput>>(MatMulKernel.Kernel);
+        var grid = new Index2D(
+            (args.Rows + MatMulKernel.RowsPerGroup(args.Cols) - 1) / MatMulKernel.RowsPerGroup(args.Cols),
+            (args.Tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
+        Launches++;
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, TOutput>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Whether <see cref="MatMulInt8"/> reads <paramref name="type"/> weights.</summary>
@@ -123,40 +168,56 @@ public sealed class GpuKernels
         bool accumulate = false, int yStride = 0)
     {
         if (tokens <= 0) return;
+        Int8MatVec(w, x, tokens, Store(w, y, bias, accumulate, yStride));
+    }
+
+    /// <summary>
+    /// The q|k|v projection (or the dtype run of it starting at <paramref name="column"/> of the q|k|v row) from int8
+    /// activations, with <see cref="RopeAndCache"/> fused into its epilogue (<see cref="RopeCacheOutput"/>): Qkv and
+    /// the caches end as the plain product + bias followed by <see cref="RopeAndCache"/> leave them, bit for bit, in
+    /// one launch. <paramref name="rope"/>'s RowStride is the whole q|k|v row.
+    /// </summary>
+    public void MatMulInt8RopeAndCache(GpuMatrix w, Int8Blocks x, int tokens, RopeArgs rope, int column, ArrayView<float> bias = default)
+    {
+        var output = RopeCache(w, rope, column, bias);
+        if (tokens <= 0) return;
+        Int8MatVec(w, x, tokens, output);
+    }
+
+    private void Int8MatVec<TOutput>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output) where TOutput : struct, IRowPairOutput
+    {
         if (!HasInt8Kernel(w.Type)) throw NoInt8Kernel(w.Type);
-        var launch = new Int8MatVecLaunch(this, w, x, tokens, y, bias, accumulate, yStride > 0 ? yStride : w.Rows);
+        var launch = new Int8MatVecLaunch<TOutput>(this, w, x, tokens, output);
         w.Accept(ref launch);
     }
 
     private static NotSupportedException NoInt8Kernel(TensorType type) =>
         new($"no int8-activation GPU kernel for {type} weights");
 
-    /// <summary><see cref="MatMulInt8"/>'s arguments, carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the
-    /// launch for the matrix's format; only formats with an int8 kernel arrive at <see cref="VisitInt8"/>.</summary>
-    private readonly struct Int8MatVecLaunch(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens,
-        ArrayView<float> y, ArrayView<float> bias, bool accumulate, int yStride) : IRowFormatVisitor
+    /// <summary>An int8 product's arguments (<see cref="MatMulInt8"/>, <see cref="MatMulInt8RopeAndCache"/>), carried
+    /// through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for the matrix's format; only formats with an int8
+    /// kernel arrive at <see cref="VisitInt8"/>.</summary>
+    private readonly struct Int8MatVecLaunch<TOutput>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
+        : IRowFormatVisitor where TOutput : struct, IRowPairOutput
     {
         // Unreached while HasInt8Kernel agrees with GpuMatrix.Accept; kept as the same refusal should they drift apart.
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat => throw NoInt8Kernel(w.Type);
 
         public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat =>
-            kernels.MatMulInt8(format, w, x, tokens, y, bias, accumulate, yStride);
+            kernels.Int8MatVec(format, w, x, tokens, output);
     }
 
-    private void MatMulInt8<TFormat>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y,
-        ArrayView<float> bias, bool accumulate, int yStride) where TFormat : struct, IInt8RowFormat
+    private void Int8MatVec<TFormat, TOutput>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
     {
-        if (!_int8MatVecs.TryGetValue(typeof(TFormat), out var kernel))
-            _int8MatVecs[typeof(TFormat)] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat>>(Int8MatVecKernel.Kernel);
-        var args = new Int8MatVecArgs<TFormat>
-        {
-            Weights = format, X = x, Y = y, Bias = bias.IsValid ? bias : y, YStride = yStride,
-            Rows = w.Rows, Blocks = w.Cols / 32, HasBias = bias.IsValid ? 1 : 0, Accumulate = accumulate ? 1 : 0,
-        };
+        var key = (typeof(TFormat), typeof(TOutput));
+        if (!_int8MatVecs.TryGetValue(key, out var kernel))
+            _int8MatVecs[key] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel);
+        var args = new Int8MatVecArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, Output = output };
         int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
         var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>
@@ -249,7 +310,7 @@ public sealed class GpuKernels
     {
         _rope ??= _accelerator.LoadAutoGroupedKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
         Launches++;
-        _rope(Stream, rows * (args.Heads + args.KvHeads) * (args.HeadDim / 2), args);
+        _rope(Stream, rows * (args.Heads + 2 * args.KvHeads) * (args.HeadDim / 2), args);
     }
 
     /// <summary>Paged causal attention for <paramref name="rows"/> rows (all heads).</summary>

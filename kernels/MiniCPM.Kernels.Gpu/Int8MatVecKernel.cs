@@ -3,13 +3,13 @@ using MiniCPM.Kernels.Gpu.RowFormats;
 
 namespace MiniCPM.Kernels.Gpu;
 
-/// <summary>Arguments of <see cref="Int8MatVecKernel"/>: Y[t] = W·X[t] (+ bias) (+ Y[t]) with X as int8 blocks.</summary>
-public struct Int8MatVecArgs<TFormat> where TFormat : struct, IInt8RowFormat
+/// <summary>Arguments of <see cref="Int8MatVecKernel"/>: W·X[t] with X as int8 blocks, handed to <typeparamref name="TOutput"/>.</summary>
+public struct Int8MatVecArgs<TFormat, TOutput> where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
 {
     public TFormat Weights;
     public Int8Blocks X;
-    public ArrayView<float> Y, Bias;
-    public int YStride, Rows, Blocks, HasBias, Accumulate;
+    public int Rows, Blocks;
+    public TOutput Output;
 }
 
 /// <summary>
@@ -18,19 +18,22 @@ public struct Int8MatVecArgs<TFormat> where TFormat : struct, IInt8RowFormat
 /// <c>dp4a</c> (4 multiply-adds each) and adds d_w·d_x·Σ with one FMA (plus a min term for the formats with mins) — about 20 instructions per block where the
 /// float path spends ~100, so the kernel is bound by memory, not issue. Team layout as <see cref="MatMulKernel"/>
 /// (two rows per team, one warp for short rows, the group's four warps for long ones); one token per grid row, so
-/// each token re-reads the weights (from L2 for small batches; prefill takes the float path that shares them).
+/// each token re-reads the weights (from L2 for small batches; prefill takes the float path that shares them). Which
+/// two rows a team takes, and what becomes of their sums, is <typeparamref name="TOutput"/>'s.
 /// </summary>
 public static class Int8MatVecKernel
 {
-    public static void Kernel<TFormat>(Int8MatVecArgs<TFormat> a) where TFormat : struct, IInt8RowFormat
+    public static void Kernel<TFormat, TOutput>(Int8MatVecArgs<TFormat, TOutput> a)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
     {
         const int Lanes = MatMulKernel.Lanes, WarpsPerGroup = MatMulKernel.WarpsPerGroup;
         int teamWarps = MatMulKernel.TeamWarps(a.Blocks * 32), teamSize = teamWarps * Lanes;
         int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
         int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
-        int row0 = (Grid.IdxX * (WarpsPerGroup / teamWarps) + team) * MatMulKernel.RowsPerTeam;
-        int row1 = IntrinsicMath.Min(row0 + 1, a.Rows - 1);
-        bool live = row0 < a.Rows; // a dead team still joins the barrier below
+        int pair = Grid.IdxX * (WarpsPerGroup / teamWarps) + team;
+        bool live = pair * MatMulKernel.RowsPerTeam < a.Rows; // a dead team still joins the shuffles and barrier below
+        int row0 = a.Output.First(pair), second = a.Output.Second(pair);
+        int row1 = IntrinsicMath.Min(second, a.Rows - 1);
         int token = Grid.IdxY;
         long xBlock = (long)token * a.X.BlocksPerToken;
 
@@ -43,31 +46,25 @@ public static class Int8MatVecKernel
             s1 += a.Weights.BlockDot(row1, b, x);
         }
 
-        // Both rows' sums in one butterfly: lane 0 ends with row 0's, lane 16 with row 1's.
+        // Both rows' sums in one butterfly: lanes 0..15 end with row 0's, lanes 16..31 with row 1's.
         float mine = WarpMath.Sum2(s0, s1);
-        int which = lane >> 4;
-        bool holder = (lane & 15) == 0;
         if (teamWarps > 1)
         {
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 2);
-            if (holder) partial[warp * 2 + which] = mine;
+            if ((lane & 15) == 0) partial[warp * 2 + (lane >> 4)] = mine;
             Group.Barrier();
-            if (Group.IdxX >= 2 || !live) return;
-            float total = 0;
-            for (int w = 0; w < WarpsPerGroup; w++) total += partial[w * 2 + Group.IdxX];
-            Write(a, row0 + Group.IdxX, token, total);
+            if (Group.IdxX != 0 || !live) return;
+            float total0 = 0, total1 = 0;
+            for (int w = 0; w < WarpsPerGroup; w++)
+            {
+                total0 += partial[w * 2];
+                total1 += partial[w * 2 + 1];
+            }
+            a.Output.Write(row0, second, token, total0, total1);
             return;
         }
-        if (!live || !holder) return;
-        Write(a, row0 + which, token, mine);
-    }
-
-    private static void Write<TFormat>(Int8MatVecArgs<TFormat> a, int row, int token, float sum) where TFormat : struct, IInt8RowFormat
-    {
-        if (row >= a.Rows) return;
-        if (a.HasBias != 0) sum += a.Bias[row];
-        long index = (long)token * a.YStride + row;
-        if (a.Accumulate != 0) sum += a.Y[index];
-        a.Y[index] = sum;
+        float other = Warp.ShuffleXor(mine, 16); // lane 0 holds both rows' sums
+        if (!live || lane != 0) return;
+        a.Output.Write(row0, second, token, mine, other);
     }
 }

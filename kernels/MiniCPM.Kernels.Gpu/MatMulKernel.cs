@@ -3,21 +3,15 @@ using MiniCPM.Kernels.Gpu.RowFormats;
 
 namespace MiniCPM.Kernels.Gpu;
 
-/// <summary>Arguments of <see cref="MatMulKernel"/>: Y[t] = W·X[t] (+ bias) (+ Y[t] when accumulating).</summary>
-public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
+/// <summary>Arguments of <see cref="MatMulKernel"/> and <see cref="TiledMatMulKernel"/>: W·X[t] for Tokens rows of X,
+/// handed to <typeparamref name="TOutput"/> (the tiled kernel: <see cref="RowPairStore"/>'s fields, row by row).</summary>
+public struct MatMulArgs<TFormat, TOutput> where TFormat : struct, IRowFormat where TOutput : struct, IRowPairOutput
 {
     public TFormat Weights;
     /// <summary>Tokens × Cols activations.</summary>
     public ArrayView<float> X;
-    /// <summary>Tokens rows of YStride outputs; this matrix writes the first Rows of each (a view may start at
-    /// an offset, so several matrices fill one fused output row).</summary>
-    public ArrayView<float> Y;
-    public int YStride;
-    /// <summary>Rows biases, read when HasBias is 1.</summary>
-    public ArrayView<float> Bias;
-    public int Rows, Cols, Tokens, HasBias;
-    /// <summary>1: add into Y (the residual add fused into the projection that feeds it).</summary>
-    public int Accumulate;
+    public int Rows, Cols, Tokens;
+    public TOutput Output;
 }
 
 /// <summary>
@@ -27,6 +21,7 @@ public struct MatMulArgs<TFormat> where TFormat : struct, IRowFormat
 /// stream from memory once per four tokens. A team is one warp for short rows (each lane gets several units) and the
 /// whole group of four warps for long rows (so a matrix of few rows still spreads over every SM); warp shuffles, and
 /// shared memory between a team's warps, reduce the partial sums. One token is the decode matrix-vector product.
+/// Which two rows a team takes, and what becomes of their sums, is <typeparamref name="TOutput"/>'s.
 /// </summary>
 public static class MatMulKernel
 {
@@ -42,14 +37,16 @@ public static class MatMulKernel
     /// <summary>Rows one group covers.</summary>
     public static int RowsPerGroup(int cols) => RowsPerTeam * (WarpsPerGroup / TeamWarps(cols));
 
-    public static void Kernel<TFormat>(MatMulArgs<TFormat> a) where TFormat : struct, IRowFormat
+    public static void Kernel<TFormat, TOutput>(MatMulArgs<TFormat, TOutput> a)
+        where TFormat : struct, IRowFormat where TOutput : struct, IRowPairOutput
     {
         int teamWarps = TeamWarps(a.Cols), teamSize = teamWarps * Lanes;
         int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
         int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
-        int row0 = (Grid.IdxX * (WarpsPerGroup / teamWarps) + team) * RowsPerTeam;
-        int row1 = IntrinsicMath.Min(row0 + 1, a.Rows - 1);
-        bool live = row0 < a.Rows; // a dead team still joins the barrier below
+        int pair = Grid.IdxX * (WarpsPerGroup / teamWarps) + team;
+        bool live = pair * RowsPerTeam < a.Rows; // a dead team still joins the shuffles and barrier below
+        int row0 = a.Output.First(pair), second = a.Output.Second(pair);
+        int row1 = IntrinsicMath.Min(second, a.Rows - 1);
         int firstToken = Grid.IdxY * TokensPerGroup;
         int tokens = IntrinsicMath.Min(TokensPerGroup, a.Tokens - firstToken);
 
@@ -84,6 +81,7 @@ public static class MatMulKernel
 
         // Reduce within each warp, then across a team's warps. Decode (one token) reduces its two sums together (lane
         // 0 ends with row 0's, lane 16 with row 1's); more tokens reduce all eight, lane 4v ending with sum v = 4·row + token.
+        // Either way the lane 16 above a row-0 holder holds row 1's sum of the same token.
         int slot; // which sum this lane holds: 4·row + token
         float mine;
         if (tokens == 1)
@@ -102,24 +100,20 @@ public static class MatMulKernel
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 8);
             if (holder) partial[warp * 8 + slot] = mine;
             Group.Barrier();
-            if (Group.IdxX >= 8 || !live) return;
-            float total = 0;
-            for (int w = 0; w < WarpsPerGroup; w++) total += partial[w * 8 + Group.IdxX];
-            Write(a, row0 + (Group.IdxX >> 2), firstToken, tokens, Group.IdxX & 3, total);
+            int token = Group.IdxX;
+            if (token >= tokens || !live) return;
+            float total0 = 0, total1 = 0;
+            for (int w = 0; w < WarpsPerGroup; w++)
+            {
+                total0 += partial[w * 8 + token];
+                total1 += partial[w * 8 + 4 + token];
+            }
+            a.Output.Write(row0, second, firstToken + token, total0, total1);
             return;
         }
-        if (!live || !holder) return;
-        Write(a, row0 + (slot >> 2), firstToken, tokens, slot & 3, mine);
-    }
-
-    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int firstToken, int tokens, int token, float sum)
-        where TFormat : struct, IRowFormat
-    {
-        if (token >= tokens || row >= a.Rows) return;
-        if (a.HasBias != 0) sum += a.Bias[row];
-        long index = (long)(firstToken + token) * a.YStride + row;
-        if (a.Accumulate != 0) sum += a.Y[index];
-        a.Y[index] = sum;
+        float other = Warp.ShuffleXor(mine, 16);
+        if (!live || !holder || slot >= tokens) return; // the row-0 holders: slot = token < 4
+        a.Output.Write(row0, second, firstToken + slot, mine, other);
     }
 
     private struct Pair

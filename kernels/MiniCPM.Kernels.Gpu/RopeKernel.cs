@@ -19,9 +19,8 @@ public struct RopeArgs
 }
 
 /// <summary>
-/// NeoX rotary embedding of q and k in place (element i pairs with i + d/2), fused with the KV-cache write: the
-/// threads of the key heads store the rotated key pair and the value pair at the row's cache slot. One thread per
-/// (row, head of q then k, pair).
+/// NeoX rotary embedding of q and k in place (element i pairs with i + d/2), fused with the KV-cache write of the
+/// rotated k and of v. One thread per (row, head of q, k then v, pair).
 /// </summary>
 public static class RopeKernel
 {
@@ -30,33 +29,46 @@ public static class RopeKernel
         int half = a.HeadDim / 2;
         int pair = index % half;
         int rest = index / half;
-        int headsPerRow = a.Heads + a.KvHeads;
+        int headsPerRow = a.Heads + 2 * a.KvHeads;
         int head = rest % headsPerRow;
         int row = rest / headsPerRow;
-        int position = a.Positions[row];
-        float cos = a.Cos[(long)position * half + pair], sin = a.Sin[(long)position * half + pair];
-        if (head < a.Heads)
+        long i = (long)row * a.RowStride + head * a.HeadDim + pair;
+        Store(a, row, head * a.HeadDim + pair, a.Qkv[i], a.Qkv[i + half]);
+    }
+
+    /// <summary>
+    /// The pair (x1, x2) of q|k|v columns (<paramref name="column"/>, column + d/2) of <paramref name="row"/>, as the
+    /// projection made it: q and k rotated by the row's position (x1·cos − x2·sin, x2·cos + x1·sin) back into Qkv, and
+    /// k and v also into the cache at the row's slot. Shared by this kernel and <see cref="RopeCacheOutput"/> (the
+    /// projection's fused epilogue), so both round alike.
+    /// </summary>
+    public static void Store(RopeArgs a, int row, int column, float x1, float x2)
+    {
+        int half = a.HeadDim / 2;
+        int qWidth = a.Heads * a.HeadDim, kvWidth = a.KvHeads * a.HeadDim;
+        if (column < qWidth + kvWidth)
         {
-            long i = (long)row * a.RowStride + head * a.HeadDim + pair;
-            float x1 = a.Qkv[i], x2 = a.Qkv[i + half];
-            a.Qkv[i] = x1 * cos - x2 * sin;
-            a.Qkv[i + half] = x2 * cos + x1 * sin;
+            int pair = column % a.HeadDim;
+            long angle = (long)a.Positions[row] * half + pair;
+            float cos = a.Cos[angle], sin = a.Sin[angle];
+            float r1 = x1 * cos - x2 * sin, r2 = x2 * cos + x1 * sin;
+            x1 = r1;
+            x2 = r2;
+        }
+        long i = (long)row * a.RowStride + column;
+        a.Qkv[i] = x1;
+        a.Qkv[i + half] = x2;
+        if (column < qWidth) return;
+        long slot = (long)a.Slots[row] * kvWidth + column - qWidth;
+        if (column < qWidth + kvWidth)
+        {
+            a.KeyCache[slot] = x1;
+            a.KeyCache[slot + half] = x2;
         }
         else
         {
-            int kvHead = head - a.Heads;
-            int kvWidth = a.KvHeads * a.HeadDim;
-            long i = (long)row * a.RowStride + a.Heads * a.HeadDim + kvHead * a.HeadDim + pair;
-            long value = i + kvWidth;
-            float x1 = a.Qkv[i], x2 = a.Qkv[i + half];
-            float k1 = x1 * cos - x2 * sin, k2 = x2 * cos + x1 * sin;
-            a.Qkv[i] = k1;
-            a.Qkv[i + half] = k2;
-            long slot = (long)a.Slots[row] * kvWidth + kvHead * a.HeadDim + pair;
-            a.KeyCache[slot] = k1;
-            a.KeyCache[slot + half] = k2;
-            a.ValueCache[slot] = a.Qkv[value];
-            a.ValueCache[slot + half] = a.Qkv[value + half];
+            a.ValueCache[slot - kvWidth] = x1;
+            a.ValueCache[slot - kvWidth + half] = x2;
         }
     }
 }

@@ -22,7 +22,7 @@ public static class TiledMatMulKernel
     private const int Across = 16;
     private const int UnitCols = 32;
 
-    public static void Kernel<TFormat>(MatMulArgs<TFormat> a) where TFormat : struct, IRowFormat
+    public static void Kernel<TFormat>(MatMulArgs<TFormat, RowPairStore> a) where TFormat : struct, IRowFormat
     {
         // Column-major tiles: ws[k · 64 + row] is the dequantized weight, xs[k · 64 + token] the activation, k = the
         // column's place in the unit (0..15 piece A, 16..31 piece B), so any format's unit order lines up by itself.
@@ -103,22 +103,22 @@ public static class TiledMatMulKernel
     }
 
     /// <summary>One row's sums for the thread's four tokens (token … token + 3), each only when inside the matrix.</summary>
-    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int token, float s0, float s1, float s2, float s3)
+    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float s0, float s1, float s2, float s3)
         where TFormat : struct, IRowFormat
     {
         if (row >= a.Rows) return;
-        float bias = a.HasBias != 0 ? a.Bias[row] : 0f;
+        float bias = a.Output.HasBias != 0 ? a.Output.Bias[row] : 0f;
         Write(a, row, token, s0 + bias);
         Write(a, row, token + 1, s1 + bias);
         Write(a, row, token + 2, s2 + bias);
         Write(a, row, token + 3, s3 + bias);
     }
 
-    private static void Write<TFormat>(MatMulArgs<TFormat> a, int row, int token, float sum) where TFormat : struct, IRowFormat
+    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float sum) where TFormat : struct, IRowFormat
     {
         if (token >= a.Tokens) return;
-        long index = (long)token * a.YStride + row;
-        if (a.Accumulate != 0) sum += a.Y[index];
-        a.Y[index] = sum;
+        long index = (long)token * a.Output.YStride + row;
+        if (a.Output.Accumulate != 0) sum += a.Output.Y[index];
+        a.Output.Y[index] = sum;
     }
 }

@@ -26,7 +26,37 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q6_KRows), 8)]
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
     {
-        var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format);
+        ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RowPairStore)), dp4aPerBlock);
+    }
+
+    /// <summary>The q|k|v projection with RoPE and the KV-cache write in its epilogue: the same inner loop, so the same
+    /// dp4a and nothing more in local memory; cos/sin come from the table, not computed.</summary>
+    [Theory]
+    [InlineData(typeof(Q4_0Rows), 8)]
+    [InlineData(typeof(Q5_1Rows), 8)]
+    [InlineData(typeof(Q8_0Rows), 8)]
+    [InlineData(typeof(Q2_KRows), 12)]
+    [InlineData(typeof(Q4_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 8)]
+    public void Int8MatVecWithRopeAndCacheCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
+    {
+        string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RopeCacheOutput)), dp4aPerBlock);
+        Assert.DoesNotContain("cos.approx", ptx);
+        Assert.DoesNotContain("sin.approx", ptx);
+    }
+
+    [Fact]
+    public void RopeCompilesWithoutLocalMemory()
+    {
+        string ptx = Ptx.Indexed(typeof(RopeKernel).GetMethod(nameof(RopeKernel.Kernel))!);
+        Assert.DoesNotContain(".local", ptx);
+    }
+
+    private static MethodInfo Int8MatVec(Type format, Type output) =>
+        typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format, output);
+
+    private static string ExpectDp4aWithoutLocalMemory(MethodInfo method, int dp4aPerBlock)
+    {
         string ptx = Ptx.Grouped(method);
         int dp4a = CountLines(ptx, "dp4a.s32.s32");
         Assert.Equal(2 * dp4aPerBlock, dp4a); // one block dot per row, two rows per team
@@ -37,6 +67,7 @@ public sealed class DecodePtxTests
         Assert.Equal(dp4a, depots.Count);
         Assert.All(depots, d => Assert.EndsWith("[4];", d.Trim()));
         Assert.Equal(dp4a, CountLines(ptx, "ld.local"));
+        return ptx;
     }
 
     [Fact]
@@ -82,7 +113,7 @@ public sealed class DecodePtxTests
     [Fact]
     public void ButterflyReductionsStayInRegisters()
     {
-        var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows));
+        var matMul = typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(typeof(Q4_0Rows), typeof(RowPairStore));
         string ptx = Ptx.Grouped(matMul);
         Assert.Contains("shfl", ptx);
         Assert.DoesNotContain(".local", ptx);

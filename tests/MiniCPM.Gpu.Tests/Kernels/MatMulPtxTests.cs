@@ -19,9 +19,16 @@ public sealed class MatMulPtxTests
 
     [Theory]
     [MemberData(nameof(Formats))]
-    public void MatMulCompilesToPtxWithoutLocalMemory(Type format)
+    public void MatMulCompilesToPtxWithoutLocalMemory(Type format) => ExpectMatMulPtx(format, typeof(RowPairStore));
+
+    /// <summary>The q|k|v projection with RoPE and the KV-cache write in its epilogue (<see cref="RopeCacheOutput"/>).</summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void MatMulWithRopeAndCacheCompilesToPtxWithoutLocalMemory(Type format) => ExpectMatMulPtx(format, typeof(RopeCacheOutput));
+
+    private static void ExpectMatMulPtx(Type format, Type output)
     {
-        string ptx = Ptx.Grouped(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format));
+        string ptx = Ptx.Grouped(typeof(MatMulKernel).GetMethod(nameof(MatMulKernel.Kernel))!.MakeGenericMethod(format, output));
         Assert.Contains(".entry", ptx);
         Assert.Contains("ld.global", ptx); // the whole kernel, not an empty shell
         Assert.DoesNotContain(".local", ptx);

@@ -10,11 +10,14 @@ namespace MiniCPM.Gpu.Tests.Models;
 
 /// <summary>
 /// Kernel launches per forward pass of the GPU decoder, counted by <see cref="MiniCPM.Kernels.Gpu.GpuKernels.Launches"/>
-/// (deterministic, so asserted exactly). Per layer: norm, q|k|v, RoPE+cache, attention (split-K over chunks + merge
-/// for batches of up to 8 rows: 2), o, norm, gate|up, SiLU·mul, down = 10; with int8 activations the norms, SiLU·mul
-/// and the attention's merge (head dim 32: whole int8 blocks) quantize what they write, so still 10. Around the layers: embedding gather, final norm (quantizing too when the lm_head reads
-/// int8), lm_head = 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits:
-/// the per-request final norms quantize into the lm_head's blocks at their own rows).
+/// (deterministic, so asserted exactly). Per layer: norm, q|k|v (RoPE and the cache write in its epilogue below the
+/// tiled matmul's threshold), attention (split-K over chunks + merge for batches of up to 8 rows: 2), o, norm,
+/// gate|up, SiLU·mul, down = 9; with int8 activations the norms, SiLU·mul and the attention's merge (head dim 32:
+/// whole int8 blocks) quantize what they write, so still 9. Around the layers: embedding gather, final norm
+/// (quantizing too when the lm_head reads int8), lm_head = 3. The int8 case also runs two sequences in one pass
+/// against each alone (bit-identical logits: the per-request final norms quantize into the lm_head's blocks at their
+/// own rows); every case runs again with RoPE launched apart (<see cref="Qwen2GpuModel.FusedRope"/> off): one launch
+/// more per layer, bit-identical logits.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
@@ -28,42 +31,56 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
     [Fact]
     public void Int8DecodeBatchAndPrefill()
     {
-        // One row (a decode step; its position does not change the launches): 10 per layer + 3.
+        // One row (a decode step; its position does not change the launches): 9 per layer + 3. With RoPE launched
+        // apart (FusedRope off): one more per layer, and the same logits bit for bit.
         var kernels = simulator.Device.Kernels;
         using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 128 });
-        long before = kernels.Launches;
-        var alone = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
-        model.Forward([alone]);
-        Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+        var alone = ExpectLaunches(model, [3], 9 * Layers + 3);
+        model.FusedRope = false;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 10 * Layers + 3)));
+        model.FusedRope = true;
 
         // Two sequences' decode steps in one pass: one final-norm launch per request, each quantizing its row into
-        // the lm_head's blocks at its own offset (Int8Blocks.FromToken) — 10 per layer + 4. Every kernel treats rows
+        // the lm_head's blocks at its own offset (Int8Blocks.FromToken) — 9 per layer + 4. Every kernel treats rows
         // independently, so each row's logits equal, bit for bit, those of the same step run alone.
         var other = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
         model.Forward([other]);
         var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
         var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
-        before = kernels.Launches;
+        long before = kernels.Launches;
         model.Forward([first, second]);
-        Assert.Equal(10 * Layers + 4, kernels.Launches - before);
-        Assert.Equal(alone.Logits!.Select(BitConverter.SingleToInt32Bits), first.Logits!.Select(BitConverter.SingleToInt32Bits));
-        Assert.Equal(other.Logits!.Select(BitConverter.SingleToInt32Bits), second.Logits!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(9 * Layers + 4, kernels.Launches - before);
+        Assert.Equal(Bits(alone), Bits(first.Logits!));
+        Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
         Assert.NotEqual(first.Logits, second.Logits);
 
-        // Five rows: more than the int8 kernels take, so the layers run the float path (10 each); the lm_head reads
-        // only the last row, as int8, quantized by the final norm: 10 per layer + 3.
-        before = kernels.Launches;
-        model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 1, 2, 3, 4, 5 } }]);
-        Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+        // Five rows: more than the int8 kernels take, so the layers run the float path (still 9 each: RoPE in the
+        // float projection's epilogue); the lm_head reads only the last row, as int8, quantized by the final norm: 9
+        // per layer + 3. RoPE launched apart: 10 per layer, the same logits.
+        var fused = ExpectLaunches(model, [1, 2, 3, 4, 5], 9 * Layers + 3);
+        model.FusedRope = false;
+        Assert.Equal(Bits(fused), Bits(ExpectLaunches(model, [1, 2, 3, 4, 5], 10 * Layers + 3)));
     }
 
     [Fact]
     public void FloatDecode()
     {
-        var kernels = simulator.Device.Kernels;
         using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Float32, KvCacheTokens = 128 });
-        long before = kernels.Launches;
-        model.Forward([new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } }]);
-        Assert.Equal(10 * Layers + 3, kernels.Launches - before);
+        var fused = ExpectLaunches(model, [3], 9 * Layers + 3);
+        model.FusedRope = false;
+        Assert.Equal(Bits(fused), Bits(ExpectLaunches(model, [3], 10 * Layers + 3)));
     }
+
+    /// <summary>One pass of <paramref name="tokens"/> on a new sequence, which must take <paramref name="launches"/> launches; its logits.</summary>
+    private float[] ExpectLaunches(Qwen2GpuModel model, int[] tokens, int launches)
+    {
+        var kernels = simulator.Device.Kernels;
+        long before = kernels.Launches;
+        var request = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = tokens };
+        model.Forward([request]);
+        Assert.Equal(launches, kernels.Launches - before);
+        return request.Logits!;
+    }
+
+    private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
 }

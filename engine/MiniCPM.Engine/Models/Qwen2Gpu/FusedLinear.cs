@@ -63,6 +63,19 @@ internal sealed class FusedLinear : IDisposable
             kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
     }
 
+    /// <summary>
+    /// The q|k|v projection with RoPE and the KV-cache write fused into each part's launch
+    /// (<see cref="GpuKernels.MatMulInt8RopeAndCache"/> from int8 blocks when <paramref name="int8"/> is given, else
+    /// <see cref="GpuKernels.MatMulRopeAndCache"/> from float x): Qkv (<paramref name="rope"/>.Qkv) and the caches end as
+    /// the plain projection followed by <see cref="GpuKernels.RopeAndCache"/> leave them, bit for bit.
+    /// </summary>
+    public void ApplyRopeAndCache(GpuKernels kernels, ArrayView<float> x, Int8Blocks? int8, int tokens, RopeArgs rope)
+    {
+        foreach (var (matrix, offset) in _parts)
+            if (int8 is { } blocks) kernels.MatMulInt8RopeAndCache(matrix, blocks, tokens, rope, offset, Bias(offset, matrix.Rows));
+            else kernels.MatMulRopeAndCache(matrix, x, tokens, rope, offset, Bias(offset, matrix.Rows));
+    }
+
     private ArrayView<float> Bias(int offset, int rows) => _bias is null ? default : (ArrayView<float>)_bias.View.SubView(offset, rows);
 
     public void Dispose()

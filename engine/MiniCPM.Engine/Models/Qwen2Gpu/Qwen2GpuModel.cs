@@ -18,18 +18,19 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// h = E[ids]                                  (gather kernel; or caller-supplied embedding rows, uploaded)
 /// per layer:  x = RMSNorm(h)
 ///             [q|k|v] = x·Wqkvᵀ + b           one launch for the fused projection
-///             RoPE(q, k); K/V cache ← k, v    one launch
+///             RoPE(q, k); K/V cache ← k, v    in the projection's epilogue (prefill past TiledMinTokens: one launch)
 ///             a = paged causal attention      one launch; decode batches (≤ 8 rows): split-K over chunks + merge
 ///             h += a·Woᵀ                       residual add fused into the projection
 ///             x = RMSNorm(h); [g|u] = x·Wguᵀ;  t = silu(g)⊙u;  h += t·Wdownᵀ
 /// logits = RMSNorm(h)·Wlmᵀ
 /// </code>
-/// Nine launches per layer (ten with the split-K attention), queued without host synchronization; per pass the host uploads the token ids and the
-/// batch layout (positions, cache slots, block tables: a few ints per row) and reads back only the logits.
-/// With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, block-quantized weights: Q4_0…Q8_0 and Q2_K…Q6_K) each
-/// projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
-/// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32),
-/// so a decode layer is ten launches and a decode token 10·layers + 3.
+/// Eight launches per layer (nine with the split-K attention; one more for the RoPE of prefill batches large enough
+/// for the tiled matmul, which has no RoPE epilogue), queued without host synchronization; per pass the host uploads
+/// the token ids and the batch layout (positions, cache slots, block tables: a few ints per row) and reads back only
+/// the logits. With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, block-quantized weights: Q4_0…Q8_0 and Q2_K…Q6_K)
+/// each projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
+/// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32), so
+/// a decode layer is nine launches either way and a decode token 9·layers + 3.
 /// </summary>
 public sealed partial class Qwen2GpuModel : ILanguageModel
 {
@@ -291,6 +292,23 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     /// between steps (the bench compares both on one model).</summary>
     public bool CudaGraphs { get; set; } = true;
 
+    /// <summary>Whether passes below <see cref="GpuKernels.TiledMinTokens"/> rows rotate q and k and write the KV cache
+    /// in the q|k|v projection's epilogue (one launch fewer per layer); off, the RoPE launch follows the projection, as
+    /// for larger batches. Both leave the same bits. Switchable between steps (the bench and the tests compare both);
+    /// captured graphs are dropped on a change.</summary>
+    public bool FusedRope
+    {
+        get => _fusedRope;
+        set
+        {
+            if (value == _fusedRope) return;
+            _fusedRope = value;
+            DisposeGraphs();
+        }
+    }
+
+    private bool _fusedRope = true;
+
     /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
     public string? GraphFallbackReason { get; private set; }
 
@@ -358,13 +376,29 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         var k = _device.Kernels;
         var c = Config;
 
-        NormAndProject(s.Hidden.View, rows, w.AttentionNorm.View, s.Normed.View, w.QueryKeyValue, s.Qkv.View);
-        k.RopeAndCache(new RopeArgs
+        var rope = new RopeArgs
         {
             Qkv = s.Qkv.View, RowStride = _qkvWidth, Positions = s.Positions, Slots = s.Slots,
             Cos = _cos.View, Sin = _sin.View, KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
-        }, rows);
+        };
+        if (!FusedRope || rows >= k.TiledMinTokens)
+        {
+            NormAndProject(s.Hidden.View, rows, w.AttentionNorm.View, s.Normed.View, w.QueryKeyValue, s.Qkv.View);
+            k.RopeAndCache(rope, rows);
+        }
+        else if (w.QueryKeyValue.TakesInt8(rows, _int8))
+        {
+            // Decode and short batches: RoPE and the cache write ride in the projection's epilogue (one launch fewer).
+            var blocks = _int8!.For(w.QueryKeyValue.Inputs);
+            k.RmsNormInt8(s.Hidden.View, rows, w.AttentionNorm.View, _eps, s.Normed.View, blocks);
+            w.QueryKeyValue.ApplyRopeAndCache(k, s.Normed.View, blocks, rows, rope);
+        }
+        else
+        {
+            k.RmsNorm(s.Hidden.View, rows, w.AttentionNorm.View, _eps, s.Normed.View);
+            w.QueryKeyValue.ApplyRopeAndCache(k, s.Normed.View, null, rows, rope);
+        }
         // With int8 activations the split-K merge also quantizes the attention output for the o projection.
         Int8Blocks? attentionBlocks = w.AttentionOutput.TakesInt8(rows, _int8) ? _int8!.For(c.HiddenSize) : null;
         bool quantized = k.Attention(new AttentionArgs
