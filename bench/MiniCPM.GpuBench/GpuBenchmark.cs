@@ -374,6 +374,9 @@ internal static partial class GpuBenchmark
         using var act = gpu.Allocate<float>(ffn);
         using var logits = gpu.Allocate<float>(vocab);
         using var q = new Int8Buffer(gpu, 1, ffn);
+        // The norms in the o and down projections' tails write blocks of their own (the projection still reads q).
+        using var qNorm = new Int8Buffer(gpu, 1, hidden);
+        using var counters = new TokenCounters(gpu, 1);
         Fill(gpu, h.View, hidden);
         Fill(gpu, norm.View, hidden);
         Fill(gpu, gateUp.View, 2 * ffn);
@@ -390,16 +393,25 @@ internal static partial class GpuBenchmark
             KeyCache = attention.Args.KeyCache, ValueCache = attention.Args.ValueCache, Heads = heads, KvHeads = kvHeads, HeadDim = 128,
         };
         var k = gpu.Kernels;
+        var oTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wO]);
+        var downTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wDown]);
+        // A layer as Qwen2GpuModel runs it (FusedNorms): the norms after o and down in those projections' tails, so 7
+        // launches; only the first layer's attention norm is a launch of its own (timed below, once per token).
         (string Name, Action Launch)[] steps =
         [
-            ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
-            ($"q|k|v {qkv}×{hidden} + RoPE + cache write", () => k.MatMulInt8RopeAndCache(wQkv, q.For(hidden), 1, rope, column: 0)),
+            ($"q|k|v {qkv}×{hidden} + RoPE + cache write", () => k.MatMulInt8RopeAndCache(wQkv, qNorm.For(hidden), 1, rope, column: 0)),
             ("split-K attention + merge (2 launches)", () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
-            ($"o {hidden}×{hidden} (+= h)", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
-            ("rmsnorm+int8", () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, q.For(hidden))),
-            ($"gate|up {2 * ffn}×{hidden}", () => k.MatMulInt8(wGateUp, q.For(hidden), 1, gateUp.View)),
+            ($"o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wO, q.For(hidden), 1, h.View, oTail, accumulate: true)),
+            ($"gate|up {2 * ffn}×{hidden}", () => k.MatMulInt8(wGateUp, qNorm.For(hidden), 1, gateUp.View)),
             ("silu·mul+int8", () => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
-            ($"down {hidden}×{ffn} (+= h)", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
+            ($"down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wDown, q.For(ffn), 1, h.View, downTail, accumulate: true)),
+        ];
+        Action firstNorm = () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
+        // What the tails replace (FusedNorms off): the plain projections and a norm launch after each; not in the sums.
+        (string Name, Action Launch)[] apart =
+        [
+            ($"for comparison: o {hidden}×{hidden} (+= h), no tail", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
+            ($"for comparison: down {hidden}×{ffn} (+= h), no tail", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
         ];
         // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
         // shows its time on the GPU (plus the GPU's own gap between graph nodes).
@@ -407,30 +419,37 @@ internal static partial class GpuBenchmark
         Line(graphs ? "| launch | µs one by one | µs on the GPU (graph of 50) |" : "| launch | µs one by one |");
         Line(graphs ? "|---|---|---|" : "|---|---|");
         double layerSum = 0, layerGpu = 0;
+        (double OneByOne, double OnGpu) Time(string name, Action launch)
+        {
+            double seconds = Seconds(gpu, launch, 200), onGpu = graphs ? GraphSeconds(gpu, launch, 50) : double.NaN;
+            Line(graphs ? $"| {name} | {seconds * 1e6:F2} | {onGpu * 1e6:F2} |" : $"| {name} | {seconds * 1e6:F2} |");
+            return (seconds, onGpu);
+        }
+        var (norm0, norm0Gpu) = Time("rmsnorm+int8 (the first layer's attention norm, once per token)", firstNorm);
         foreach (var (name, launch) in steps)
         {
-            double seconds = Seconds(gpu, launch, 200);
+            var (seconds, onGpu) = Time(name, launch);
             layerSum += seconds;
-            double onGpu = graphs ? GraphSeconds(gpu, launch, 50) : double.NaN;
             layerGpu += onGpu;
-            Line(graphs ? $"| {name} | {seconds * 1e6:F2} | {onGpu * 1e6:F2} |" : $"| {name} | {seconds * 1e6:F2} |");
         }
-        Action lmHead = () => k.MatMulInt8(wHead, q.For(hidden), 1, logits.View);
+        Action lmHead = () => k.MatMulInt8(wHead, qNorm.For(hidden), 1, logits.View);
         double head = Seconds(gpu, lmHead, 50), headGpu = graphs ? GraphSeconds(gpu, lmHead, 10) : double.NaN;
         Line(graphs ? $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} | {headGpu * 1e6:F2} |" : $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} |");
+        foreach (var (name, launch) in apart) Time(name, launch);
         Action wholeStep = () =>
         {
+            firstNorm();
             for (int layer = 0; layer < layers; layer++)
                 foreach (var (_, launch) in steps) launch();
             lmHead();
         };
         double step = Seconds(gpu, wholeStep, 10);
-        Line($"sum of the parts: {(layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (the embedding gather not included: one tiny launch)");
+        Line($"sum of the parts: {(norm0 + layerSum * layers + head) * 1e3:F2} ms; the same launches in one stream, no host work: {step * 1e3:F2} ms per token (the embedding gather not included: one tiny launch)");
         if (graphs)
         {
             double stepGpu = GraphSeconds(gpu, wholeStep, 1);
             double weights = (double)(wQkv.Bytes + wO.Bytes + wGateUp.Bytes + wDown.Bytes) * layers + wHead.Bytes;
-            Line($"on the GPU: parts {(layerGpu * layers + headGpu) * 1e3:F2} ms, the whole step as one graph {stepGpu * 1e3:F2} ms; its weights ({weights / 1e9:F2} GB) at copy bandwidth: {weights / _copyBandwidth * 1e3:F2} ms");
+            Line($"on the GPU: parts {(norm0Gpu + layerGpu * layers + headGpu) * 1e3:F2} ms, the whole step as one graph {stepGpu * 1e3:F2} ms; its weights ({weights / 1e9:F2} GB) at copy bandwidth: {weights / _copyBandwidth * 1e3:F2} ms");
         }
 
         static GpuMatrix Random(GpuDevice gpu, int rows, int cols)
@@ -477,17 +496,19 @@ internal static partial class GpuBenchmark
             : "Decode: Forward + host argmax launched one by one (no CUDA graphs on this device), alternating with greedy decoding on the device.");
         Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode ms/token, graph | decode ms/token, one by one | tok/s (best) | roofline ms/token | roofline ratio (best) | launches/token | device greedy ms/token (window) | its roofline ratio |");
         Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var (type, activations) in new[]
+        foreach (var (type, activations, fusedNorms) in new[]
         {
-            (TensorType.Q4_0, ActivationPrecision.Int8), (TensorType.Q4_0, ActivationPrecision.Float32),
-            (TensorType.Q4_K, ActivationPrecision.Int8), (TensorType.Q4_K, ActivationPrecision.Float32),
-            (TensorType.Q5_K, ActivationPrecision.Int8), // Q5_K_M's main type (its float path: the matvec lines above)
-            (TensorType.F16, ActivationPrecision.Float32),
+            (TensorType.Q4_0, ActivationPrecision.Int8, true), (TensorType.Q4_0, ActivationPrecision.Int8, false),
+            (TensorType.Q4_0, ActivationPrecision.Float32, true),
+            (TensorType.Q4_K, ActivationPrecision.Int8, true), (TensorType.Q4_K, ActivationPrecision.Float32, true),
+            (TensorType.Q5_K, ActivationPrecision.Int8, true), // Q5_K_M's main type (its float path: the matvec lines above)
+            (TensorType.F16, ActivationPrecision.Float32, true),
         })
-            Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick));
+            Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick, fusedNorms));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
         // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
-        // and the merge quantize what they write); final norm, lm_head.
+        // and the merge quantize what they write, and the norms after o and down ride in those projections' tails
+        // unless launched apart: 7 per layer and the first layer's norm); final norm, lm_head.
         foreach (var (label, launches) in _decodeLaunches)
             Line($"launches per decode token, {label}: {launches:F0} × {_launchSeconds * 1e6:F2} µs back-to-back launch cost = {launches * _launchSeconds * 1e3:F2} ms if launch-bound");
         Line("plus one logits copy (sync) per token");
@@ -495,11 +516,15 @@ internal static partial class GpuBenchmark
 
     private static readonly List<(string Label, double Launches)> _decodeLaunches = [];
 
+    /// <param name="fusedNorms"><see cref="Qwen2GpuModel.FusedNorms"/> (int8 rows: off launches the norms after o and
+    /// down apart, the comparison row).</param>
     private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations,
-        bool graphs, bool quick)
+        bool graphs, bool quick, bool fusedNorms)
     {
         using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type,
             new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations });
+        model.FusedNorms = fusedNorms;
+        string label = fusedNorms ? $"{activations}" : $"{activations}, norms launched apart";
         var random = new Random(3);
         int prompt = _tiny ? 5 : 128, blocks = _tiny ? 1 : 5, blockSteps = _tiny ? 1 : quick ? 8 : 32;
         var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
@@ -550,11 +575,11 @@ internal static partial class GpuBenchmark
         }
         double graphToken = withGraphs.Count > 0 ? Median(withGraphs) : double.NaN, plainToken = Median(oneByOne);
         double best = graphs ? Math.Min(graphToken, plainToken) : plainToken;
-        _decodeLaunches.Add(($"{type} {activations}", launches));
+        _decodeLaunches.Add(($"{type} {label}", launches));
         double roofline = model.DecodeWeightBytes / _copyBandwidth, deviceToken = Median(onDevice);
         string graphCell = graphs ? $"{graphToken * 1e3:F2}" : "—";
-        Line($"| {type} | {activations} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {graphCell} | {plainToken * 1e3:F2} | {1 / best:F1} | {roofline * 1e3:F2} | {roofline / best:P0} | {launches:F0} | {deviceToken * 1e3:F2} ({GreedyWindow}) | {roofline / deviceToken:P0} |");
-        _decodeLaunches.Add(($"{type} {activations}, device greedy", deviceLaunches));
+        Line($"| {type} | {label} | {model.DecodeWeightBytes / 1e9:F2} GB | {prompt / prefill:F0} | {graphCell} | {plainToken * 1e3:F2} | {1 / best:F1} | {roofline * 1e3:F2} | {roofline / best:P0} | {launches:F0} | {deviceToken * 1e3:F2} ({GreedyWindow}) | {roofline / deviceToken:P0} |");
+        _decodeLaunches.Add(($"{type} {label}, device greedy", deviceLaunches));
         if (model.GraphFallbackReason is { } reason) Line($"CUDA graphs fell back to one-by-one launches: {reason}");
         model.FreeSequence(sequence);
     }

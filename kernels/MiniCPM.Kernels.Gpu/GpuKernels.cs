@@ -15,7 +15,7 @@ public sealed class GpuKernels
     private readonly Dictionary<(Type Format, Type Output), Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
-    private readonly Dictionary<(Type Format, Type Output), Delegate> _int8MatVecs = [];
+    private readonly Dictionary<(Type Format, Type Output, Type Tail), Delegate> _int8MatVecs = [];
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
     private Action<AcceleratorStream, KernelConfig, NormArgs>? _rmsNorm, _layerNorm;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, int>? _softmax;
@@ -184,40 +184,95 @@ public sealed class GpuKernels
         Int8MatVec(w, x, tokens, output);
     }
 
-    private void Int8MatVec<TOutput>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output) where TOutput : struct, IRowPairOutput
+    /// <summary>
+    /// <see cref="MatMulInt8"/> with <paramref name="norm"/> as its tail: once every group of every launch that writes
+    /// token t's row (<see cref="RmsNormTail"/>.Groups) is done, the last of them writes RMSNorm(y[t]) and its int8
+    /// blocks, bit for bit what <see cref="RmsNormInt8"/> would write after the product — one launch instead of two.
+    /// <paramref name="w"/> may be one dtype run of the row (<paramref name="y"/> a view at its offset): launch every
+    /// run with the same tail. The tail's blocks must not be <paramref name="x"/>'s: a token's norm may run while
+    /// another token's groups still read their activations.
+    /// </summary>
+    public void MatMulInt8ThenRmsNorm(GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y, RmsNormTail norm,
+        ArrayView<float> bias = default, bool accumulate = false, int yStride = 0)
+    {
+        var store = Store(w, y, bias, accumulate, yStride);
+        if (store.YStride != norm.Norm.Cols)
+            throw new ArgumentException($"the norm reads rows of {norm.Norm.Cols}; the product writes rows of {store.YStride}", nameof(norm));
+        if (tokens > norm.Counters.Length)
+            throw new ArgumentException($"{tokens} tokens, {norm.Counters.Length} tail counters", nameof(tokens));
+        if (tokens <= 0) return;
+        Int8MatVec(w, x, tokens, store, norm);
+    }
+
+    /// <summary>
+    /// The tail of <see cref="MatMulInt8ThenRmsNorm"/> for a row of weight.Length values that <paramref name="parts"/>
+    /// write between them (their rows add up to the row): <paramref name="y"/> is the whole rows the product writes
+    /// (from column 0), <paramref name="normed"/> and <paramref name="q"/> what <see cref="RmsNormInt8"/> would write.
+    /// </summary>
+    public static RmsNormTail RmsNormTail(ArrayView<float> y, ArrayView<float> weight, float eps, ArrayView<float> normed,
+        Int8Blocks q, TokenCounters counters, IEnumerable<GpuMatrix> parts)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        ArgumentNullException.ThrowIfNull(parts);
+        if (weight.Length % 32 != 0) throw new ArgumentException($"{weight.Length} columns are not whole int8 blocks of 32", nameof(weight));
+        var matrices = parts.ToArray();
+        if (matrices.Sum(m => (long)m.Rows) != weight.Length)
+            throw new ArgumentException($"the parts write {matrices.Sum(m => (long)m.Rows)} of the norm's {weight.Length} columns", nameof(parts));
+        return new RmsNormTail
+        {
+            Norm = new RmsNormInt8Args { X = y, Y = normed, Weight = weight, Q = q, Cols = (int)weight.Length, Eps = eps },
+            Counters = counters.View, Groups = matrices.Sum(Int8MatVecGroups),
+        };
+    }
+
+    /// <summary>Groups per token of <paramref name="w"/>'s int8 matrix-vector launch.</summary>
+    private static int Int8MatVecGroups(GpuMatrix w)
+    {
+        int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
+        return (w.Rows + rowsPerGroup - 1) / rowsPerGroup;
+    }
+
+    private void Int8MatVec<TOutput>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output) where TOutput : struct, IRowPairOutput =>
+        Int8MatVec(w, x, tokens, output, default(NoTail));
+
+    private void Int8MatVec<TOutput, TTail>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
+        where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         if (!HasInt8Kernel(w.Type)) throw NoInt8Kernel(w.Type);
-        var launch = new Int8MatVecLaunch<TOutput>(this, w, x, tokens, output);
+        var launch = new Int8MatVecLaunch<TOutput, TTail>(this, w, x, tokens, output, tail);
         w.Accept(ref launch);
     }
 
     private static NotSupportedException NoInt8Kernel(TensorType type) =>
         new($"no int8-activation GPU kernel for {type} weights");
 
-    /// <summary>An int8 product's arguments (<see cref="MatMulInt8"/>, <see cref="MatMulInt8RopeAndCache"/>), carried
-    /// through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for the matrix's format; only formats with an int8
-    /// kernel arrive at <see cref="VisitInt8"/>.</summary>
-    private readonly struct Int8MatVecLaunch<TOutput>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
-        : IRowFormatVisitor where TOutput : struct, IRowPairOutput
+    /// <summary>An int8 product's arguments (<see cref="MatMulInt8"/>, <see cref="MatMulInt8RopeAndCache"/>,
+    /// <see cref="MatMulInt8ThenRmsNorm"/>), carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for
+    /// the matrix's format; only formats with an int8 kernel arrive at <see cref="VisitInt8"/>.</summary>
+    private readonly struct Int8MatVecLaunch<TOutput, TTail>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
+        : IRowFormatVisitor where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         // Unreached while HasInt8Kernel agrees with GpuMatrix.Accept; kept as the same refusal should they drift apart.
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat => throw NoInt8Kernel(w.Type);
 
         public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat =>
-            kernels.Int8MatVec(format, w, x, tokens, output);
+            kernels.Int8MatVec(format, w, x, tokens, output, tail);
     }
 
-    private void Int8MatVec<TFormat, TOutput>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
+    private void Int8MatVec<TFormat, TOutput, TTail>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
-        var key = (typeof(TFormat), typeof(TOutput));
+        bool plain = typeof(TTail) == typeof(NoTail);
+        var key = (typeof(TFormat), typeof(TOutput), typeof(TTail));
         if (!_int8MatVecs.TryGetValue(key, out var kernel))
-            _int8MatVecs[key] = kernel = _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel);
+            _int8MatVecs[key] = kernel = plain
+                ? _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel)
+                : _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
         var args = new Int8MatVecArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, Output = output };
-        int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
-        var grid = new Index2D((w.Rows + rowsPerGroup - 1) / rowsPerGroup, tokens);
+        var config = new KernelConfig(new Index2D(Int8MatVecGroups(w), tokens), new Index2D(MatMulKernel.GroupSize, 1));
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>>)kernel)(Stream, new KernelConfig(grid, new Index2D(MatMulKernel.GroupSize, 1)), args);
+        if (plain) ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>>)kernel)(Stream, config, args);
+        else ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>, TTail>)kernel)(Stream, config, args, tail);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>

@@ -23,15 +23,25 @@ public struct Int8MatVecArgs<TFormat, TOutput> where TFormat : struct, IInt8RowF
 /// </summary>
 public static class Int8MatVecKernel
 {
+    /// <summary>The plain product.</summary>
     public static void Kernel<TFormat, TOutput>(Int8MatVecArgs<TFormat, TOutput> a)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput =>
+        Run(a, default(NoTail));
+
+    /// <summary>The product, then <paramref name="tail"/> by every group once its outputs are written (e.g. <see cref="RmsNormTail"/>).</summary>
+    public static void KernelThenTail<TFormat, TOutput, TTail>(Int8MatVecArgs<TFormat, TOutput> a, TTail tail)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail =>
+        Run(a, tail);
+
+    private static void Run<TFormat, TOutput, TTail>(Int8MatVecArgs<TFormat, TOutput> a, TTail tail)
+        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         const int Lanes = MatMulKernel.Lanes, WarpsPerGroup = MatMulKernel.WarpsPerGroup;
         int teamWarps = MatMulKernel.TeamWarps(a.Blocks * 32), teamSize = teamWarps * Lanes;
         int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
         int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
         int pair = Grid.IdxX * (WarpsPerGroup / teamWarps) + team;
-        bool live = pair * MatMulKernel.RowsPerTeam < a.Rows; // a dead team still joins the shuffles and barrier below
+        bool live = pair * MatMulKernel.RowsPerTeam < a.Rows; // a dead team still joins the shuffles and barriers below
         int row0 = a.Output.First(pair), second = a.Output.Second(pair);
         int row1 = IntrinsicMath.Min(second, a.Rows - 1);
         int token = Grid.IdxY;
@@ -46,25 +56,30 @@ public static class Int8MatVecKernel
             s1 += a.Weights.BlockDot(row1, b, x);
         }
 
-        // Both rows' sums in one butterfly: lanes 0..15 end with row 0's, lanes 16..31 with row 1's.
+        // Both rows' sums in one butterfly: lanes 0..15 end with row 0's, lanes 16..31 with row 1's. No thread returns
+        // early: the whole group reaches the tail.
         float mine = WarpMath.Sum2(s0, s1);
         if (teamWarps > 1)
         {
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 2);
             if ((lane & 15) == 0) partial[warp * 2 + (lane >> 4)] = mine;
             Group.Barrier();
-            if (Group.IdxX != 0 || !live) return;
-            float total0 = 0, total1 = 0;
-            for (int w = 0; w < WarpsPerGroup; w++)
+            if (Group.IdxX == 0 && live)
             {
-                total0 += partial[w * 2];
-                total1 += partial[w * 2 + 1];
+                float total0 = 0, total1 = 0;
+                for (int w = 0; w < WarpsPerGroup; w++)
+                {
+                    total0 += partial[w * 2];
+                    total1 += partial[w * 2 + 1];
+                }
+                a.Output.Write(row0, second, token, total0, total1);
             }
-            a.Output.Write(row0, second, token, total0, total1);
-            return;
         }
-        float other = Warp.ShuffleXor(mine, 16); // lane 0 holds both rows' sums
-        if (!live || lane != 0) return;
-        a.Output.Write(row0, second, token, mine, other);
+        else
+        {
+            float other = Warp.ShuffleXor(mine, 16); // lane 0 holds both rows' sums
+            if (live && lane == 0) a.Output.Write(row0, second, token, mine, other);
+        }
+        tail.Finish(token);
     }
 }

@@ -41,7 +41,7 @@ public static class NormKernels
             return;
         }
         long start = (long)Grid.IdxX * a.Cols;
-        float scale = RmsScale(a.X, start, a.Cols, a.Eps);
+        float scale = RmsScale(a.X, start, a.Cols, a.Eps, GroupSize);
         for (int i = Group.IdxX; i < a.Cols; i += GroupSize)
             a.Y[start + i] = a.X[start + i] * scale * a.Weight[i];
     }
@@ -58,26 +58,32 @@ public static class NormKernels
             RmsNormInRegisters(a.X, a.Y, a.Weight, a.Cols, a.Eps, a.Q, quantize: true);
             return;
         }
-        long start = (long)Grid.IdxX * a.Cols;
-        float scale = RmsScale(a.X, start, a.Cols, a.Eps);
+        NormalizeQuads(a, Grid.IdxX, RmsScale(a.X, (long)Grid.IdxX * a.Cols, a.Cols, a.Eps, GroupSize), GroupSize);
+    }
+
+    /// <summary>
+    /// What <see cref="RmsNormInt8"/> writes for row <paramref name="row"/>, bit for bit, by a whole group of
+    /// <paramref name="threads"/> threads (a divisor of <see cref="GroupSize"/>: the matrix-vector kernel's 128 in its
+    /// <see cref="RmsNormTail"/>). Only the sum of squares depends on who adds what, so it is added up in the order of
+    /// <see cref="RmsNormInt8"/>'s <see cref="GroupSize"/> threads, each thread here standing in for several of them;
+    /// x is read a second time for y rather than held in registers, which would cost the host kernel occupancy.
+    /// </summary>
+    internal static void RmsNormInt8Row(RmsNormInt8Args a, int row, int threads) =>
+        NormalizeQuads(a, row, RmsScale(a.X, (long)row * a.Cols, a.Cols, a.Eps, threads), threads);
+
+    /// <summary>y = x·scale·w and its int8 blocks for row <paramref name="row"/>, quad by quad, <paramref name="threads"/> at a time.</summary>
+    private static void NormalizeQuads(RmsNormInt8Args a, int row, float scale, int threads)
+    {
         var x = a.X.Cast<Float4>();
         var y = a.Y.Cast<Float4>();
         var w = a.Weight.Cast<Float4>();
-        long start4 = start / 4;
         int quads = a.Cols / 4;
+        long start4 = (long)row * quads;
         // Every thread takes the same number of steps, so whole warps reach the quantizer's shuffles together.
-        for (int first = 0; first < quads; first += GroupSize)
+        for (int first = 0; first < quads; first += threads)
         {
             int i = first + Group.IdxX;
-            bool active = i < quads;
-            Float4 value = default;
-            if (active)
-            {
-                Float4 v = x[start4 + i], g = w[i];
-                value = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
-                y[start4 + i] = value;
-            }
-            Int8Quantizer.QuantizeQuad(value, a.Q, (long)Grid.IdxX * a.Q.BlocksPerToken + i / 8, active);
+            Normalized(y, start4, i, quads, QuadAt(x, start4, i, quads), QuadAt(w, 0, i, quads), scale, a.Q, quantize: true, row);
         }
     }
 
@@ -89,8 +95,8 @@ public static class NormKernels
     private static void RmsNormInRegisters(ArrayView<float> xs, ArrayView<float> ys, ArrayView<float> weight, int cols,
         float eps, Int8Blocks q, bool quantize)
     {
-        int quads = cols / 4, tid = Group.IdxX;
-        long start4 = (long)Grid.IdxX * quads;
+        int quads = cols / 4, tid = Group.IdxX, row = Grid.IdxX;
+        long start4 = (long)row * quads;
         var x = xs.Cast<Float4>();
         var w = weight.Cast<Float4>();
         var y = ys.Cast<Float4>();
@@ -98,39 +104,69 @@ public static class NormKernels
         Float4 x2 = QuadAt(x, start4, tid + 2 * GroupSize, quads), x3 = QuadAt(x, start4, tid + 3 * GroupSize, quads);
         Float4 w0 = QuadAt(w, 0, tid, quads), w1 = QuadAt(w, 0, tid + GroupSize, quads);
         Float4 w2 = QuadAt(w, 0, tid + 2 * GroupSize, quads), w3 = QuadAt(w, 0, tid + 3 * GroupSize, quads);
-        float squares = Squares(x0) + Squares(x1) + Squares(x2) + Squares(x3);
-        float scale = 1f / XMath.Sqrt(BlockSum(squares) / cols + eps);
-        Normalized(y, start4, tid, quads, x0, w0, scale, q, quantize);
-        Normalized(y, start4, tid + GroupSize, quads, x1, w1, scale, q, quantize);
-        Normalized(y, start4, tid + 2 * GroupSize, quads, x2, w2, scale, q, quantize);
-        Normalized(y, start4, tid + 3 * GroupSize, quads, x3, w3, scale, q, quantize);
+        float scale = Scale(BlockSum(Squares(x0, x1, x2, x3)), cols, eps);
+        Normalized(y, start4, tid, quads, x0, w0, scale, q, quantize, row);
+        Normalized(y, start4, tid + GroupSize, quads, x1, w1, scale, q, quantize, row);
+        Normalized(y, start4, tid + 2 * GroupSize, quads, x2, w2, scale, q, quantize, row);
+        Normalized(y, start4, tid + 3 * GroupSize, quads, x3, w3, scale, q, quantize, row);
     }
 
     private static Float4 QuadAt(ArrayView<Float4> v, long start, int i, int quads) => i < quads ? v[start + i] : default;
 
     private static float Squares(Float4 v) => v.X * v.X + v.Y * v.Y + v.Z * v.Z + v.W * v.W;
 
-    /// <summary>Quad i of y = x·scale·w, and (uniformly per launch) its share of the row's int8 block.</summary>
+    /// <summary>A thread's share of the sum of squares in <see cref="RmsNormInRegisters"/>: its four quads, in order.</summary>
+    private static float Squares(Float4 x0, Float4 x1, Float4 x2, Float4 x3) => Squares(x0) + Squares(x1) + Squares(x2) + Squares(x3);
+
+    private static float Scale(float squares, int cols, float eps) => 1f / XMath.Sqrt(squares / cols + eps);
+
+    /// <summary>Quad i of y = x·scale·w, and (uniformly per launch) its share of row <paramref name="row"/>'s int8 block.</summary>
     private static void Normalized(ArrayView<Float4> y, long start4, int i, int quads, Float4 v, Float4 g, float scale,
-        Int8Blocks q, bool quantize)
+        Int8Blocks q, bool quantize, int row)
     {
         bool active = i < quads;
         var value = new Float4(v.X * scale * g.X, v.Y * scale * g.Y, v.Z * scale * g.Z, v.W * scale * g.W);
         if (active) y[start4 + i] = value;
-        if (quantize) Int8Quantizer.QuantizeQuad(value, q, (long)Grid.IdxX * q.BlocksPerToken + i / 8, active);
+        if (quantize) Int8Quantizer.QuantizeQuad(value, q, (long)row * q.BlocksPerToken + i / 8, active);
     }
 
-    /// <summary>1 / √(mean(x²) + ε) of the row at <paramref name="start"/>, every thread of the group getting it.</summary>
-    private static float RmsScale(ArrayView<float> x, long start, int cols, float eps)
+    /// <summary>1 / √(mean(x²) + ε) of the row at <paramref name="start"/>, every thread of the group getting it (see <see cref="SumOfSquares"/>).</summary>
+    private static float RmsScale(ArrayView<float> x, long start, int cols, float eps, int threads) =>
+        Scale(SumOfSquares(x, start, cols, threads), cols, eps);
+
+    /// <summary>
+    /// Σx² of the row at <paramref name="start"/>, every thread of the group getting it, added up as a group of
+    /// <see cref="GroupSize"/> threads adds it whatever <paramref name="threads"/> (a divisor of it) run it: thread t
+    /// sums what threads t + k·threads of the full group would — their four quads as <see cref="RmsNormInRegisters"/>
+    /// holds them where the row fits, else a strided run of scalars — and those sums meet in the same warp trees and
+    /// the same final loop.
+    /// </summary>
+    internal static float SumOfSquares(ArrayView<float> x, long start, int cols, int threads)
     {
-        float squares = 0;
-        for (int i = Group.IdxX; i < cols; i += GroupSize)
+        var partial = SharedMemory.Allocate<float>(GroupSize / 32);
+        bool quads = FitsRegisters(cols);
+        Group.Barrier(); // partial may still be read by an earlier sum
+        for (int t = Group.IdxX; t < GroupSize; t += threads)
         {
-            float v = x[start + i];
-            squares += v * v;
+            float squares = 0;
+            if (quads)
+            {
+                var x4 = x.Cast<Float4>();
+                long start4 = start / 4;
+                int count = cols / 4;
+                squares = Squares(QuadAt(x4, start4, t, count), QuadAt(x4, start4, t + GroupSize, count),
+                    QuadAt(x4, start4, t + 2 * GroupSize, count), QuadAt(x4, start4, t + 3 * GroupSize, count));
+            }
+            else
+                for (int i = t; i < cols; i += GroupSize)
+                {
+                    float v = x[start + i];
+                    squares += v * v;
+                }
+            StoreWarpSum(partial, squares, t);
         }
-        float total = BlockSum(squares);
-        return 1f / XMath.Sqrt(total / cols + eps);
+        Group.Barrier();
+        return PartialsTotal(partial);
     }
 
     /// <summary>y = (x − mean) / √(var + ε) ⊙ w + b (two passes over the row, as the CPU kernel).</summary>
@@ -155,11 +191,23 @@ public static class NormKernels
     internal static float BlockSum(float value)
     {
         var partial = SharedMemory.Allocate<float>(GroupSize / 32);
+        Group.Barrier(); // partial may still be read by an earlier sum
+        StoreWarpSum(partial, value, Group.IdxX);
+        Group.Barrier();
+        return PartialsTotal(partial);
+    }
+
+    /// <summary>The warp's sum of <paramref name="value"/> into the slot of thread <paramref name="thread"/>'s warp
+    /// (all 32 lanes call it together).</summary>
+    private static void StoreWarpSum(ArrayView<float> partial, float value, int thread)
+    {
         value = WarpMath.Sum(value);
-        int warp = Group.IdxX / 32;
-        Group.Barrier();
-        if ((Group.IdxX & 31) == 0) partial[warp] = value;
-        Group.Barrier();
+        if ((Group.IdxX & 31) == 0) partial[thread / 32] = value;
+    }
+
+    /// <summary>The warps' sums added in warp order.</summary>
+    private static float PartialsTotal(ArrayView<float> partial)
+    {
         float total = 0;
         for (int w = 0; w < GroupSize / 32; w++) total += partial[w];
         return total;

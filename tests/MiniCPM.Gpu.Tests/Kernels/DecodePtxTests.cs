@@ -7,7 +7,8 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 
 /// <summary>
 /// The decode kernels compiled to PTX for SM_90 without a GPU (as <see cref="Vision.VisionPtxTests"/>): the int8
-/// matrix-vector kernel for every int8 weight format must use dp4a and keep its state in registers; the split-K
+/// matrix-vector kernel for every int8 weight format (plain, with the RoPE epilogue, with the RMSNorm tail) must use
+/// dp4a and keep its state in registers; the split-K
 /// attention and its merge, the tiled prefill attention, the fused int8 producers (RMSNorm, SiLU·mul), the quantizer
 /// they share, and the matrix kernel's butterfly reductions must compile without local memory.
 /// </summary>
@@ -26,7 +27,8 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q6_KRows), 8)]
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
     {
-        ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RowPairStore)), dp4aPerBlock);
+        string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RowPairStore)), dp4aPerBlock);
+        Assert.DoesNotContain("membar", ptx); // the plain kernel's empty tail leaves nothing behind
     }
 
     /// <summary>The q|k|v projection with RoPE and the KV-cache write in its epilogue: the same inner loop, so the same
@@ -43,6 +45,27 @@ public sealed class DecodePtxTests
         string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RopeCacheOutput)), dp4aPerBlock);
         Assert.DoesNotContain("cos.approx", ptx);
         Assert.DoesNotContain("sin.approx", ptx);
+    }
+
+    /// <summary>The o/down projection with the next RMSNorm(+int8) as its tail: the same inner loop (the same dp4a,
+    /// nothing more in local memory), the device-wide fence and the atomic count of the last-group pattern, and the
+    /// norm's quantizer as exact as the standalone kernel's (IEEE division, round half to even by 1.5·2^23).</summary>
+    [Theory]
+    [InlineData(typeof(Q4_0Rows), 8)]
+    [InlineData(typeof(Q8_0Rows), 8)]
+    [InlineData(typeof(Q4_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 8)]
+    public void Int8MatVecWithRmsNormTailCompilesToDp4aWithoutMoreLocalMemory(Type format, int dp4aPerBlock)
+    {
+        var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.KernelThenTail))!
+            .MakeGenericMethod(format, typeof(RowPairStore), typeof(RmsNormTail));
+        string ptx = ExpectDp4aWithoutLocalMemory(method, dp4aPerBlock);
+        Assert.Contains("membar.gl", ptx);
+        Assert.Contains("atom.add.global", ptx); // ILGPU's spelling of atom.global.add
+        Assert.Contains("bar.red.or", ptx); // "am I the last group" shared with the whole group
+        Assert.Contains("div.rn.f32", ptx);
+        Assert.Contains("0f4B400000", ptx);
+        Assert.DoesNotContain("approx", ptx.Replace("ex2.approx", ""));
     }
 
     [Fact]

@@ -173,7 +173,7 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
         }
     }
 
-    private static void AssertSameBits(float[] expected, float[] actual)
+    internal static void AssertSameBits(float[] expected, float[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
@@ -181,7 +181,7 @@ public sealed class FusedInt8ProducerTests(SimulatorDevice simulator)
                 $"index {i}: {actual[i]:G9} vs {expected[i]:G9}");
     }
 
-    private static void AssertSameBlocks(Int8Blocks expected, Int8Blocks actual, int blocks)
+    internal static void AssertSameBlocks(Int8Blocks expected, Int8Blocks actual, int blocks)
     {
         Assert.Equal(Download(expected.Quants, 2 * blocks), Download(actual.Quants, 2 * blocks));
         Assert.Equal(Download(expected.Scales, blocks).Select(BitConverter.SingleToInt32Bits), Download(actual.Scales, blocks).Select(BitConverter.SingleToInt32Bits));

@@ -14,10 +14,12 @@ namespace MiniCPM.Gpu.Tests.Models;
 /// tiled matmul's threshold), attention (split-K over chunks + merge for batches of up to 8 rows: 2), o, norm,
 /// gate|up, SiLU·mul, down = 9; with int8 activations the norms, SiLU·mul and the attention's merge (head dim 32:
 /// whole int8 blocks) quantize what they write, so still 9. Around the layers: embedding gather, final norm
-/// (quantizing too when the lm_head reads int8), lm_head = 3. The int8 case also runs two sequences in one pass
-/// against each alone (bit-identical logits: the per-request final norms quantize into the lm_head's blocks at their
-/// own rows); every case runs again with RoPE launched apart (<see cref="Qwen2GpuModel.FusedRope"/> off): one launch
-/// more per layer, bit-identical logits.
+/// (quantizing too when the lm_head reads int8), lm_head = 3. Int8 decode rows make the norms after o and down in
+/// those projections' tails (<see cref="Qwen2GpuModel.FusedNorms"/>): 7 per layer, and around the layers the
+/// embedding, the first layer's attention norm and the lm_head (the final norm in the last down projection's tail) =
+/// 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits: every kernel keeps
+/// rows apart); every case runs again with the norms launched apart (FusedNorms off: two launches more per layer) and
+/// with RoPE launched apart (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
@@ -31,28 +33,38 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
     [Fact]
     public void Int8DecodeBatchAndPrefill()
     {
-        // One row (a decode step; its position does not change the launches): 9 per layer + 3. With RoPE launched
-        // apart (FusedRope off): one more per layer, and the same logits bit for bit.
+        // One row (a decode step; its position does not change the launches): 7 per layer + 3. With the norms
+        // launched apart (FusedNorms off): 9 per layer + 3; with RoPE launched apart too: 10. Same logits bit for bit.
         var kernels = simulator.Device.Kernels;
-        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 128 });
-        var alone = ExpectLaunches(model, [3], 9 * Layers + 3);
+        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 256 });
+        var alone = ExpectLaunches(model, [3], 7 * Layers + 3);
+        model.FusedNorms = false;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 9 * Layers + 3)));
         model.FusedRope = false;
         Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 10 * Layers + 3)));
+        model.FusedNorms = true;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
         model.FusedRope = true;
 
-        // Two sequences' decode steps in one pass: one final-norm launch per request, each quantizing its row into
-        // the lm_head's blocks at its own offset (Int8Blocks.FromToken) — 9 per layer + 4. Every kernel treats rows
-        // independently, so each row's logits equal, bit for bit, those of the same step run alone.
+        // Two sequences' decode steps in one pass: every row wants logits, so the last down projection's tail makes
+        // the final norm of both (7 per layer + 3); with the norms launched apart, one final-norm launch per request,
+        // each quantizing its row into the lm_head's blocks at its own offset (Int8Blocks.FromToken): 9 per layer + 4.
+        // Every kernel treats rows independently, so each row's logits equal, bit for bit, those of the step alone.
         var other = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
         model.Forward([other]);
-        var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
-        var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
-        long before = kernels.Launches;
-        model.Forward([first, second]);
-        Assert.Equal(9 * Layers + 4, kernels.Launches - before);
-        Assert.Equal(Bits(alone), Bits(first.Logits!));
-        Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
-        Assert.NotEqual(first.Logits, second.Logits);
+        foreach (bool fusedNorms in new[] { true, false })
+        {
+            model.FusedNorms = fusedNorms;
+            var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
+            var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
+            long before = kernels.Launches;
+            model.Forward([first, second]);
+            Assert.Equal(fusedNorms ? 7 * Layers + 3 : 9 * Layers + 4, kernels.Launches - before);
+            Assert.Equal(Bits(alone), Bits(first.Logits!));
+            Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
+            Assert.NotEqual(first.Logits, second.Logits);
+        }
+        model.FusedNorms = true;
 
         // Five rows: more than the int8 kernels take, so the layers run the float path (still 9 each: RoPE in the
         // float projection's epilogue); the lm_head reads only the last row, as int8, quantized by the final norm: 9

@@ -57,10 +57,16 @@ internal sealed class FusedLinear : IDisposable
     }
 
     /// <summary>As <see cref="Apply"/> with x already quantized (valid only where <see cref="TakesInt8"/>): no quantize launch.</summary>
-    public void ApplyQuantized(GpuKernels kernels, Int8Blocks x, int tokens, ArrayView<float> y, bool accumulate = false)
+    /// <param name="norm">When given (made for this projection's <see cref="Matrices"/> and whole rows of y): every
+    /// part runs it as its tail (<see cref="GpuKernels.MatMulInt8ThenRmsNorm"/>), so the norm of each finished row y[t]
+    /// needs no launch of its own.</param>
+    public void ApplyQuantized(GpuKernels kernels, Int8Blocks x, int tokens, ArrayView<float> y, bool accumulate = false,
+        RmsNormTail? norm = null)
     {
         foreach (var (matrix, offset) in _parts)
-            kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
+            if (norm is { } tail)
+                kernels.MatMulInt8ThenRmsNorm(matrix, x, tokens, y.SubView(offset), tail, Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
+            else kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
     }
 
     /// <summary>

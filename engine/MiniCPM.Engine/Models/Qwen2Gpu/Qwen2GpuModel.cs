@@ -29,8 +29,11 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// the token ids and the batch layout (positions, cache slots, block tables: a few ints per row) and reads back only
 /// the logits. With int8 activations (≤ <see cref="FusedLinear.MaxInt8Tokens"/> rows, block-quantized weights: Q4_0…Q8_0 and Q2_K…Q6_K)
 /// each projection reads its input as int8 blocks, made by the kernel that makes the input: both norms and SiLU·mul
-/// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32), so
-/// a decode layer is nine launches either way and a decode token 9·layers + 3.
+/// quantize what they write, and so does the split-K attention's merge (a head's d values are whole blocks of 32).
+/// There the norms after the o and down projections ride in those projections' tails (<see cref="FusedNorms"/>: the
+/// last group to finish a row normalizes it — the down projection's makes the next layer's attention norm, or after
+/// the last layer the final norm when every row wants logits), so a decode layer is seven launches and a decode token
+/// 7·layers + 3 (embedding, the first attention norm, the lm_head); without the tails nine and 9·layers + 3.
 /// </summary>
 public sealed partial class Qwen2GpuModel : ILanguageModel
 {
@@ -43,6 +46,10 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     private readonly float _eps, _attentionScale;
     private readonly int _qkvWidth;
     private readonly Int8Buffer? _int8;
+    /// <summary>Where the norms in the projections' tails write their int8 blocks: never the blocks the projection
+    /// reads (a token's norm may run while another token's groups still read theirs), and their per-token counters.</summary>
+    private readonly Int8Buffer? _normBlocks;
+    private readonly TokenCounters? _tailCounters;
     /// <summary>Batches of up to this many rows (decode) take the split-K attention; larger ones have rows × heads
     /// groups enough for the per-head kernel, and the partial-state scratch grows with rows.</summary>
     private const int SplitAttentionRows = 8;
@@ -77,7 +84,11 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         if (options.CudaGraphs && device.SupportsGraphs) _graphs = [];
         _greedyWindow = options.GreedyWindow;
         if (options.Activations == ActivationPrecision.Int8 && weights.AllMatrices.Any(m => GpuKernels.HasInt8Kernel(m.Type)))
+        {
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
+            _normBlocks = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, config.HiddenSize);
+            _tailCounters = new TokenCounters(device, FusedLinear.MaxInt8Tokens);
+        }
 
         // cos/sin of every position the cache can hold, from the CPU RoPE (identical rounding).
         var rope = new RotaryEmbedding(config.HeadDim, (float)config.RopeTheta);
@@ -228,12 +239,13 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     {
         Embed(batch, rows, ids, s);
         Observe(0, rows, s.Hidden.View);
+        bool normed = false; // whether the last projection's tail already made the next norm
         for (int layer = 0; layer < _weights.Layers.Length; layer++)
         {
-            DecoderLayer(layer, rows, s, attentionContext);
+            normed = DecoderLayer(batch, layer, rows, s, attentionContext, normed);
             Observe(layer + 1, rows, s.Hidden.View);
         }
-        LogitKernels(batch, rows, s);
+        LogitKernels(batch, rows, s, normed);
     }
 
     /// <summary>
@@ -309,6 +321,23 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
 
     private bool _fusedRope = true;
 
+    /// <summary>Whether int8 decode passes make the norm after the o and down projections in those projections' tails
+    /// (<see cref="RmsNormTail"/>: two launches fewer per layer); off, each norm is a launch of its own. Both leave the
+    /// same bits. Switchable between steps (the bench and the tests compare both); captured graphs are dropped on a
+    /// change.</summary>
+    public bool FusedNorms
+    {
+        get => _fusedNorms;
+        set
+        {
+            if (value == _fusedNorms) return;
+            _fusedNorms = value;
+            DisposeGraphs();
+        }
+    }
+
+    private bool _fusedNorms = true;
+
     /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
     public string? GraphFallbackReason { get; private set; }
 
@@ -370,7 +399,10 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         }
     }
 
-    private void DecoderLayer(int layer, int rows, Scratch s, int attentionContext)
+    /// <summary>One decoder layer; <paramref name="inputNormed"/>: the previous layer's down projection already wrote
+    /// this layer's attention norm (normed and its int8 blocks in <see cref="_normBlocks"/>).</summary>
+    /// <returns>Whether this layer's down projection made the next norm (the next layer's attention norm, or the final one).</returns>
+    private bool DecoderLayer(ForwardRequest[] batch, int layer, int rows, Scratch s, int attentionContext, bool inputNormed)
     {
         var w = _weights.Layers[layer];
         var k = _device.Kernels;
@@ -382,7 +414,18 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             Cos = _cos.View, Sin = _sin.View, KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
         };
-        if (!FusedRope || rows >= k.TiledMinTokens)
+        bool fusedRope = FusedRope && rows < k.TiledMinTokens;
+        if (inputNormed)
+        {
+            var blocks = _normBlocks!.For(c.HiddenSize);
+            if (fusedRope) w.QueryKeyValue.ApplyRopeAndCache(k, s.Normed.View, blocks, rows, rope);
+            else
+            {
+                w.QueryKeyValue.ApplyQuantized(k, blocks, rows, s.Qkv.View);
+                k.RopeAndCache(rope, rows);
+            }
+        }
+        else if (!fusedRope)
         {
             NormAndProject(s.Hidden.View, rows, w.AttentionNorm.View, s.Normed.View, w.QueryKeyValue, s.Qkv.View);
             k.RopeAndCache(rope, rows);
@@ -408,22 +451,58 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             Positions = s.Positions, TableStarts = s.TableStarts, BlockTables = s.Tables,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks, prefillTiles: s.Tiles);
-        if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
-        else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
+        if (quantized && TailNorms(rows) && w.GateUp.TakesInt8(rows, _int8))
+        {
+            // The MLP norm in the o projection's tail: gate|up reads the blocks it leaves.
+            var mlpNorm = NormTail(w.AttentionOutput, s.Hidden.View, w.MlpNorm.View, s.Normed.View);
+            w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true, mlpNorm);
+            w.GateUp.ApplyQuantized(k, _normBlocks!.For(c.HiddenSize), rows, s.GateUp.View);
+        }
+        else
+        {
+            if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
+            else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
+            NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
+        }
 
-        NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
         if (w.Down.TakesInt8(rows, _int8))
         {
             var activated = _int8!.For(c.IntermediateSize);
             k.SiluMulFusedInt8(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize, activated);
-            w.Down.ApplyQuantized(k, activated, rows, s.Hidden.View, accumulate: true);
+            var next = TailNorms(rows) ? NextNorm(batch, layer, rows, s) : null;
+            RmsNormTail? tail = next is { } n ? NormTail(w.Down, s.Hidden.View, n.Weight, n.Output) : null;
+            w.Down.ApplyQuantized(k, activated, rows, s.Hidden.View, accumulate: true, tail);
+            return tail is not null;
         }
-        else
-        {
-            k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
-            w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
-        }
+        k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
+        w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
+        return false;
     }
+
+    /// <summary>Whether this pass makes the norms after the o and down projections in their tails.</summary>
+    private bool TailNorms(int rows) => FusedNorms && _tailCounters is not null && rows <= _tailCounters.Tokens;
+
+    /// <summary>
+    /// The norm that follows layer <paramref name="layer"/>'s down projection, when its tail can make it: the next
+    /// layer's attention norm (into Normed) where that layer's q|k|v takes int8 blocks; after the last layer the final
+    /// norm (into LogitInput) where every row wants logits (their logit rows are then the pass's rows, in order) and
+    /// the lm_head takes int8 blocks. Null otherwise: the norm is launched apart.
+    /// </summary>
+    private (ArrayView<float> Weight, ArrayView<float> Output)? NextNorm(ForwardRequest[] batch, int layer, int rows, Scratch s)
+    {
+        if (layer + 1 < _weights.Layers.Length)
+        {
+            var next = _weights.Layers[layer + 1];
+            return next.QueryKeyValue.TakesInt8(rows, _int8) ? (next.AttentionNorm.View, s.Normed.View) : null;
+        }
+        bool everyRow = batch.All(r => r.AllLogits || r.Tokens.Length == 1);
+        return everyRow && _weights.Output.TakesInt8(rows, _int8) ? (_weights.OutputNorm.View, s.LogitInput.View) : null;
+    }
+
+    /// <summary>The tail of <paramref name="projection"/> (adding into h) that writes RMSNorm(h)⊙weight into
+    /// <paramref name="output"/> and its int8 blocks into <see cref="_normBlocks"/>.</summary>
+    private RmsNormTail NormTail(FusedLinear projection, ArrayView<float> h, ArrayView<float> weight, ArrayView<float> output) =>
+        GpuKernels.RmsNormTail(h, weight, _eps, output, _normBlocks!.For(Config.HiddenSize), _tailCounters!, projection.Matrices);
 
     /// <summary>
     /// y = RMSNorm(x)·Wᵀ (+ b). When the projection takes int8 activations the norm kernel writes x's int8 blocks
@@ -446,7 +525,9 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         }
     }
 
-    private void LogitKernels(ForwardRequest[] requests, int rows, Scratch s)
+    /// <param name="normed">The last down projection's tail already wrote the final norm of every row into LogitInput
+    /// and its int8 blocks into <see cref="_normBlocks"/> (<see cref="NextNorm"/>).</param>
+    private void LogitKernels(ForwardRequest[] requests, int rows, Scratch s, bool normed)
     {
         int hidden = Config.HiddenSize, vocab = VocabularySize;
         var k = _device.Kernels;
@@ -454,6 +535,12 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         {
             k.RmsNorm(s.Hidden.View, rows, _weights.OutputNorm.View, _eps, s.Normed.View);
             Observe(Config.Layers + 1, rows, s.Normed.View);
+        }
+        if (normed)
+        {
+            s.EnsureLogits(_device, rows, vocab);
+            _weights.Output.ApplyQuantized(k, _normBlocks!.For(hidden), rows, s.Logits!.View);
+            return;
         }
 
         // The rows that need logits (each request's last, or all of them), normalised into LogitInput in order —
@@ -518,6 +605,8 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _greedy?.Dispose();
         _scratch?.Dispose();
         _int8?.Dispose();
+        _normBlocks?.Dispose();
+        _tailCounters?.Dispose();
         _splitAttention.Dispose();
         _cos.Dispose();
         _sin.Dispose();
