@@ -108,13 +108,14 @@ internal sealed class SamplingRun
     {
         _unfed = null;
         int cached = _model.SequenceLength(_sequence);
-        int handed = 0;
+        int handed = 0, queued = 0;
         try
         {
             _device!.DecodeGreedy(_sequence, token, _context.AllowedIds, _context.Options.MaxNewTokens - _tokens.Count, id =>
             {
                 handed++;
                 _ready.Enqueue(Decide(id, cached + handed));
+                queued++; // not if Decide threw: one by one, that id's step failed before returning it
                 return !_decided;
             });
         }
@@ -124,7 +125,7 @@ internal sealed class SamplingRun
             // last handed id (feeding that one failed: one by one it was chosen and never returned), or nothing.
             int fed = _model.SequenceLength(_sequence) - cached;
             if (fed == 0) throw;
-            if (fed == handed) DropLast();
+            if (fed == queued) DropLast();
             _error = ExceptionDispatchInfo.Capture(e);
             return;
         }

@@ -315,11 +315,20 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         {
             if (value == _fusedRope) return;
             _fusedRope = value;
-            DisposeGraphs();
+            DropGraphsUntilAnEagerStep();
         }
     }
 
     private bool _fusedRope = true;
+
+    /// <summary>A switch changed which kernels a step launches: captured graphs go, and the next graph is captured
+    /// only after an eager step has loaded every kernel of the new path (a capture must not be a kernel's first use).</summary>
+    private void DropGraphsUntilAnEagerStep()
+    {
+        DisposeGraphs();
+        _eagerDecodeSteps = 0;
+        _eagerGreedySteps = 0;
+    }
 
     /// <summary>Whether int8 decode passes make the norm after the o and down projections in those projections' tails
     /// (<see cref="RmsNormTail"/>: two launches fewer per layer); off, each norm is a launch of its own. Both leave the
@@ -332,7 +341,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         {
             if (value == _fusedNorms) return;
             _fusedNorms = value;
-            DisposeGraphs();
+            DropGraphsUntilAnEagerStep();
         }
     }
 
