@@ -45,18 +45,26 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
             MatMul.Multiply(WeightMatrix.Contiguous(type, data, rows, cols), x, tokens, expected, bias,
                 activations: ActivationPrecision.Int8);
 
-        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var q = new Int8Buffer(_device, tokens, cols);
-        using var ys = _device.Allocate<float>(tokens * rows);
-        using var b = _device.Upload<float>(bias);
-        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
-        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View);
-        var actual = Check.Download(_device, ys.View, tokens * rows);
+        var actual = GpuInt8Product(type, bytes, rows, cols, x, tokens, bias);
 
         float[] naive = NaiveInt8(type, bytes, rows, cols, x, tokens, bias);
         Check.Close(naive, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
         Check.Close(expected, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
+    }
+
+    /// <summary>x quantized to int8 blocks and multiplied on the device: W·x + bias, added onto <paramref name="prior"/>
+    /// when given (accumulate).</summary>
+    private float[] GpuInt8Product(TensorType type, byte[] bytes, int rows, int cols, float[] x, int tokens, float[] bias,
+        float[]? prior = null)
+    {
+        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
+        using var xs = _device.Upload<float>(x);
+        using var q = new Int8Buffer(_device, tokens, cols);
+        using var ys = prior is null ? _device.Allocate<float>(tokens * rows) : _device.Upload<float>(prior);
+        using var b = _device.Upload<float>(bias);
+        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
+        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View, accumulate: prior is not null);
+        return Check.Download(_device, ys.View, tokens * rows);
     }
 
     public static TheoryData<TensorType, int, int, int, float> KQuantCases => new()
@@ -89,14 +97,7 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         for (int i = 64; i < 96; i++) x[i] = 0; // an all-zero activation block: d_x = 0
         float[] bias = Check.Random(rows, seed: 12);
 
-        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var q = new Int8Buffer(_device, tokens, cols);
-        using var ys = _device.Allocate<float>(tokens * rows);
-        using var b = _device.Upload<float>(bias);
-        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
-        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View);
-        var actual = Check.Download(_device, ys.View, tokens * rows);
+        var actual = GpuInt8Product(type, bytes, rows, cols, x, tokens, bias);
 
         // K-quant weights reach ~10 in magnitude (d·sc·q up to 0.016·63·15), the Q4_0 test's ~1: scale the
         // absolute budget by the largest weight so it stays float rounding of the same sums.
@@ -132,14 +133,7 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         float[] bias = Check.Random(rows, seed: 43);
         float[] prior = Check.Random(tokens * rows, seed: 44, scale: 5);
 
-        using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var q = new Int8Buffer(_device, tokens, cols);
-        using var ys = _device.Upload<float>(prior);
-        using var b = _device.Upload<float>(bias);
-        _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
-        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View, accumulate: true);
-        var actual = Check.Download(_device, ys.View, tokens * rows);
+        var actual = GpuInt8Product(type, bytes, rows, cols, x, tokens, bias, prior);
 
         float[] naive = NaiveInt8(type, bytes, rows, cols, x, tokens, bias);
         float[]? cpu = null;
