@@ -311,20 +311,18 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     public bool FusedRope
     {
         get => _fusedRope;
-        set
-        {
-            if (value == _fusedRope) return;
-            _fusedRope = value;
-            DropGraphsUntilAnEagerStep();
-        }
+        set => SwitchPath(ref _fusedRope, value);
     }
 
     private bool _fusedRope = true;
 
-    /// <summary>A switch changed which kernels a step launches: captured graphs go, and the next graph is captured
-    /// only after an eager step has loaded every kernel of the new path (a capture must not be a kernel's first use).</summary>
-    private void DropGraphsUntilAnEagerStep()
+    /// <summary>Sets a switch that changes which kernels a step launches. On a change captured graphs go, and the next
+    /// graph is captured only after an eager step has loaded every kernel of the new path (a capture must not be a
+    /// kernel's first use).</summary>
+    private void SwitchPath(ref bool field, bool value)
     {
+        if (value == field) return;
+        field = value;
         DisposeGraphs();
         _eagerDecodeSteps = 0;
         _eagerGreedySteps = 0;
@@ -337,12 +335,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     public bool FusedNorms
     {
         get => _fusedNorms;
-        set
-        {
-            if (value == _fusedNorms) return;
-            _fusedNorms = value;
-            DropGraphsUntilAnEagerStep();
-        }
+        set => SwitchPath(ref _fusedNorms, value);
     }
 
     private bool _fusedNorms = true;
