@@ -52,11 +52,8 @@ public sealed class Resampler
     /// </summary>
     public static Resampler Load(Checkpoint checkpoint)
     {
-        var config = checkpoint.Config.Resampler ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no resampler");
-        var weights = new TowerWeights(checkpoint);
-        if (!weights.Has("resampler.query"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no resampler weights (resampler.*)");
-        return new Resampler(config, weights);
+        var config = TowerWeights.RequireResampler(checkpoint);
+        return new Resampler(config, new TowerWeights(checkpoint));
     }
 
     public ResamplerConfig Config { get; }

@@ -36,11 +36,8 @@ public sealed class SiglipEncoder
     /// </summary>
     public static SiglipEncoder Load(Checkpoint checkpoint)
     {
-        var config = checkpoint.Config.Vision ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
-        var weights = new TowerWeights(checkpoint);
-        if (!weights.Has("vision.patch_embd.weight"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no vision tower weights (vpm.* / v.*)");
-        return new SiglipEncoder(config, weights);
+        var config = TowerWeights.RequireVision(checkpoint);
+        return new SiglipEncoder(config, new TowerWeights(checkpoint));
     }
 
     public VisionConfig Config { get; }

@@ -18,20 +18,34 @@ internal sealed class TowerWeights(Checkpoint checkpoint)
 {
     private ITensorFile File => checkpoint.Tensors;
 
+    /// <summary>The vision encoder's config, with its weights in the file (<see cref="NoVisionTowerException"/> otherwise):
+    /// the check every encoder (CPU and GPU) makes before loading.</summary>
+    public static VisionConfig RequireVision(Checkpoint checkpoint)
+    {
+        var vision = checkpoint.Config.Vision ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
+        if (!new TowerWeights(checkpoint).Has("vision.patch_embd.weight"))
+            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no vision tower weights (vpm.* / v.*)");
+        return vision;
+    }
+
+    /// <summary>The resampler's config, with its weights in the file (<see cref="NoVisionTowerException"/> otherwise): the
+    /// check every resampler (CPU and GPU) makes before loading.</summary>
+    public static ResamplerConfig RequireResampler(Checkpoint checkpoint)
+    {
+        var resampler = checkpoint.Config.Resampler ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no resampler");
+        if (!new TowerWeights(checkpoint).Has("resampler.query"))
+            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no resampler weights (resampler.*)");
+        return resampler;
+    }
+
     /// <summary>
-    /// The checks every tower makes before loading (CPU and GPU alike): a vision and a resampler config, their weights
-    /// in the file (<see cref="NoVisionTowerException"/> otherwise), and a resampler that reads the tower's width
-    /// (<see cref="ModelFormatException"/>).
+    /// The checks every tower makes before loading (CPU and GPU alike): both halves (<see cref="RequireVision"/>,
+    /// <see cref="RequireResampler"/>) and a resampler that reads the tower's width (<see cref="ModelFormatException"/>).
     /// </summary>
     public static (VisionConfig Vision, ResamplerConfig Resampler) RequireTower(Checkpoint checkpoint)
     {
-        if (checkpoint.Config.Vision is not { } vision || checkpoint.Config.Resampler is not { } resampler)
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
-        var weights = new TowerWeights(checkpoint);
-        if (!weights.Has("vision.patch_embd.weight"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no vision tower weights (vpm.* / v.*)");
-        if (!weights.Has("resampler.query"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no resampler weights (resampler.*)");
+        var vision = RequireVision(checkpoint);
+        var resampler = RequireResampler(checkpoint);
         if (resampler.KvDim != vision.HiddenSize)
             throw new ModelFormatException(checkpoint.SourcePath, $"resampler reads {resampler.KvDim}-wide features; the vision tower makes {vision.HiddenSize}");
         return (vision, resampler);

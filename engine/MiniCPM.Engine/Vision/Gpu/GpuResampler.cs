@@ -46,9 +46,7 @@ public sealed class GpuResampler : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(device);
-        var config = checkpoint.Config.Resampler ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no resampler");
-        if (!new TowerWeights(checkpoint).Has("resampler.query"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no resampler weights (resampler.*)");
+        var config = TowerWeights.RequireResampler(checkpoint);
         return new GpuResampler(device, config, () => GpuResamplerWeights.Upload(device, checkpoint, config));
     }
 

@@ -47,9 +47,7 @@ public sealed class GpuSiglipEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(device);
-        var config = checkpoint.Config.Vision ?? throw new NoVisionTowerException(checkpoint.SourcePath, "the model has no vision tower");
-        if (!new TowerWeights(checkpoint).Has("vision.patch_embd.weight"))
-            throw new NoVisionTowerException(checkpoint.SourcePath, "the checkpoint holds no vision tower weights (vpm.* / v.*)");
+        var config = TowerWeights.RequireVision(checkpoint);
         return new GpuSiglipEncoder(device, config, () => GpuSiglipWeights.Upload(device, checkpoint, config));
     }
 
