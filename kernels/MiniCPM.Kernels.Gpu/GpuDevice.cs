@@ -206,7 +206,16 @@ public sealed class GpuDevice : IDisposable
     public void Dispose()
     {
         _captureStream?.Dispose();
-        Accelerator.Dispose();
+        try
+        {
+            Accelerator.Dispose();
+        }
+        catch (CudaException)
+        {
+            // ILGPU keeps a kernel whose PTX the driver refused (GpuKernelCompilationException) and fails to unload its
+            // never-loaded module here ("invalid resource handle"). Dispose must not throw: what ILGPU had not freed
+            // before that kernel stays with the process.
+        }
         _context.Dispose();
     }
 }

@@ -11,7 +11,7 @@ namespace MiniCPM.Kernels.Gpu;
 /// </summary>
 public sealed class GpuKernels
 {
-    private readonly Accelerator _accelerator;
+    private readonly KernelLoader _loader;
     private readonly Dictionary<(Type Format, Type Output), Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
@@ -33,7 +33,7 @@ public sealed class GpuKernels
 
     internal GpuKernels(Accelerator accelerator)
     {
-        _accelerator = accelerator;
+        _loader = new KernelLoader(accelerator);
         Stream = accelerator.DefaultStream;
     }
 
@@ -125,7 +125,7 @@ public sealed class GpuKernels
     private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
     {
         if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
-            _tiledMatMuls[typeof(TFormat)] = tiled = _accelerator.LoadKernel<MatMulArgs<TFormat, RowPairStore>>(TiledMatMulKernel.Kernel);
+            _tiledMatMuls[typeof(TFormat)] = tiled = _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>>(TiledMatMulKernel.Kernel);
         var tiles = new Index2D(
             (args.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
             (args.Tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
@@ -137,7 +137,7 @@ public sealed class GpuKernels
     {
         var key = (typeof(TFormat), typeof(TOutput));
         if (!_matMuls.TryGetValue(key, out var kernel))
-            _matMuls[key] = kernel = _accelerator.LoadKernel<MatMulArgs<TFormat, TOutput>>(MatMulKernel.Kernel);
+            _matMuls[key] = kernel = _loader.LoadKernel<MatMulArgs<TFormat, TOutput>>(MatMulKernel.Kernel);
         var grid = new Index2D(
             (args.Rows + MatMulKernel.RowsPerGroup(args.Cols) - 1) / MatMulKernel.RowsPerGroup(args.Cols),
             (args.Tokens + MatMulKernel.TokensPerGroup - 1) / MatMulKernel.TokensPerGroup);
@@ -157,7 +157,7 @@ public sealed class GpuKernels
     public void QuantizeInt8(ArrayView<float> x, int tokens, int cols, Int8Blocks q)
     {
         if (tokens <= 0) return;
-        _quantize ??= _accelerator.LoadKernel<ArrayView<float>, Int8Blocks, int>(Int8Quantizer.Kernel);
+        _quantize ??= _loader.LoadKernel<ArrayView<float>, Int8Blocks, int>(Int8Quantizer.Kernel);
         Launches++;
         int quads = tokens * (cols / 4);
         _quantize(Stream, QuadConfig(quads), x, q, quads);
@@ -266,8 +266,8 @@ public sealed class GpuKernels
         var key = (typeof(TFormat), typeof(TOutput), typeof(TTail));
         if (!_int8MatVecs.TryGetValue(key, out var kernel))
             _int8MatVecs[key] = kernel = plain
-                ? _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel)
-                : _accelerator.LoadKernel<Int8MatVecArgs<TFormat, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
+                ? _loader.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel)
+                : _loader.LoadKernel<Int8MatVecArgs<TFormat, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
         var args = new Int8MatVecArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, Output = output };
         var config = new KernelConfig(new Index2D(Int8MatVecGroups(w), tokens), new Index2D(MatMulKernel.GroupSize, 1));
         Launches++;
@@ -299,7 +299,7 @@ public sealed class GpuKernels
     {
         if (!_gathers.TryGetValue(typeof(TFormat), out var kernel))
             _gathers[typeof(TFormat)] = kernel =
-                _accelerator.LoadAutoGroupedKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
+                _loader.LoadAutoGroupedKernel<Index1D, EmbeddingArgs<TFormat>>(EmbeddingKernel.Kernel);
         var args = new EmbeddingArgs<TFormat> { Table = format, Ids = ids, Output = output, Cols = table.Cols };
         Launches++;
         ((Action<AcceleratorStream, Index1D, EmbeddingArgs<TFormat>>)kernel)(Stream, count * (table.Cols / 32), args);
@@ -308,7 +308,7 @@ public sealed class GpuKernels
     /// <summary>RMSNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
     public void RmsNorm(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y)
     {
-        _rmsNorm ??= _accelerator.LoadKernel<NormArgs>(NormKernels.RmsNorm);
+        _rmsNorm ??= _loader.LoadKernel<NormArgs>(NormKernels.RmsNorm);
         Launches++;
         _rmsNorm(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = weight, Cols = (int)weight.Length, Eps = eps });
@@ -317,7 +317,7 @@ public sealed class GpuKernels
     /// <summary>LayerNorm of <paramref name="rows"/> rows of weight.Length values.</summary>
     public void LayerNorm(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> bias, float eps, ArrayView<float> y)
     {
-        _layerNorm ??= _accelerator.LoadKernel<NormArgs>(NormKernels.LayerNorm);
+        _layerNorm ??= _loader.LoadKernel<NormArgs>(NormKernels.LayerNorm);
         Launches++;
         _layerNorm(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new NormArgs { X = x, Y = y, Weight = weight, Bias = bias, Cols = (int)weight.Length, Eps = eps });
@@ -326,21 +326,21 @@ public sealed class GpuKernels
     /// <summary>Softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/> values.</summary>
     public void Softmax(ArrayView<float> values, int rows, int cols)
     {
-        _softmax ??= _accelerator.LoadKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
+        _softmax ??= _loader.LoadKernel<ArrayView<float>, int>(SoftmaxKernel.Kernel);
         Launches++;
         _softmax(Stream, new KernelConfig(rows, NormKernels.GroupSize), values, cols);
     }
 
     public void Add(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int count)
     {
-        _add ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
+        _add ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
         Launches++;
         _add(Stream, count, a, b, y);
     }
 
     public void SiluMul(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> y, int count)
     {
-        _siluMul ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
+        _siluMul ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul);
         Launches++;
         _siluMul(Stream, count, gate, up, y);
     }
@@ -348,14 +348,14 @@ public sealed class GpuKernels
     /// <summary>y[t, i] = silu(gateUp[t, i]) · gateUp[t, width + i]: the fused gate/up projection's output.</summary>
     public void SiluMulFused(ArrayView<float> gateUp, ArrayView<float> y, int tokens, int width)
     {
-        _siluMulFused ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
+        _siluMulFused ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.SiluMulFused);
         Launches++;
         _siluMulFused(Stream, tokens * width, gateUp, y, width);
     }
 
     public void GeluTanh(ArrayView<float> x, ArrayView<float> y, int count)
     {
-        _geluTanh ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
+        _geluTanh ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanh);
         Launches++;
         _geluTanh(Stream, count, x, y);
     }
@@ -363,7 +363,7 @@ public sealed class GpuKernels
     /// <summary>RoPE of q and k for <paramref name="rows"/> rows, and the KV-cache write of k and v.</summary>
     public void RopeAndCache(RopeArgs args, int rows)
     {
-        _rope ??= _accelerator.LoadAutoGroupedKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
+        _rope ??= _loader.LoadAutoGroupedKernel<Index1D, RopeArgs>(RopeKernel.Kernel);
         Launches++;
         _rope(Stream, rows * (args.Heads + 2 * args.KvHeads) * (args.HeadDim / 2), args);
     }
@@ -373,7 +373,7 @@ public sealed class GpuKernels
     {
         if (args.HeadDim > PagedAttentionKernel.MaxHeadDim)
             throw new NotSupportedException($"head dimension {args.HeadDim} exceeds the attention kernel's {PagedAttentionKernel.MaxHeadDim}");
-        _attention ??= _accelerator.LoadKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
+        _attention ??= _loader.LoadKernel<AttentionArgs>(PagedAttentionKernel.Kernel);
         Launches++;
         _attention(Stream, new KernelConfig(rows * args.Heads, PagedAttentionKernel.GroupSize), args);
     }
@@ -390,7 +390,7 @@ public sealed class GpuKernels
             throw new NotSupportedException($"head dimension {args.HeadDim} is not a multiple of 4 up to {PrefillAttentionKernel.MaxHeadDim}");
         if (tiles.Length < 2L * tileCount)
             throw new ArgumentException($"{tileCount} tiles need {2 * tileCount} ints; the list holds {tiles.Length}", nameof(tiles));
-        _prefillAttention ??= _accelerator.LoadKernel<PrefillAttentionArgs>(PrefillAttentionKernel.Kernel);
+        _prefillAttention ??= _loader.LoadKernel<PrefillAttentionArgs>(PrefillAttentionKernel.Kernel);
         Launches++;
         var grid = new Index2D(tileCount, args.Heads);
         _prefillAttention(Stream, new KernelConfig(grid, new Index2D(PrefillAttentionKernel.GroupSize, 1)),
@@ -435,7 +435,7 @@ public sealed class GpuKernels
         if (gridChunks > split.Chunks)
             throw new ArgumentException($"{longestContext} positions in chunks of {chunkSize} need {gridChunks} chunks; the scratch holds {split.Chunks}");
         var splitArgs = split.Arguments(args, chunkSize, gridChunks);
-        _splitAttention ??= _accelerator.LoadKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
+        _splitAttention ??= _loader.LoadKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
         Launches += 2;
         _splitAttention(Stream, new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
         int warps = SplitAttentionKernel.MergeWarps(rows, args.Heads);
@@ -443,25 +443,25 @@ public sealed class GpuKernels
         var mergeConfig = new KernelConfig((warps * 32 + mergeGroup - 1) / mergeGroup, mergeGroup);
         if (quantizeOutput is { } blocks && args.HeadDim % 32 == 0)
         {
-            _splitMergeInt8 ??= _accelerator.LoadKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
+            _splitMergeInt8 ??= _loader.LoadKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
             _splitMergeInt8(Stream, mergeConfig, splitArgs, blocks, warps);
             return true;
         }
-        _splitMerge ??= _accelerator.LoadKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);
+        _splitMerge ??= _loader.LoadKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);
         _splitMerge(Stream, mergeConfig, splitArgs, warps);
         return false;
     }
 
     internal void RandomWords(int count, ArrayView<uint> words, uint seed, int halfEvery)
     {
-        _randomWords ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
+        _randomWords ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<uint>, uint, int>(RandomFillKernel.Words);
         Launches++;
         _randomWords(Stream, count, words, seed, halfEvery);
     }
 
     internal void RandomHalves(int count, ArrayView<ushort> halves, uint seed)
     {
-        _randomHalves ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
+        _randomHalves ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<ushort>, uint>(RandomFillKernel.Halves);
         Launches++;
         _randomHalves(Stream, count, halves, seed);
     }
@@ -479,7 +479,7 @@ public sealed class GpuKernels
         if (rowStride < 3 * patchSize * patchSize) throw new ArgumentOutOfRangeException(nameof(rowStride), rowStride, "shorter than a patch");
         int patches = height / patchSize * (width / patchSize);
         if (patches == 0) return;
-        _patchUnfold ??= _accelerator.LoadAutoGroupedKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
+        _patchUnfold ??= _loader.LoadAutoGroupedKernel<Index1D, PatchUnfoldArgs>(PatchUnfoldKernel.Kernel);
         Launches++;
         _patchUnfold(Stream, patches * rowStride, new PatchUnfoldArgs
         {
@@ -494,7 +494,7 @@ public sealed class GpuKernels
         if (axis.Length < (long)Math.Max(rows, columns) * (width / 2))
             throw new ArgumentException($"the axis table has {axis.Length} values; a {rows}×{columns} grid needs {Math.Max(rows, columns)} rows of {width / 2}", nameof(axis));
         if (rows <= 0 || columns <= 0) return;
-        _gridPositions ??= _accelerator.LoadAutoGroupedKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
+        _gridPositions ??= _loader.LoadAutoGroupedKernel<Index1D, GridPositionArgs>(GridPositionKernel.Kernel);
         Launches++;
         _gridPositions(Stream, rows * columns * width, new GridPositionArgs { X = x, Y = y, Axis = axis, Columns = columns, Width = width });
     }
@@ -506,7 +506,7 @@ public sealed class GpuKernels
             throw new NotSupportedException($"head dimension {args.HeadDim} is outside the dense attention kernel's 1..{DenseAttentionKernel.MaxHeadDim}");
         if (args.Queries <= 0 || args.Heads <= 0) return;
         if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
-        _denseAttention ??= _accelerator.LoadKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
+        _denseAttention ??= _loader.LoadKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
         var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
         Launches++;
         _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
@@ -533,8 +533,8 @@ public sealed class GpuKernels
         bool masked = allowed.IsValid;
         if (masked && allowed.Length < (cols + 31) / 32)
             throw new ArgumentException($"the mask has {allowed.Length} words; {cols} ids need {(cols + 31) / 32}", nameof(allowed));
-        _argMaxPartial ??= _accelerator.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Partial);
-        _argMaxFinal ??= _accelerator.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Final);
+        _argMaxPartial ??= _loader.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Partial);
+        _argMaxFinal ??= _loader.LoadKernel<ArgMaxArgs>(ArgMaxKernel.Final);
         int chunks = ArgMaxKernel.Chunks(cols);
         var args = new ArgMaxArgs
         {
@@ -551,7 +551,7 @@ public sealed class GpuKernels
     {
         if (args.BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(args), args.BlockSize, "block size must be positive");
         if (args.Record.Length < 2) throw new ArgumentException("the record needs its two header ints", nameof(args));
-        _decodeAdvance ??= _accelerator.LoadAutoGroupedKernel<Index1D, DecodeAdvanceArgs>(DecodeAdvanceKernel.Kernel);
+        _decodeAdvance ??= _loader.LoadAutoGroupedKernel<Index1D, DecodeAdvanceArgs>(DecodeAdvanceKernel.Kernel);
         Launches++;
         _decodeAdvance(Stream, 1, args);
     }
@@ -574,12 +574,15 @@ public sealed class GpuKernels
 
     internal void UncountCapture(int kernels) => Launches -= kernels;
 
+    /// <summary>Registers, spills and shared memory of each CUDA kernel compiled so far (empty on other accelerators).</summary>
+    public IReadOnlyList<KernelResources> Resources => _loader.Resources;
+
     /// <summary><see cref="RmsNorm"/> that also writes y's int8 blocks into <paramref name="q"/> (one launch).</summary>
     public void RmsNormInt8(ArrayView<float> x, int rows, ArrayView<float> weight, float eps, ArrayView<float> y, Int8Blocks q)
     {
         if (weight.Length % 32 != 0) throw new ArgumentException($"{weight.Length} columns are not whole int8 blocks of 32", nameof(weight));
         if (rows <= 0) return;
-        _rmsNormInt8 ??= _accelerator.LoadKernel<RmsNormInt8Args>(NormKernels.RmsNormInt8);
+        _rmsNormInt8 ??= _loader.LoadKernel<RmsNormInt8Args>(NormKernels.RmsNormInt8);
         Launches++;
         _rmsNormInt8(Stream, new KernelConfig(rows, NormKernels.GroupSize),
             new RmsNormInt8Args { X = x, Y = y, Weight = weight, Q = q, Cols = (int)weight.Length, Eps = eps });
@@ -590,7 +593,7 @@ public sealed class GpuKernels
     {
         if (width % 32 != 0) throw new ArgumentException($"{width} columns are not whole int8 blocks of 32", nameof(width));
         if (tokens <= 0) return;
-        _siluMulFusedInt8 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>(
+        _siluMulFusedInt8 ??= _loader.LoadKernel<ArrayView<float>, ArrayView<float>, int, Int8Blocks, int>(
             ElementwiseKernels.SiluMulFusedInt8);
         Launches++;
         int quads = tokens * (width / 4);
