@@ -109,7 +109,10 @@ public sealed class RmsNormTailTests(SimulatorDevice simulator)
     /// the host in float (the simulator adds as .NET does): each of 256 threads sums its four quads (rows that fit
     /// registers) or its strided scalars, then the warps' butterflies, then the eight warp sums in order — bit for bit.
     /// The normed values above barely show the order (an ulp of the sum rarely moves 1/√ of it), so the sums are
-    /// compared themselves.
+    /// compared themselves. The 128-thread sums must equal the 256-thread ones on every device; the host's order only on
+    /// the simulator, which adds as .NET does: on an H200 both kernels' sums missed the host's float additions by an ulp
+    /// (two of the 3584- and 8256-wide rows) while agreeing with each other — what ptxas contracting x·x + s into FMAs
+    /// does.
     /// </summary>
     [Theory]
     [InlineData(3584)]
@@ -134,8 +137,9 @@ public sealed class RmsNormTailTests(SimulatorDevice simulator)
         sums(_device.Accelerator.DefaultStream, new KernelConfig(rows, MatMulKernel.GroupSize), xs.View, half.View, cols);
         _device.Accelerator.Synchronize();
         float[] expected = [.. Enumerable.Range(0, rows).Select(r => KernelOrderSum(x.AsSpan(r * cols, cols)))];
-        FusedInt8ProducerTests.AssertSameBits(expected, Check.Download(_device, full.View, rows));
-        FusedInt8ProducerTests.AssertSameBits(expected, Check.Download(_device, half.View, rows));
+        float[] byFull = Check.Download(_device, full.View, rows), byHalf = Check.Download(_device, half.View, rows);
+        FusedInt8ProducerTests.AssertSameBits(byFull, byHalf);
+        if (_device.IsSimulator) FusedInt8ProducerTests.AssertSameBits(expected, byFull);
     }
 
     /// <summary>Σx² in the order of <see cref="NormKernels"/>' 256-thread groups.</summary>

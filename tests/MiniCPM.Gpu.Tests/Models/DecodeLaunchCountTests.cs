@@ -14,12 +14,12 @@ namespace MiniCPM.Gpu.Tests.Models;
 /// tiled matmul's threshold), attention (split-K over chunks + merge for batches of up to 8 rows: 2), o, norm,
 /// gate|up, SiLU·mul, down = 9; with int8 activations the norms, SiLU·mul and the attention's merge (head dim 32:
 /// whole int8 blocks) quantize what they write, so still 9. Around the layers: embedding gather, final norm
-/// (quantizing too when the lm_head reads int8), lm_head = 3. Int8 decode rows make the norms after o and down in
-/// those projections' tails (<see cref="Qwen2GpuModel.FusedNorms"/>): 7 per layer, and around the layers the
-/// embedding, the first layer's attention norm and the lm_head (the final norm in the last down projection's tail) =
-/// 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits: every kernel keeps
-/// rows apart); every case runs again with the norms launched apart (FusedNorms off: two launches more per layer) and
-/// with RoPE launched apart (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits.
+/// (quantizing too when the lm_head reads int8), lm_head = 3. With <see cref="Qwen2GpuModel.FusedNorms"/> on (off by
+/// default), int8 decode rows make the norms after o and down in those projections' tails: 7 per layer, and around the
+/// layers the embedding, the first layer's attention norm and the lm_head (the final norm in the last down
+/// projection's tail) = 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits:
+/// every kernel keeps rows apart); every case runs again with the norms in the tails and with RoPE launched apart
+/// (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
@@ -33,13 +33,16 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
     [Fact]
     public void Int8DecodeBatchAndPrefill()
     {
-        // One row (a decode step; its position does not change the launches): 7 per layer + 3. With the norms
-        // launched apart (FusedNorms off): 9 per layer + 3; with RoPE launched apart too: 10. Same logits bit for bit.
+        // One row (a decode step; its position does not change the launches): 9 per layer + 3. With the norms in the
+        // projections' tails (FusedNorms on): 7 per layer + 3; with RoPE launched apart: 10 (8 with the tails). Same
+        // logits bit for bit.
         var kernels = simulator.Device.Kernels;
         using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 256 });
-        var alone = ExpectLaunches(model, [3], 7 * Layers + 3);
+        Assert.False(model.FusedNorms);
+        var alone = ExpectLaunches(model, [3], 9 * Layers + 3);
+        model.FusedNorms = true;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 7 * Layers + 3)));
         model.FusedNorms = false;
-        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 9 * Layers + 3)));
         model.FusedRope = false;
         Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 10 * Layers + 3)));
         model.FusedNorms = true;
@@ -64,7 +67,7 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
             Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
             Assert.NotEqual(first.Logits, second.Logits);
         }
-        model.FusedNorms = true;
+        model.FusedNorms = false;
 
         // Five rows: more than the int8 kernels take, so the layers run the float path (still 9 each: RoPE in the
         // float projection's epilogue); the lm_head reads only the last row, as int8, quantized by the final norm: 9
