@@ -67,6 +67,7 @@ internal static partial class GpuBenchmark
                 if (e2e) EndToEnd(gpu, quick);
             }
             Guarded(() => VisionSection(gpu, quick, tinyVision));
+            KernelResourceTable(gpu);
             Line($"# total {total.Elapsed.TotalSeconds:F0} s");
             return 0;
         }
@@ -395,23 +396,26 @@ internal static partial class GpuBenchmark
         var k = gpu.Kernels;
         var oTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wO]);
         var downTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wDown]);
-        // A layer as Qwen2GpuModel runs it (FusedNorms): the norms after o and down in those projections' tails, so 7
-        // launches; only the first layer's attention norm is a launch of its own (timed below, once per token).
+        Action norm1 = () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
+        // A layer as Qwen2GpuModel runs it by default: RoPE and the cache write in the q|k|v projection's epilogue, the
+        // norms after o and down launches of their own (9 launches).
         (string Name, Action Launch)[] steps =
         [
             ($"q|k|v {qkv}×{hidden} + RoPE + cache write", () => k.MatMulInt8RopeAndCache(wQkv, qNorm.For(hidden), 1, rope, column: 0)),
             ("split-K attention + merge (2 launches)", () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
-            ($"o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wO, q.For(hidden), 1, h.View, oTail, accumulate: true)),
+            ($"o {hidden}×{hidden} (+= h)", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
+            ("rmsnorm+int8", norm1),
             ($"gate|up {2 * ffn}×{hidden}", () => k.MatMulInt8(wGateUp, qNorm.For(hidden), 1, gateUp.View)),
             ("silu·mul+int8", () => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
-            ($"down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wDown, q.For(ffn), 1, h.View, downTail, accumulate: true)),
+            ($"down {hidden}×{ffn} (+= h)", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
+            ("rmsnorm+int8", norm1),
         ];
-        Action firstNorm = () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
-        // What the tails replace (FusedNorms off): the plain projections and a norm launch after each; not in the sums.
+        Action firstNorm = norm1;
+        // Qwen2GpuModel.FusedNorms: the norms in the o and down projections' tails instead; not in the sums.
         (string Name, Action Launch)[] apart =
         [
-            ($"for comparison: o {hidden}×{hidden} (+= h), no tail", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
-            ($"for comparison: down {hidden}×{ffn} (+= h), no tail", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
+            ($"for comparison: o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wO, q.For(hidden), 1, h.View, oTail, accumulate: true)),
+            ($"for comparison: down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wDown, q.For(ffn), 1, h.View, downTail, accumulate: true)),
         ];
         // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
         // shows its time on the GPU (plus the GPU's own gap between graph nodes).
@@ -436,6 +440,11 @@ internal static partial class GpuBenchmark
         double head = Seconds(gpu, lmHead, 50), headGpu = graphs ? GraphSeconds(gpu, lmHead, 10) : double.NaN;
         Line(graphs ? $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} | {headGpu * 1e6:F2} |" : $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} |");
         foreach (var (name, launch) in apart) Time(name, launch);
+        // The split-K decode attention is latency-bound at short contexts (rows × kv heads × chunks groups); the chunk
+        // size the model picks (ChunkSizeFor, never below 32) against smaller ones.
+        foreach (int chunk in new[] { 8, 16, 32, 64 })
+            Time($"for comparison: split-K attention + merge, chunks of {chunk}{(chunk == attention.Split.ChunkSizeFor(1, kvHeads, context) ? " (the model's)" : "")}",
+                () => k.Attention(attention.Args, 1, attention.Split, context, chunkSize: chunk, quantizeOutput: q.For(hidden)));
         Action wholeStep = () =>
         {
             firstNorm();
@@ -484,6 +493,18 @@ internal static partial class GpuBenchmark
         }
     }
 
+    /// <summary>Registers, local (spill) and shared bytes of every kernel the run compiled, as the driver reports them.</summary>
+    private static void KernelResourceTable(GpuDevice gpu)
+    {
+        var resources = gpu.Kernels.Resources;
+        if (resources.Count == 0) return;
+        Line("## kernel resources (cuFuncGetAttribute)");
+        Line("| kernel | registers/thread | local bytes/thread | shared bytes/group |");
+        Line("|---|---|---|---|");
+        foreach (var r in resources.OrderBy(r => r.Kernel, StringComparer.Ordinal))
+            Line($"| {r.Kernel.Replace("|", "\\|")} | {r.Registers} | {r.LocalBytes} | {r.SharedBytes} |");
+    }
+
     private static void EndToEnd(GpuDevice gpu, bool quick)
     {
         var spec = _tiny
@@ -496,15 +517,17 @@ internal static partial class GpuBenchmark
             : "Decode: Forward + host argmax launched one by one (no CUDA graphs on this device), alternating with greedy decoding on the device.");
         Line("| weights | activations | decode weight bytes/token | prefill 128 tok/s | decode ms/token, graph | decode ms/token, one by one | tok/s (best) | roofline ms/token | roofline ratio (best) | launches/token | device greedy ms/token (window) | its roofline ratio |");
         Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var (type, activations, fusedNorms) in new[]
+        foreach (var variant in new DecodeVariant[]
         {
-            (TensorType.Q4_0, ActivationPrecision.Int8, true), (TensorType.Q4_0, ActivationPrecision.Int8, false),
-            (TensorType.Q4_0, ActivationPrecision.Float32, true),
-            (TensorType.Q4_K, ActivationPrecision.Int8, true), (TensorType.Q4_K, ActivationPrecision.Float32, true),
-            (TensorType.Q5_K, ActivationPrecision.Int8, true), // Q5_K_M's main type (its float path: the matvec lines above)
-            (TensorType.F16, ActivationPrecision.Float32, true),
+            new(TensorType.Q4_0, ActivationPrecision.Int8),
+            new(TensorType.Q4_0, ActivationPrecision.Int8, FusedRope: false),
+            new(TensorType.Q4_0, ActivationPrecision.Int8, FusedNorms: true),
+            new(TensorType.Q4_0, ActivationPrecision.Float32),
+            new(TensorType.Q4_K, ActivationPrecision.Int8), new(TensorType.Q4_K, ActivationPrecision.Float32),
+            new(TensorType.Q5_K, ActivationPrecision.Int8), // Q5_K_M's main type (its float path: the matvec lines above)
+            new(TensorType.F16, ActivationPrecision.Float32),
         })
-            Guarded(() => EndToEndLine(gpu, spec, type, activations, graphs, quick, fusedNorms));
+            Guarded(() => EndToEndLine(gpu, spec, variant, graphs, quick));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
         // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
         // and the merge quantize what they write, and the norms after o and down ride in those projections' tails
@@ -516,15 +539,24 @@ internal static partial class GpuBenchmark
 
     private static readonly List<(string Label, double Launches)> _decodeLaunches = [];
 
-    /// <param name="fusedNorms"><see cref="Qwen2GpuModel.FusedNorms"/> (int8 rows: off launches the norms after o and
-    /// down apart, the comparison row).</param>
-    private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type, ActivationPrecision activations,
-        bool graphs, bool quick, bool fusedNorms)
+    /// <summary>One row of the end-to-end table: weights, activations and the decode path's switches
+    /// (<see cref="Qwen2GpuModel.FusedNorms"/>, <see cref="Qwen2GpuModel.FusedRope"/>); rows that change a default name
+    /// the change.</summary>
+    private readonly record struct DecodeVariant(TensorType Type, ActivationPrecision Activations, bool FusedNorms = false,
+        bool FusedRope = true)
     {
+        public string Label =>
+            $"{Activations}{(FusedNorms ? ", norms in the projections' tails" : "")}{(FusedRope ? "" : ", RoPE launched apart")}";
+    }
+
+    private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, DecodeVariant variant, bool graphs, bool quick)
+    {
+        var (type, activations) = (variant.Type, variant.Activations);
         using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type,
             new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations });
-        model.FusedNorms = fusedNorms;
-        string label = fusedNorms ? $"{activations}" : $"{activations}, norms launched apart";
+        model.FusedNorms = variant.FusedNorms;
+        model.FusedRope = variant.FusedRope;
+        string label = variant.Label;
         var random = new Random(3);
         int prompt = _tiny ? 5 : 128, blocks = _tiny ? 1 : 5, blockSteps = _tiny ? 1 : quick ? 8 : 32;
         var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
