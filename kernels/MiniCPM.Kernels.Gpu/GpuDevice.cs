@@ -136,9 +136,21 @@ public sealed class GpuDevice : IDisposable
         return (kind, index);
     }
 
-    /// <summary>A device buffer of <paramref name="length"/> elements (contents undefined).</summary>
-    public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length) where T : unmanaged =>
-        Accelerator.Allocate1D<T>(Math.Max(1, length));
+    /// <summary>A device buffer of <paramref name="length"/> elements (contents undefined: on a GPU whatever the memory
+    /// last held; see <see cref="PoisonAllocations"/>).</summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length) where T : unmanaged
+    {
+        var buffer = Accelerator.Allocate1D<T>(Math.Max(1, length));
+        if (PoisonAllocations) buffer.View.MemSet(0xFF);
+        return buffer;
+    }
+
+    /// <summary>
+    /// Fill every new buffer with 0xFF bytes (NaN floats, −1 ints), so a kernel that reads what no one wrote fails
+    /// loudly — also on the simulator, whose fresh memory is zero where a GPU's holds what an earlier user left.
+    /// Default: MINICPM_GPU_POISON=1. For tests and debugging; it costs a memset per allocation.
+    /// </summary>
+    public bool PoisonAllocations { get; set; } = Environment.GetEnvironmentVariable("MINICPM_GPU_POISON") == "1";
 
     /// <summary>Uploads <paramref name="values"/> into a new buffer.</summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> values) where T : unmanaged
