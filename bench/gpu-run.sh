@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The device side of bench/gpu-payload.sh, for one call of a lent GPU machine (no .NET SDK there):
 #
-#   bench/gpu-run.sh [PAYLOAD] STEP...      steps, in the order given: tests | golden | full
+#   bench/gpu-run.sh [PAYLOAD] STEP...      steps, in the order given: tests | poison | golden | full
 #
 # run from the repository root of a copy of the working tree, with $OUT a folder whose files come back:
 #   tests   the Gpu test program on CUDA (MINICPM_GPU_TEST_DEVICE=cuda; the CUDA-only facts run too) → $OUT/tests.log
+#   poison  the same with every new device buffer filled with 0xFF (MINICPM_GPU_POISON=1)       → $OUT/tests-poison.log
 #   golden  the golden llm, vision and resampler cases on the GPU backend                      → $OUT/golden.log
 #   full    the whole GPU bench (kernels, decode, prefill, vision)                                → $OUT/full.log
 # Exit codes per step in $OUT/rc.txt; nvidia-smi's view of the device in $OUT/smi.txt.
@@ -24,13 +25,17 @@ for step in "$@"; do
       MINICPM_GPU_TEST_DEVICE=cuda timeout 120 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll -noColor -parallel none \
         -longRunning 8 > "$OUT/tests.log" 2>&1
       echo "tests rc=$?" >> "$OUT/rc.txt" ;;
+    poison)
+      MINICPM_GPU_POISON=1 MINICPM_GPU_TEST_DEVICE=cuda timeout 120 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll -noColor \
+        -parallel none -longRunning 8 > "$OUT/tests-poison.log" 2>&1
+      echo "poison rc=$?" >> "$OUT/rc.txt" ;;
     golden)
       timeout 150 $bench --device cuda --golden tests/golden/llm --golden tests/golden/vision --golden tests/golden/resampler --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
       echo "golden rc=$?" >> "$OUT/rc.txt" ;;
     full)
       timeout 300 $bench --device cuda > "$OUT/full.log" 2>&1
       echo "full rc=$?" >> "$OUT/rc.txt" ;;
-    *) echo "gpu-run: unknown step '$step' (tests | golden | full)" >> "$OUT/rc.txt" ;;
+    *) echo "gpu-run: unknown step '$step' (tests | poison | golden | full)" >> "$OUT/rc.txt" ;;
   esac
 done
 cat "$OUT/rc.txt"
