@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
@@ -51,14 +50,9 @@ internal static unsafe class CudaDriver
 {
     private const int CaptureModeRelaxed = 2; // other threads' unrelated CUDA calls stay legal during a capture
 
-    private static readonly Lazy<IntPtr> Library = new(() =>
-    {
-        foreach (var name in OperatingSystem.IsWindows() ? new[] { "nvcuda.dll" } : ["libcuda.so.1", "libcuda.so"])
-            if (NativeLibrary.TryLoad(name, out var handle)) return handle;
-        throw new InvalidOperationException("the CUDA driver library (libcuda) could not be loaded");
-    });
-
-    private static IntPtr Export(string name) => NativeLibrary.GetExport(Library.Value, name);
+    private static IntPtr Export(string name) => CudaLibrary.Find(name) is var f && f != IntPtr.Zero
+        ? f
+        : throw new EntryPointNotFoundException($"the CUDA driver library (libcuda) has no {name}, or could not be loaded");
 
     private static readonly delegate* unmanaged<IntPtr, int, int> BeginCaptureFn = (delegate* unmanaged<IntPtr, int, int>)Export("cuStreamBeginCapture_v2");
     private static readonly delegate* unmanaged<IntPtr, IntPtr*, int> EndCaptureFn = (delegate* unmanaged<IntPtr, IntPtr*, int>)Export("cuStreamEndCapture");

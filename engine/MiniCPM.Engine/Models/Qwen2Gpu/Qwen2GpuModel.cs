@@ -332,7 +332,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     /// (<see cref="RmsNormTail"/>: two launches fewer per layer); off (the default), each norm is a launch of its own.
     /// Both leave the same bits. Off by default because it is slower: on an H200 the tail added 6–7 µs to o and down
     /// against a 3 µs norm launch (the last group normalizes the row alone, after a device fence in every group), and
-    /// 7B Q4_0 decode took 2.90 ms/token with it against 2.52 without. Switchable between steps (the bench and the
+    /// 7B Q4_0 decode took 2.73 ms/token with it against 2.56 without. Switchable between steps (the bench and the
     /// tests compare both); captured graphs are dropped on a change.</summary>
     public bool FusedNorms
     {
