@@ -63,6 +63,7 @@ internal static partial class GpuBenchmark
                 CopyBandwidth(gpu, quick);
                 LaunchOverhead(gpu);
                 Kernels(gpu, quick);
+                Guarded(() => Int8TeamWidths(gpu));
                 Guarded(() => DecodeAnatomy(gpu, _tiny ? 40 : 160));
                 if (e2e) EndToEnd(gpu, quick);
             }
@@ -267,6 +268,39 @@ internal static partial class GpuBenchmark
         double bytes = matrix.Bytes + 1.25 * cols + 4.0 * rows;
         double flops = 2.0 * rows * cols;
         Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {bytes / kernelOnly / 1e9:F0} | {100 * bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} |");
+    }
+
+    /// <summary>
+    /// The int8 matvec at the decode step's shapes with each team width (warps per row pair): the kernel's choice is one
+    /// warp below 8192 columns, taken from the float kernel; these lines are what should set it for int8.
+    /// </summary>
+    private static void Int8TeamWidths(GpuDevice gpu)
+    {
+        (string Name, int Rows, int Cols)[] shapes = _tiny ? [("q|k|v", 24, 256), ("down", 16, 1024)]
+            : [("q|k|v", 4608, 3584), ("o", 3584, 3584), ("gate|up", 37888, 3584), ("down", 3584, 18944), ("lm_head", 152064, 3584)];
+        Line($"## int8 matvec team widths (µs/call and % of copy; the kernel's choice marked *)");
+        Line("| type | matrix | rows×cols | 1 warp | 2 warps | 4 warps |");
+        Line("|---|---|---|---|---|---|");
+        foreach (var type in new[] { TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
+            foreach (var (name, rows, cols) in shapes)
+            {
+                using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
+                matrix.Randomize(gpu, 12345);
+                using var x = gpu.Allocate<float>(cols);
+                using var y = gpu.Allocate<float>(rows);
+                using var q = new Int8Buffer(gpu, 1, cols);
+                Fill(gpu, x.View, cols);
+                gpu.Kernels.QuantizeInt8(x.View, 1, cols, q.For(cols));
+                int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
+                double bytes = matrix.Bytes + 1.25 * cols + 4.0 * rows;
+                var cells = new[] { 1, 2, 4 }.Select(team =>
+                {
+                    double seconds = Seconds(gpu, () => gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View, teamWarps: team), repetitions);
+                    string mark = team == Int8MatVecKernel.TeamWarps(cols) ? "*" : "";
+                    return $"{seconds * 1e6:F1}{mark} ({100 * bytes / seconds / _copyBandwidth:F0}%)";
+                });
+                Line($"| {type} | {name} | {rows}×{cols} | {string.Join(" | ", cells)} |");
+            }
     }
 
     private static void AttentionLine(GpuDevice gpu, int rows, int context)

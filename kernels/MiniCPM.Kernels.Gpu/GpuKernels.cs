@@ -109,7 +109,8 @@ public sealed class GpuKernels
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
             kernels.MatMul(new MatMulArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Cols = w.Cols, Tokens = tokens, Output = output });
 
-        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
+        public void VisitInt8<TFormat, TWords>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat<TWords> where TWords : struct =>
+            Visit(format);
     }
 
     /// <summary>As <see cref="MatMulLaunch{TOutput}"/> for the <see cref="TiledMatMulKernel"/> (plain stores only).</summary>
@@ -119,7 +120,8 @@ public sealed class GpuKernels
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
             kernels.TiledMatMul(new MatMulArgs<TFormat, RowPairStore> { Weights = format, X = x, Rows = w.Rows, Cols = w.Cols, Tokens = tokens, Output = output });
 
-        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
+        public void VisitInt8<TFormat, TWords>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat<TWords> where TWords : struct =>
+            Visit(format);
     }
 
     private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
@@ -164,11 +166,15 @@ public sealed class GpuKernels
     }
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t]) with X already quantized (<see cref="QuantizeInt8"/>); see <see cref="MatMul(GpuMatrix, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, bool, int)"/>.</summary>
+    /// <param name="teamWarps">Warps per row pair: 0 for the kernel's choice (<see cref="Int8MatVecKernel.TeamWarps"/>),
+    /// or 1, 2, 4 to compare widths on a device.</param>
     public void MatMulInt8(GpuMatrix w, Int8Blocks x, int tokens, ArrayView<float> y, ArrayView<float> bias = default,
-        bool accumulate = false, int yStride = 0)
+        bool accumulate = false, int yStride = 0, int teamWarps = 0)
     {
+        if (teamWarps is not (0 or 1 or 2 or 4))
+            throw new ArgumentOutOfRangeException(nameof(teamWarps), teamWarps, "a row pair's team is 1, 2 or 4 warps (0: the kernel's choice)");
         if (tokens <= 0) return;
-        Int8MatVec(w, x, tokens, Store(w, y, bias, accumulate, yStride));
+        Int8MatVec(w, x, tokens, Store(w, y, bias, accumulate, yStride), default(NoTail), teamWarps);
     }
 
     /// <summary>
@@ -225,21 +231,20 @@ public sealed class GpuKernels
         };
     }
 
-    /// <summary>Groups per token of <paramref name="w"/>'s int8 matrix-vector launch.</summary>
-    private static int Int8MatVecGroups(GpuMatrix w)
-    {
-        int rowsPerGroup = MatMulKernel.RowsPerGroup(w.Cols);
-        return (w.Rows + rowsPerGroup - 1) / rowsPerGroup;
-    }
+    /// <summary>Groups per token of <paramref name="w"/>'s int8 matrix-vector launch at the kernel's team width.</summary>
+    private static int Int8MatVecGroups(GpuMatrix w) => Int8MatVecKernel.Groups(w.Rows, Int8MatVecKernel.TeamWarps(w.Cols));
 
     private void Int8MatVec<TOutput>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output) where TOutput : struct, IRowPairOutput =>
         Int8MatVec(w, x, tokens, output, default(NoTail));
 
-    private void Int8MatVec<TOutput, TTail>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
+    /// <summary>Tails count the launch's groups (<see cref="RmsNormTail"/>), so only a plain product takes another
+    /// <paramref name="teamWarps"/> than the kernel's choice (0).</summary>
+    private void Int8MatVec<TOutput, TTail>(GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail, int teamWarps = 0)
         where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         if (!HasInt8Kernel(w.Type)) throw NoInt8Kernel(w.Type);
-        var launch = new Int8MatVecLaunch<TOutput, TTail>(this, w, x, tokens, output, tail);
+        var launch = new Int8MatVecLaunch<TOutput, TTail>(this, w, x, tokens, output, tail,
+            teamWarps == 0 ? Int8MatVecKernel.TeamWarps(w.Cols) : teamWarps);
         w.Accept(ref launch);
     }
 
@@ -249,30 +254,35 @@ public sealed class GpuKernels
     /// <summary>An int8 product's arguments (<see cref="MatMulInt8"/>, <see cref="MatMulInt8RopeAndCache"/>,
     /// <see cref="MatMulInt8ThenRmsNorm"/>), carried through <see cref="GpuMatrix.Accept{TVisitor}"/> to the launch for
     /// the matrix's format; only formats with an int8 kernel arrive at <see cref="VisitInt8"/>.</summary>
-    private readonly struct Int8MatVecLaunch<TOutput, TTail>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
+    private readonly struct Int8MatVecLaunch<TOutput, TTail>(GpuKernels kernels, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail,
+        int teamWarps)
         : IRowFormatVisitor where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         // Unreached while HasInt8Kernel agrees with GpuMatrix.Accept; kept as the same refusal should they drift apart.
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat => throw NoInt8Kernel(w.Type);
 
-        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat =>
-            kernels.Int8MatVec(format, w, x, tokens, output, tail);
+        public void VisitInt8<TFormat, TWords>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat<TWords> where TWords : struct =>
+            kernels.Int8MatVec<TFormat, TWords, TOutput, TTail>(format, w, x, tokens, output, tail, teamWarps);
     }
 
-    private void Int8MatVec<TFormat, TOutput, TTail>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
+    private void Int8MatVec<TFormat, TWords, TOutput, TTail>(TFormat format, GpuMatrix w, Int8Blocks x, int tokens, TOutput output, TTail tail,
+        int teamWarps)
+        where TFormat : struct, IInt8RowFormat<TWords> where TWords : struct where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
     {
         bool plain = typeof(TTail) == typeof(NoTail);
         var key = (typeof(TFormat), typeof(TOutput), typeof(TTail));
         if (!_int8MatVecs.TryGetValue(key, out var kernel))
             _int8MatVecs[key] = kernel = plain
-                ? _loader.LoadKernel<Int8MatVecArgs<TFormat, TOutput>>(Int8MatVecKernel.Kernel)
-                : _loader.LoadKernel<Int8MatVecArgs<TFormat, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
-        var args = new Int8MatVecArgs<TFormat, TOutput> { Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, Output = output };
-        var config = new KernelConfig(new Index2D(Int8MatVecGroups(w), tokens), new Index2D(MatMulKernel.GroupSize, 1));
+                ? _loader.LoadKernel<Int8MatVecArgs<TFormat, TWords, TOutput>>(Int8MatVecKernel.Kernel)
+                : _loader.LoadKernel<Int8MatVecArgs<TFormat, TWords, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
+        var args = new Int8MatVecArgs<TFormat, TWords, TOutput>
+        {
+            Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, TeamWarps = teamWarps, Output = output,
+        };
+        var config = new KernelConfig(new Index2D(Int8MatVecKernel.Groups(w.Rows, teamWarps), tokens), new Index2D(MatMulKernel.GroupSize, 1));
         Launches++;
-        if (plain) ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>>)kernel)(Stream, config, args);
-        else ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TOutput>, TTail>)kernel)(Stream, config, args, tail);
+        if (plain) ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TWords, TOutput>>)kernel)(Stream, config, args);
+        else ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TWords, TOutput>, TTail>)kernel)(Stream, config, args, tail);
     }
 
     /// <summary>Output[i] = Table[ids[i]] as floats, for <paramref name="count"/> ids.</summary>
@@ -291,7 +301,8 @@ public sealed class GpuKernels
         public void Visit<TFormat>(TFormat format) where TFormat : struct, IRowFormat =>
             kernels.Gather(format, table, ids, count, output);
 
-        public void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat => Visit(format);
+        public void VisitInt8<TFormat, TWords>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat<TWords> where TWords : struct =>
+            Visit(format);
     }
 
     private void Gather<TFormat>(TFormat format, GpuMatrix table, ArrayView<int> ids, int count, ArrayView<float> output)

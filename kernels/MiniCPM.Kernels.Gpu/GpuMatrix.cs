@@ -200,16 +200,16 @@ public sealed class GpuMatrix : IDisposable
             case TensorType.F32: visitor.Visit(AsF32); break;
             case TensorType.F16: visitor.Visit(AsF16); break;
             case TensorType.BF16: visitor.Visit(AsBf16); break;
-            case TensorType.Q8_0: visitor.VisitInt8(AsQ8_0); break;
-            case TensorType.Q4_0: visitor.VisitInt8(AsQ4_0); break;
-            case TensorType.Q4_K: visitor.VisitInt8(AsQ4_K); break;
-            case TensorType.Q6_K: visitor.VisitInt8(AsQ6_K); break;
-            case TensorType.Q4_1: visitor.VisitInt8(AsQ4_1); break;
-            case TensorType.Q5_0: visitor.VisitInt8(AsQ5_0); break;
-            case TensorType.Q5_1: visitor.VisitInt8(AsQ5_1); break;
-            case TensorType.Q5_K: visitor.VisitInt8(AsQ5_K); break;
-            case TensorType.Q2_K: visitor.VisitInt8(AsQ2_K); break;
-            case TensorType.Q3_K: visitor.VisitInt8(AsQ3_K); break;
+            case TensorType.Q8_0: visitor.VisitInt8<Q8_0Rows, Q8_0Rows.Words>(AsQ8_0); break;
+            case TensorType.Q4_0: visitor.VisitInt8<Q4_0Rows, Q4_0Rows.Words>(AsQ4_0); break;
+            case TensorType.Q4_K: visitor.VisitInt8<Q4_KRows, Q4_KRows.Words>(AsQ4_K); break;
+            case TensorType.Q6_K: visitor.VisitInt8<Q6_KRows, Q6_KRows.Words>(AsQ6_K); break;
+            case TensorType.Q4_1: visitor.VisitInt8<Q4_1Rows, Q4_1Rows.Words>(AsQ4_1); break;
+            case TensorType.Q5_0: visitor.VisitInt8<Q5_0Rows, Q5_0Rows.Words>(AsQ5_0); break;
+            case TensorType.Q5_1: visitor.VisitInt8<Q5_1Rows, Q5_1Rows.Words>(AsQ5_1); break;
+            case TensorType.Q5_K: visitor.VisitInt8<Q5_KRows, Q5_KRows.Words>(AsQ5_K); break;
+            case TensorType.Q2_K: visitor.VisitInt8<Q2_KRows, Q2_KRows.Words>(AsQ2_K); break;
+            case TensorType.Q3_K: visitor.VisitInt8<Q3_KRows, Q3_KRows.Words>(AsQ3_K); break;
             default: throw new NotSupportedException($"the GPU kernels do not read {Type} weights");
         }
     }

@@ -4,11 +4,14 @@ using MiniCPM.Kernels.Gpu.RowFormats;
 namespace MiniCPM.Kernels.Gpu;
 
 /// <summary>Arguments of <see cref="Int8MatVecKernel"/>: W·X[t] with X as int8 blocks, handed to <typeparamref name="TOutput"/>.</summary>
-public struct Int8MatVecArgs<TFormat, TOutput> where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput
+public struct Int8MatVecArgs<TFormat, TWords, TOutput>
+    where TFormat : struct, IInt8RowFormat<TWords> where TWords : struct where TOutput : struct, IRowPairOutput
 {
     public TFormat Weights;
     public Int8Blocks X;
     public int Rows, Blocks;
+    /// <summary>Warps per row pair: 1, 2 or 4 (<see cref="Int8MatVecKernel.TeamWarps"/> unless a bench overrides it).</summary>
+    public int TeamWarps;
     public TOutput Output;
 }
 
@@ -17,27 +20,40 @@ public struct Int8MatVecArgs<TFormat, TOutput> where TFormat : struct, IInt8RowF
 /// the weights with one 16-byte load (two for Q8_0), multiplies them against the activation block's bytes with eight
 /// <c>dp4a</c> (4 multiply-adds each) and adds d_w·d_x·Σ with one FMA (plus a min term for the formats with mins) — about 20 instructions per block where the
 /// float path spends ~100, so the kernel is bound by memory, not issue. Team layout as <see cref="MatMulKernel"/>
-/// (two rows per team, one warp for short rows, the group's four warps for long ones); one token per grid row, so
+/// (two rows per team of 1, 2 or 4 warps; see <see cref="TeamWarps"/>); one token per grid row, so
 /// each token re-reads the weights (from L2 for small batches; prefill takes the float path that shares them). Which
 /// two rows a team takes, and what becomes of their sums, is <typeparamref name="TOutput"/>'s.
 /// </summary>
 public static class Int8MatVecKernel
 {
+    /// <summary>The team width for rows of <paramref name="cols"/> columns: the float kernel's (one warp below 8192
+    /// columns, the whole group from there).</summary>
+    public static int TeamWarps(int cols) => MatMulKernel.TeamWarps(cols);
+
+    /// <summary>Groups per token for <paramref name="rows"/> rows with teams of <paramref name="teamWarps"/> warps.</summary>
+    public static int Groups(int rows, int teamWarps)
+    {
+        int rowsPerGroup = MatMulKernel.RowsPerTeam * (MatMulKernel.WarpsPerGroup / teamWarps);
+        return (rows + rowsPerGroup - 1) / rowsPerGroup;
+    }
+
     /// <summary>The plain product.</summary>
-    public static void Kernel<TFormat, TOutput>(Int8MatVecArgs<TFormat, TOutput> a)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput =>
+    public static void Kernel<TFormat, TWords, TOutput>(Int8MatVecArgs<TFormat, TWords, TOutput> a)
+        where TFormat : struct, IInt8RowFormat<TWords> where TWords : struct where TOutput : struct, IRowPairOutput =>
         Run(a, default(NoTail));
 
     /// <summary>The product, then <paramref name="tail"/> by every group once its outputs are written (e.g. <see cref="RmsNormTail"/>).</summary>
-    public static void KernelThenTail<TFormat, TOutput, TTail>(Int8MatVecArgs<TFormat, TOutput> a, TTail tail)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail =>
+    public static void KernelThenTail<TFormat, TWords, TOutput, TTail>(Int8MatVecArgs<TFormat, TWords, TOutput> a, TTail tail)
+        where TFormat : struct, IInt8RowFormat<TWords> where TWords : struct where TOutput : struct, IRowPairOutput
+        where TTail : struct, IMatVecTail =>
         Run(a, tail);
 
-    private static void Run<TFormat, TOutput, TTail>(Int8MatVecArgs<TFormat, TOutput> a, TTail tail)
-        where TFormat : struct, IInt8RowFormat where TOutput : struct, IRowPairOutput where TTail : struct, IMatVecTail
+    private static void Run<TFormat, TWords, TOutput, TTail>(Int8MatVecArgs<TFormat, TWords, TOutput> a, TTail tail)
+        where TFormat : struct, IInt8RowFormat<TWords> where TWords : struct where TOutput : struct, IRowPairOutput
+        where TTail : struct, IMatVecTail
     {
         const int Lanes = MatMulKernel.Lanes, WarpsPerGroup = MatMulKernel.WarpsPerGroup;
-        int teamWarps = MatMulKernel.TeamWarps(a.Blocks * 32), teamSize = teamWarps * Lanes;
+        int teamWarps = a.TeamWarps, teamSize = teamWarps * Lanes;
         int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
         int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
         int pair = Grid.IdxX * (WarpsPerGroup / teamWarps) + team;
@@ -49,11 +65,30 @@ public static class Int8MatVecKernel
 
         int blocks = live ? a.Blocks : 0;
         float s0 = 0, s1 = 0;
-        for (int b = member; b < blocks; b += teamSize)
+        if (member < blocks)
         {
+            // One block ahead: every load of block b + teamSize is issued before block b is computed, so an iteration
+            // costs one memory round trip whatever order ptxas picks. Left to itself it split a block's loads into two
+            // waves around the first dp4a to save registers (Q4_0 fell from 70% to 63% of copy on an H200). The last
+            // round fetches its own block again (cached) rather than branch.
+            int b = member;
             var x = a.X.Block(xBlock + b);
-            s0 += a.Weights.BlockDot(row0, b, x);
-            s1 += a.Weights.BlockDot(row1, b, x);
+            var w0 = a.Weights.Fetch(row0, b);
+            var w1 = a.Weights.Fetch(row1, b);
+            while (true)
+            {
+                int next = b + teamSize, ahead = IntrinsicMath.Min(next, blocks - 1);
+                var xAhead = a.X.Block(xBlock + ahead);
+                var w0Ahead = a.Weights.Fetch(row0, ahead);
+                var w1Ahead = a.Weights.Fetch(row1, ahead);
+                s0 += a.Weights.Dot(w0, b, x);
+                s1 += a.Weights.Dot(w1, b, x);
+                if (next >= blocks) break;
+                b = next;
+                x = xAhead;
+                w0 = w0Ahead;
+                w1 = w1Ahead;
+            }
         }
 
         // Both rows' sums in one butterfly: lanes 0..15 end with row 0's, lanes 16..31 with row 1's. No thread returns
@@ -61,13 +96,14 @@ public static class Int8MatVecKernel
         float mine = WarpMath.Sum2(s0, s1);
         if (teamWarps > 1)
         {
+            // The team's warps meet in shared memory; its first thread adds them up in warp order.
             var partial = SharedMemory.Allocate<float>(WarpsPerGroup * 2);
             if ((lane & 15) == 0) partial[warp * 2 + (lane >> 4)] = mine;
             Group.Barrier();
-            if (Group.IdxX == 0 && live)
+            if (member == 0 && live)
             {
                 float total0 = 0, total1 = 0;
-                for (int w = 0; w < WarpsPerGroup; w++)
+                for (int w = team * teamWarps; w < (team + 1) * teamWarps; w++)
                 {
                     total0 += partial[w * 2];
                     total1 += partial[w * 2 + 1];

@@ -2,11 +2,17 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 
 /// <summary>
 /// A weight format with a 32-value block that multiplies int8 activation blocks (<see cref="Int8Blocks"/>) by integer
-/// dot products (dp4a); a K-quant's 256-value super-block is eight such blocks.
+/// dot products (dp4a); a K-quant's 256-value super-block is eight such blocks. A block's dot product comes in two
+/// halves, <see cref="Fetch"/> (every global load of it) and <see cref="Dot"/> (arithmetic only), so that
+/// <see cref="Int8MatVecKernel"/> can issue all the loads of its next block before it computes the current one.
 /// </summary>
-public interface IInt8RowFormat
+/// <typeparam name="TWords">The loaded words of one row's block, held in registers.</typeparam>
+public interface IInt8RowFormat<TWords> where TWords : struct
 {
-    /// <summary>The block's whole contribution to row · x: d_x·d_w·Σ w_q·x_q for block <paramref name="block"/> of
-    /// <paramref name="row"/>, with offsets paid through Σx_q and mins through Σx_q or Q8_1's s.</summary>
-    float BlockDot(int row, int block, Int8ActivationBlock x);
+    /// <summary>The words block <paramref name="block"/> of <paramref name="row"/> is computed from.</summary>
+    TWords Fetch(int row, int block);
+
+    /// <summary>The block's whole contribution to row · x: d_x·d_w·Σ w_q·x_q, with offsets paid through Σx_q and mins
+    /// through Σx_q or Q8_1's s; <paramref name="block"/> is the one <paramref name="words"/> were fetched for.</summary>
+    float Dot(TWords words, int block, Int8ActivationBlock x);
 }

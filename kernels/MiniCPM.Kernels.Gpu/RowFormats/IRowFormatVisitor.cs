@@ -13,6 +13,6 @@ internal interface IRowFormatVisitor
 
     /// <summary>A format that also has an int8-activation kernel. A separate entry because C# cannot test a generic
     /// argument for a further interface and then call a method constrained to it; operations that do not need
-    /// <see cref="IInt8RowFormat"/> forward to <see cref="Visit{TFormat}"/>.</summary>
-    void VisitInt8<TFormat>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat;
+    /// <see cref="IInt8RowFormat{TWords}"/> forward to <see cref="Visit{TFormat}"/>.</summary>
+    void VisitInt8<TFormat, TWords>(TFormat format) where TFormat : struct, IRowFormat, IInt8RowFormat<TWords> where TWords : struct;
 }

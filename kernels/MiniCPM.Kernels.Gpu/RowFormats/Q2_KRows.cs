@@ -10,7 +10,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// For int8 activations a 32-value activation block j = 4h + s is qs words (h, 0) and (h, 1) at shift 2s: sub-blocks
 /// 8h + 2s (values 0..15) and 8h + 2s + 1 (16..31).
 /// </summary>
-public struct Q2_KRows : IRowFormat, IInt8RowFormat
+public struct Q2_KRows : IRowFormat, IInt8RowFormat<Q2_KRows.Words>
 {
     public ArrayView<UInt4> Blocks;
     /// <summary>Per super-block: d, dmin.</summary>
@@ -39,18 +39,35 @@ public struct Q2_KRows : IRowFormat, IInt8RowFormat
         return u;
     }
 
+    /// <summary>The super-block's 16 scale bytes, one block's two 2-bit words, and the super-block's fp16 d and dmin.</summary>
+    public struct Words
+    {
+        public UInt4 ScaleBytes, A, B;
+        public ushort Scale, Min;
+    }
+
+    public Words Fetch(int row, int block)
+    {
+        int superBlock = block >> 3, half = (block >> 2) & 1;
+        long index = (long)row * SuperBlocksPerRow + superBlock;
+        long first = index * 5;
+        return new Words
+        {
+            ScaleBytes = Blocks[first], A = Blocks[first + 1 + 2 * half], B = Blocks[first + 2 + 2 * half],
+            Scale = Scales[2 * index], Min = Scales[2 * index + 1],
+        };
+    }
+
     /// <summary>
     /// d_x·(d·(sc_a·Σ_a q·x_q + sc_b·Σ_b q·x_q) − dmin·(m_a·Σ_a x_q + m_b·Σ_b x_q)) over the two 16-value halves a, b:
     /// one dp4a chain per half, and the low half's Σx_q by dp4a against ones (the high half's is Σx_q minus it).
     /// </summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    public float Dot(Words words, int block, Int8ActivationBlock x)
     {
-        int superBlock = block >> 3, half = (block >> 2) & 1, s = block & 3;
-        long index = (long)row * SuperBlocksPerRow + superBlock;
-        long first = index * 5;
-        var scales = Blocks[first];
-        var a = Blocks[first + 1 + 2 * half];
-        var b = Blocks[first + 2 + 2 * half];
+        int half = (block >> 2) & 1, s = block & 3;
+        var scales = words.ScaleBytes;
+        var a = words.A;
+        var b = words.B;
         int shift = 2 * s;
         const uint Twos = 0x03030303, Ones = 0x01010101;
         int dotA = Int8Math.Dot16((a.X >> shift) & Twos, (a.Y >> shift) & Twos, (a.Z >> shift) & Twos, (a.W >> shift) & Twos, x.Low, 0);
@@ -59,8 +76,8 @@ public struct Q2_KRows : IRowFormat, IInt8RowFormat
         uint scA = ScaleByte(scales, 8 * half + 2 * s), scB = ScaleByte(scales, 8 * half + 2 * s + 1);
         int scaled = (int)(scA & 0xF) * dotA + (int)(scB & 0xF) * dotB;
         int mins = (int)(scA >> 4) * sumA + (int)(scB >> 4) * (x.Sum - sumA);
-        float d = (float)Interop.IntAsFloat(Scales[2 * index]);
-        float dmin = (float)Interop.IntAsFloat(Scales[2 * index + 1]);
+        float d = (float)Interop.IntAsFloat(words.Scale);
+        float dmin = (float)Interop.IntAsFloat(words.Min);
         return x.Scale * (d * scaled - dmin * mins);
     }
 

@@ -11,7 +11,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// so the products and even zero signs are ggml's. For int8 activations a 32-value activation block j = 4h + s is qs
 /// words (h, 0) and (h, 1) at shift 2s with hmask words 0 and 1 at bit 4h + s: sub-blocks 8h + 2s and 8h + 2s + 1.
 /// </summary>
-public struct Q3_KRows : IRowFormat, IInt8RowFormat
+public struct Q3_KRows : IRowFormat, IInt8RowFormat<Q3_KRows.Words>
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -38,19 +38,35 @@ public struct Q3_KRows : IRowFormat, IInt8RowFormat
         return u;
     }
 
+    /// <summary>The super-block's head (d, packed scales), its two high-bit mask words and one block's two 2-bit words.</summary>
+    public struct Words
+    {
+        public UInt4 Head, MaskA, MaskB, A, B;
+    }
+
+    public Words Fetch(int row, int block)
+    {
+        int superBlock = block >> 3, half = (block >> 2) & 1;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 7;
+        return new Words
+        {
+            Head = Blocks[first], MaskA = Blocks[first + 1], MaskB = Blocks[first + 2],
+            A = Blocks[first + 3 + 2 * half], B = Blocks[first + 4 + 2 * half],
+        };
+    }
+
     /// <summary>
     /// d_x·d·((sc_a − 32)·Σ_a q·x_q + (sc_b − 32)·Σ_b q·x_q) over the two 16-value halves, q = −4..3 made a signed byte
     /// in the register (see <see cref="Centered"/>), one dp4a chain per half.
     /// </summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    public float Dot(Words words, int block, Int8ActivationBlock x)
     {
-        int superBlock = block >> 3, half = (block >> 2) & 1, s = block & 3;
-        long first = ((long)row * SuperBlocksPerRow + superBlock) * 7;
-        var head = Blocks[first];
-        var maskA = Blocks[first + 1];
-        var maskB = Blocks[first + 2];
-        var a = Blocks[first + 3 + 2 * half];
-        var b = Blocks[first + 4 + 2 * half];
+        int half = (block >> 2) & 1, s = block & 3;
+        var head = words.Head;
+        var maskA = words.MaskA;
+        var maskB = words.MaskB;
+        var a = words.A;
+        var b = words.B;
         int shift = 2 * s, bit = 4 * half + s;
         int dotA = Int8Math.Dot16(Centered(a.X, maskA.X, shift, bit), Centered(a.Y, maskA.Y, shift, bit),
             Centered(a.Z, maskA.Z, shift, bit), Centered(a.W, maskA.W, shift, bit), x.Low, 0);

@@ -7,7 +7,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// nibble is value j, its high nibble value j + 16; w = d·(q − 8), so piece A is the low nibbles, piece B the high ones,
 /// both handed over as centred levels q − 8.
 /// </summary>
-public struct Q4_0Rows : IRowFormat, IInt8RowFormat
+public struct Q4_0Rows : IRowFormat, IInt8RowFormat<Q4_0Rows.Words>
 {
     public ArrayView<UInt4> Quants;
     public ArrayView<ushort> Scales;
@@ -26,11 +26,23 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>d_x·d·Σ(q − 8)·x_q = d_x·d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>One block's nibbles and fp16 scale.</summary>
+    public struct Words
+    {
+        public UInt4 Quants;
+        public ushort Scale;
+    }
+
+    public Words Fetch(int row, int block)
     {
         long index = (long)row * BlocksPerRow + block;
-        var w = Quants[index];
+        return new Words { Quants = Quants[index], Scale = Scales[index] };
+    }
+
+    /// <summary>d_x·d·Σ(q − 8)·x_q = d_x·d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        var w = words.Quants;
         const uint Nibbles = 0x0F0F0F0F;
         int sum = Int8Math.Dp4a(w.X & Nibbles, x.Low.X, 0);
         sum = Int8Math.Dp4a(w.Y & Nibbles, x.Low.Y, sum);
@@ -40,7 +52,7 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat
         sum = Int8Math.Dp4a((w.Y >> 4) & Nibbles, x.High.Y, sum);
         sum = Int8Math.Dp4a((w.Z >> 4) & Nibbles, x.High.Z, sum);
         sum = Int8Math.Dp4a((w.W >> 4) & Nibbles, x.High.W, sum);
-        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * (sum - 8 * x.Sum));
+        return x.Scale * ((float)Interop.IntAsFloat(words.Scale) * (sum - 8 * x.Sum));
     }
 
     public int PieceA(int unit) => 32 * unit;

@@ -6,7 +6,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q4_1 split on upload into aligned nibbles (one 16-byte word per 32-value block) and two fp16 halves per block
 /// (d, m). Nibbles lie as in Q4_0 (low = values 0..15, high = 16..31); w = d·q + m, so m is both pieces' offset.
 /// </summary>
-public struct Q4_1Rows : IRowFormat, IInt8RowFormat
+public struct Q4_1Rows : IRowFormat, IInt8RowFormat<Q4_1Rows.Words>
 {
     public ArrayView<UInt4> Quants;
     /// <summary>Per block: d, m.</summary>
@@ -25,19 +25,31 @@ public struct Q4_1Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
+    /// <summary>One block's nibbles, fp16 d and m.</summary>
+    public struct Words
+    {
+        public UInt4 Quants;
+        public ushort Scale, Min;
+    }
+
+    public Words Fetch(int row, int block)
+    {
+        long index = (long)row * BlocksPerRow + block;
+        return new Words { Quants = Quants[index], Scale = Scales[2 * index], Min = Scales[2 * index + 1] };
+    }
+
     /// <summary>
     /// (d·d_x)·Σ q·x_q + m·s: the nibbles meet the quants in dp4a, the min meets the activation block's s = f16(d·Σx_q)
     /// (ggml's vec_dot_q4_1_q8_1 and the CPU's int8 path, which make the same two products).
     /// </summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    public float Dot(Words words, int block, Int8ActivationBlock x)
     {
-        long index = (long)row * BlocksPerRow + block;
-        var w = Quants[index];
+        var w = words.Quants;
         const uint Nibbles = 0x0F0F0F0F;
         int sum = Int8Math.Dot16(w.X & Nibbles, w.Y & Nibbles, w.Z & Nibbles, w.W & Nibbles, x.Low, 0);
         sum = Int8Math.Dot16((w.X >> 4) & Nibbles, (w.Y >> 4) & Nibbles, (w.Z >> 4) & Nibbles, (w.W >> 4) & Nibbles, x.High, sum);
-        float d = (float)Interop.IntAsFloat(Scales[2 * index]);
-        float m = (float)Interop.IntAsFloat(Scales[2 * index + 1]);
+        float d = (float)Interop.IntAsFloat(words.Scale);
+        float m = (float)Interop.IntAsFloat(words.Min);
         return d * x.Scale * sum + m * x.MinTerm;
     }
 

@@ -9,7 +9,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// same 16 positions of sub-block 2g+1 (piece B); w = d·sc·q − dmin·m. For int8 activations a 32-value activation
 /// block is one sub-block j: the nibbles at shift 4·(j &amp; 1) of group j/2's two words.
 /// </summary>
-public struct Q4_KRows : IRowFormat, IInt8RowFormat
+public struct Q4_KRows : IRowFormat, IInt8RowFormat<Q4_KRows.Words>
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -29,19 +29,31 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat
         return u;
     }
 
+    /// <summary>The super-block's head (d, dmin, packed scales) and the two nibble words of one block.</summary>
+    public struct Words
+    {
+        public UInt4 Head, A, B;
+    }
+
+    public Words Fetch(int row, int block)
+    {
+        int superBlock = block >> 3, subBlock = block & 7;
+        long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
+        return new Words { Head = Blocks[first], A = Blocks[first + 1 + 2 * (subBlock >> 1)], B = Blocks[first + 2 + 2 * (subBlock >> 1)] };
+    }
+
     /// <summary>
     /// Sub-block j of a super-block: d_x·(d·sc_j·Σ q·x_q − dmin·m_j·Σx_q) (llama.cpp's mmvq against Q8_1-style blocks; the
     /// min term costs one integer multiply thanks to the activation block's Σx_q). Nibbles 0..15 are plain positive
     /// bytes after masking, so signed dp4a multiplies them exactly.
     /// </summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    public float Dot(Words words, int block, Int8ActivationBlock x)
     {
-        int superBlock = block >> 3, subBlock = block & 7;
-        long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
-        var head = Blocks[first];
+        int subBlock = block & 7;
+        var head = words.Head;
         ScaleMin(head, subBlock, out int scale, out int min);
-        var a = Blocks[first + 1 + 2 * (subBlock >> 1)];
-        var b = Blocks[first + 2 + 2 * (subBlock >> 1)];
+        var a = words.A;
+        var b = words.B;
         int shift = 4 * (subBlock & 1);
         const uint Nibbles = 0x0F0F0F0F;
         int sum = Int8Math.Dp4a((a.X >> shift) & Nibbles, x.Low.X, 0);

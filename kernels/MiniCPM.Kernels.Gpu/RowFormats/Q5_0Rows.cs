@@ -8,7 +8,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// as ggml computes it: the unit hands over the centred levels q − 16 and an offset of −0, so even the sign of a zero
 /// weight (−0 where d &lt; 0) matches the CPU dequantizer.
 /// </summary>
-public struct Q5_0Rows : IRowFormat, IInt8RowFormat
+public struct Q5_0Rows : IRowFormat, IInt8RowFormat<Q5_0Rows.Words>
 {
     public ArrayView<UInt4> Quants;
     /// <summary>Per block: d, qh bits 0..15, qh bits 16..31.</summary>
@@ -25,13 +25,25 @@ public struct Q5_0Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>(d·d_x)·(Σ q·x_q − 16·Σx_q): the 5-bit levels 0..31 as plain positive bytes, the offset paid through Σx_q
-    /// (the CPU's int8 path makes the same integer).</summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>One block's nibbles, fp16 d and the two halves of its fifth bits.</summary>
+    public struct Words
+    {
+        public UInt4 Quants;
+        public ushort Scale, FifthLow, FifthHigh;
+    }
+
+    public Words Fetch(int row, int block)
     {
         long index = (long)row * BlocksPerRow + block;
-        int sum = Q5_1Rows.FiveBitDot(Quants[index], Scales[3 * index + 1], Scales[3 * index + 2], x);
-        float d = (float)Interop.IntAsFloat(Scales[3 * index]);
+        return new Words { Quants = Quants[index], Scale = Scales[3 * index], FifthLow = Scales[3 * index + 1], FifthHigh = Scales[3 * index + 2] };
+    }
+
+    /// <summary>(d·d_x)·(Σ q·x_q − 16·Σx_q): the 5-bit levels 0..31 as plain positive bytes, the offset paid through Σx_q
+    /// (the CPU's int8 path makes the same integer).</summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        int sum = Q5_1Rows.FiveBitDot(words.Quants, words.FifthLow, words.FifthHigh, x);
+        float d = (float)Interop.IntAsFloat(words.Scale);
         return d * x.Scale * (sum - 16 * x.Sum);
     }
 

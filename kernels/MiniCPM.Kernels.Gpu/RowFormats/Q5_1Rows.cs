@@ -6,7 +6,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q5_1 split on upload into aligned low nibbles (one 16-byte word per block, laid out as Q4_0's) and four halves of
 /// header per block: d, m, then the 32 fifth bits qh as two 16-bit halves (bit j belongs to value j). w = d·q + m.
 /// </summary>
-public struct Q5_1Rows : IRowFormat, IInt8RowFormat
+public struct Q5_1Rows : IRowFormat, IInt8RowFormat<Q5_1Rows.Words>
 {
     public ArrayView<UInt4> Quants;
     /// <summary>Per block: d, m, qh bits 0..15, qh bits 16..31.</summary>
@@ -24,13 +24,29 @@ public struct Q5_1Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>(d·d_x)·Σ q·x_q + m·s, as <see cref="Q4_1Rows.BlockDot"/> with 5-bit levels.</summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>One block's nibbles, fp16 d and m, and the two halves of its fifth bits.</summary>
+    public struct Words
+    {
+        public UInt4 Quants;
+        public ushort Scale, Min, FifthLow, FifthHigh;
+    }
+
+    public Words Fetch(int row, int block)
     {
         long index = (long)row * BlocksPerRow + block;
-        int sum = FiveBitDot(Quants[index], Scales[4 * index + 2], Scales[4 * index + 3], x);
-        float d = (float)Interop.IntAsFloat(Scales[4 * index]);
-        float m = (float)Interop.IntAsFloat(Scales[4 * index + 1]);
+        return new Words
+        {
+            Quants = Quants[index], Scale = Scales[4 * index], Min = Scales[4 * index + 1],
+            FifthLow = Scales[4 * index + 2], FifthHigh = Scales[4 * index + 3],
+        };
+    }
+
+    /// <summary>(d·d_x)·Σ q·x_q + m·s, as <see cref="Q4_1Rows.Dot"/> with 5-bit levels.</summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        int sum = FiveBitDot(words.Quants, words.FifthLow, words.FifthHigh, x);
+        float d = (float)Interop.IntAsFloat(words.Scale);
+        float m = (float)Interop.IntAsFloat(words.Min);
         return d * x.Scale * sum + m * x.MinTerm;
     }
 

@@ -10,7 +10,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// w = d·sc·q − dmin·m. For int8 activations a 32-value activation block is one sub-block j: the nibbles at shift
 /// 4·(j &amp; 1) of group j/2's two words, bit j of both qh words.
 /// </summary>
-public struct Q5_KRows : IRowFormat, IInt8RowFormat
+public struct Q5_KRows : IRowFormat, IInt8RowFormat<Q5_KRows.Words>
 {
     public ArrayView<UInt4> Blocks;
     public int SuperBlocksPerRow;
@@ -34,17 +34,33 @@ public struct Q5_KRows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>Sub-block j: d_x·(d·sc_j·Σ q·x_q − dmin·m_j·Σx_q), as <see cref="Q4_KRows.BlockDot"/> with 5-bit levels.</summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>The super-block's head (d, dmin, packed scales), its two fifth-bit words and one block's two nibble words.</summary>
+    public struct Words
+    {
+        public UInt4 Head, FifthA, FifthB, A, B;
+    }
+
+    public Words Fetch(int row, int block)
     {
         int superBlock = block >> 3, subBlock = block & 7;
         long first = ((long)row * SuperBlocksPerRow + superBlock) * 11;
-        var head = Blocks[first];
+        return new Words
+        {
+            Head = Blocks[first], FifthA = Blocks[first + 1], FifthB = Blocks[first + 2],
+            A = Blocks[first + 3 + 2 * (subBlock >> 1)], B = Blocks[first + 4 + 2 * (subBlock >> 1)],
+        };
+    }
+
+    /// <summary>Sub-block j: d_x·(d·sc_j·Σ q·x_q − dmin·m_j·Σx_q), as <see cref="Q4_KRows.Dot"/> with 5-bit levels.</summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        int subBlock = block & 7;
+        var head = words.Head;
         Q4_KRows.ScaleMin(head, subBlock, out int scale, out int min);
-        var qhA = Blocks[first + 1];
-        var qhB = Blocks[first + 2];
-        var a = Blocks[first + 3 + 2 * (subBlock >> 1)];
-        var b = Blocks[first + 4 + 2 * (subBlock >> 1)];
+        var qhA = words.FifthA;
+        var qhB = words.FifthB;
+        var a = words.A;
+        var b = words.B;
         int shift = 4 * (subBlock & 1);
         int sum = Int8Math.Dot16(Levels(a.X, qhA.X, shift, subBlock), Levels(a.Y, qhA.Y, shift, subBlock),
             Levels(a.Z, qhA.Z, shift, subBlock), Levels(a.W, qhA.W, shift, subBlock), x.Low, 0);

@@ -10,7 +10,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// For int8 activations a 32-value activation block is k = j mod 4 of half h = j / 4 (j the block in the super-block):
 /// ql run k &amp; 1 at nibble shift 4·(k / 2), qh bits 2k, 2k+1, scales sc[8h + 2k] (l &lt; 16) and sc[8h + 2k + 1].
 /// </summary>
-public struct Q6_KRows : IRowFormat, IInt8RowFormat
+public struct Q6_KRows : IRowFormat, IInt8RowFormat<Q6_KRows.Words>
 {
     public ArrayView<UInt4> Blocks;
     public ArrayView<ushort> Scales;
@@ -36,20 +36,41 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>
-    /// d_x·d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
-    /// so each gets its own dp4a chain; q − 32 is made a signed byte in the register (see <see cref="Centered"/>).
-    /// </summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>One block's two ql words, its two qh words, the 32-bit word holding its two int8 scales, and d.</summary>
+    public struct Words
+    {
+        public UInt4 LowA, LowB, HighA, HighB;
+        public uint ScalePair;
+        public ushort Scale;
+    }
+
+    public Words Fetch(int row, int block)
     {
         int superBlock = block >> 3, half = (block >> 2) & 1, k = block & 3;
         long index = (long)row * SuperBlocksPerRow + superBlock;
         long first = index * 13;
-        var qlA = Blocks[first + 4 * half + 2 * (k & 1)];
-        var qlB = Blocks[first + 4 * half + 2 * (k & 1) + 1];
-        var qhA = Blocks[first + 8 + 2 * half];
-        var qhB = Blocks[first + 9 + 2 * half];
-        var sc = Blocks[first + 12];
+        // sc[8h + 2k] is byte 2(k & 1) of 32-bit word (8h + 2k) / 4 of the scales' 16 bytes (loaded alone: Fetch only loads)
+        long scaleWord = 4 * (first + 12) + 2 * half + (k >> 1);
+        return new Words
+        {
+            LowA = Blocks[first + 4 * half + 2 * (k & 1)], LowB = Blocks[first + 4 * half + 2 * (k & 1) + 1],
+            HighA = Blocks[first + 8 + 2 * half], HighB = Blocks[first + 9 + 2 * half],
+            ScalePair = Blocks.Cast<uint>()[scaleWord],
+            Scale = Scales[index],
+        };
+    }
+
+    /// <summary>
+    /// d_x·d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
+    /// so each gets its own dp4a chain; q − 32 is made a signed byte in the register (see <see cref="Centered"/>).
+    /// </summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        int k = block & 3;
+        var qlA = words.LowA;
+        var qlB = words.LowB;
+        var qhA = words.HighA;
+        var qhB = words.HighB;
         int lowShift = 4 * (k >> 1), highShift = 2 * k;
         int sumA = Int8Math.Dp4a(Centered(qlA.X, qhA.X, lowShift, highShift), x.Low.X, 0);
         sumA = Int8Math.Dp4a(Centered(qlA.Y, qhA.Y, lowShift, highShift), x.Low.Y, sumA);
@@ -59,9 +80,8 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat
         sumB = Int8Math.Dp4a(Centered(qlB.Y, qhB.Y, lowShift, highShift), x.High.Y, sumB);
         sumB = Int8Math.Dp4a(Centered(qlB.Z, qhB.Z, lowShift, highShift), x.High.Z, sumB);
         sumB = Int8Math.Dp4a(Centered(qlB.W, qhB.W, lowShift, highShift), x.High.W, sumB);
-        int scaleIndex = 8 * half + 2 * k;
-        int total = (int)ScaleAt(sc, scaleIndex) * sumA + (int)ScaleAt(sc, scaleIndex + 1) * sumB;
-        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * total);
+        int total = Bits.SignedByteInt(words.ScalePair, 2 * (k & 1)) * sumA + Bits.SignedByteInt(words.ScalePair, 2 * (k & 1) + 1) * sumB;
+        return x.Scale * ((float)Interop.IntAsFloat(words.Scale) * total);
     }
 
     /// <summary>

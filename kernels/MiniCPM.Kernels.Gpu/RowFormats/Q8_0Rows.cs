@@ -6,7 +6,7 @@ namespace MiniCPM.Kernels.Gpu.RowFormats;
 /// Q8_0 split on upload into aligned quants (two 16-byte words per 32-value block) and the fp16 scales beside them,
 /// so each block is two vector loads plus one 2-byte load. w = d·q, q signed bytes.
 /// </summary>
-public struct Q8_0Rows : IRowFormat, IInt8RowFormat
+public struct Q8_0Rows : IRowFormat, IInt8RowFormat<Q8_0Rows.Words>
 {
     public ArrayView<UInt4> Quants;
     public ArrayView<ushort> Scales;
@@ -24,12 +24,24 @@ public struct Q8_0Rows : IRowFormat, IInt8RowFormat
         return u;
     }
 
-    /// <summary>d_x·d·Σ q·x_q, signed bytes against signed bytes.</summary>
-    public float BlockDot(int row, int block, Int8ActivationBlock x)
+    /// <summary>One block's 32 signed bytes and fp16 scale.</summary>
+    public struct Words
+    {
+        public UInt4 A, B;
+        public ushort Scale;
+    }
+
+    public Words Fetch(int row, int block)
     {
         long index = (long)row * BlocksPerRow + block;
-        var a = Quants[2 * index];
-        var b = Quants[2 * index + 1];
+        return new Words { A = Quants[2 * index], B = Quants[2 * index + 1], Scale = Scales[index] };
+    }
+
+    /// <summary>d_x·d·Σ q·x_q, signed bytes against signed bytes.</summary>
+    public float Dot(Words words, int block, Int8ActivationBlock x)
+    {
+        var a = words.A;
+        var b = words.B;
         int sum = Int8Math.Dp4a(a.X, x.Low.X, 0);
         sum = Int8Math.Dp4a(a.Y, x.Low.Y, sum);
         sum = Int8Math.Dp4a(a.Z, x.Low.Z, sum);
@@ -38,7 +50,7 @@ public struct Q8_0Rows : IRowFormat, IInt8RowFormat
         sum = Int8Math.Dp4a(b.Y, x.High.Y, sum);
         sum = Int8Math.Dp4a(b.Z, x.High.Z, sum);
         sum = Int8Math.Dp4a(b.W, x.High.W, sum);
-        return x.Scale * ((float)Interop.IntAsFloat(Scales[index]) * sum);
+        return x.Scale * ((float)Interop.IntAsFloat(words.Scale) * sum);
     }
 
     public int PieceA(int unit) => 32 * unit;

@@ -30,6 +30,8 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         { TensorType.Q5_1, 9, 128, 1, 1f },
         { TensorType.Q5_1, 5, 64, 4, 1e-3f },
         { TensorType.Q5_1, 2, 8192, 1, 1f },
+        { TensorType.Q4_0, 5, 3584, 2, 1f }, // 112 blocks over 32 lanes: 3 or 4 rounds each (the fetch-ahead's last round)
+        { TensorType.Q8_0, 3, 8448, 1, 1f }, // 264 blocks over 128 lanes: 2 or 3 rounds each
     };
 
     [Theory]
@@ -52,10 +54,47 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         Check.Close(expected, actual, absolute: 1e-5 * scale * Math.Sqrt(cols), relative: 1e-5);
     }
 
+    /// <summary>
+    /// Every team width a bench may ask for gives the product: 7 rows are 4 pairs, the last with one row, so with teams of
+    /// 1 or 2 warps a group also holds dead teams; 80 blocks over a team's lanes take 1 to 3 rounds.
+    /// </summary>
+    [Theory]
+    [InlineData(TensorType.Q4_0, 1)]
+    [InlineData(TensorType.Q4_0, 2)]
+    [InlineData(TensorType.Q4_0, 4)]
+    [InlineData(TensorType.Q6_K, 2)]
+    public void EveryTeamWidthMatchesTheNaiveInt8Reference(TensorType type, int teamWarps)
+    {
+        const int rows = 7, cols = 2560, tokens = 2;
+        byte[] bytes = WeightBytes.Random(type, rows, cols, seed: 23);
+        float[] x = Check.Random(tokens * cols, seed: 24);
+        float[] bias = Check.Random(rows, seed: 25);
+
+        var actual = GpuInt8Product(type, bytes, rows, cols, x, tokens, bias, teamWarps: teamWarps);
+
+        var weights = new float[rows * cols];
+        Dequantizer.ToFloat(type, bytes, weights);
+        double wMax = weights.Max(MathF.Abs);
+        Check.Close(NaiveInt8(type, bytes, rows, cols, x, tokens, bias), actual, absolute: 1e-5 * wMax * Math.Sqrt(cols), relative: 1e-5);
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(-1)]
+    public void ATeamWidthOtherThanOneTwoOrFourIsRefused(int teamWarps)
+    {
+        using var matrix = GpuMatrix.Upload(_device, TensorType.Q4_0, WeightBytes.Random(TensorType.Q4_0, 2, 64, seed: 1), 2, 64);
+        using var q = new Int8Buffer(_device, 1, 64);
+        using var ys = _device.Allocate<float>(2);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _device.Kernels.MatMulInt8(matrix, q.For(64), 1, ys.View, teamWarps: teamWarps));
+        Assert.Equal("teamWarps", error.ParamName);
+    }
+
     /// <summary>x quantized to int8 blocks and multiplied on the device: W·x + bias, added onto <paramref name="prior"/>
     /// when given (accumulate).</summary>
     private float[] GpuInt8Product(TensorType type, byte[] bytes, int rows, int cols, float[] x, int tokens, float[] bias,
-        float[]? prior = null)
+        float[]? prior = null, int teamWarps = 0)
     {
         using var matrix = GpuMatrix.Upload(_device, type, bytes, rows, cols);
         using var xs = _device.Upload<float>(x);
@@ -63,7 +102,7 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         using var ys = prior is null ? _device.Allocate<float>(tokens * rows) : _device.Upload<float>(prior);
         using var b = _device.Upload<float>(bias);
         _device.Kernels.QuantizeInt8(xs.View, tokens, cols, q.For(cols));
-        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View, accumulate: prior is not null);
+        _device.Kernels.MatMulInt8(matrix, q.For(cols), tokens, ys.View, b.View, accumulate: prior is not null, teamWarps: teamWarps);
         return Check.Download(_device, ys.View, tokens * rows);
     }
 
@@ -80,6 +119,8 @@ public sealed unsafe class Int8MatVecKernelTests(SimulatorDevice simulator)
         { TensorType.Q3_K, 3, 512, 4, 1e-3f },
         { TensorType.Q2_K, 6, 768, 1, 1f },
         { TensorType.Q2_K, 3, 512, 4, 1e-3f },
+        { TensorType.Q6_K, 3, 2560, 2, 1f }, // 80 blocks over 32 lanes: 2 or 3 rounds each
+        { TensorType.Q4_K, 2, 9216, 1, 1f }, // 288 blocks over 128 lanes: 2 or 3 rounds each
     };
 
     /// <summary>
