@@ -68,10 +68,7 @@ public sealed class GpuDevice : IDisposable
         {
             context = Context.Create(builder =>
             {
-                // IEEE division, square root and reciprocal (div.rn, sqrt.rn), as the CPU backend computes them: under
-                // ILGPU's fast math 127/127 came out 0.99999994 on an H200 and moved int8 quants at exact ties (the
-                // norms' 1/√ too). It costs a few instructions per row, none in the matrix loops; exp stays ex2.approx.
-                builder.Optimize(OptimizationLevel.O2).Math(MathMode.Default).EnableAlgorithms();
+                OfflinePtx.Configure(builder); // IEEE division and square root, as the CPU backend computes them
                 switch (kind)
                 {
                     case "cpu": builder.CPU(CPUDeviceKind.AMD); break; // 32-lane warps as the kernels assume; 8 per group (256 threads, the largest group)

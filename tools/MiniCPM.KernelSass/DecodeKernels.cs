@@ -1,0 +1,49 @@
+using System.Reflection;
+using MiniCPM.Kernels.Gpu;
+using MiniCPM.Kernels.Gpu.RowFormats;
+
+namespace MiniCPM.KernelSass;
+
+/// <summary>A kernel as the device compiles it: a name for the files and the table, the closed method, its launch kind.</summary>
+internal sealed record KernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped);
+
+/// <summary>The kernels of a quantized decode step: the int8 matrix-vector kernel for every int8 weight format (plain,
+/// and for Q4_0 with the RoPE epilogue and the RMSNorm tail), split-K attention and its merge, the fused int8 producers,
+/// and the float matrix kernel on F16 and Q4_0.</summary>
+internal static class DecodeKernels
+{
+    private static readonly Type[] Int8Formats =
+    [
+        typeof(Q4_0Rows), typeof(Q4_1Rows), typeof(Q5_0Rows), typeof(Q5_1Rows), typeof(Q8_0Rows),
+        typeof(Q2_KRows), typeof(Q3_KRows), typeof(Q4_KRows), typeof(Q5_KRows), typeof(Q6_KRows),
+    ];
+
+    public static IEnumerable<KernelEntry> All()
+    {
+        foreach (var format in Int8Formats)
+            yield return Int8MatVec(format, typeof(RowPairStore), $"int8-matvec-{Short(format)}");
+        yield return Int8MatVec(typeof(Q4_0Rows), typeof(RopeCacheOutput), "int8-matvec-Q4_0-rope-cache");
+        yield return new KernelEntry("int8-matvec-Q4_0-rmsnorm-tail",
+            Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.KernelThenTail))
+                .MakeGenericMethod(typeof(Q4_0Rows), Words(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(RmsNormTail)), true);
+        yield return new KernelEntry("split-attention", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.Kernel)), true);
+        yield return new KernelEntry("split-attention-merge-int8", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.MergeInt8)), true);
+        yield return new KernelEntry("rmsnorm-int8", Method(typeof(NormKernels), nameof(NormKernels.RmsNormInt8)), true);
+        yield return new KernelEntry("silu-mul-int8", Method(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SiluMulFusedInt8)), true);
+        foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
+            yield return new KernelEntry($"matvec-{Short(format)}",
+                Method(typeof(MatMulKernel), nameof(MatMulKernel.Kernel)).MakeGenericMethod(format, typeof(RowPairStore)), true);
+    }
+
+    private static KernelEntry Int8MatVec(Type format, Type output, string name) =>
+        new(name, Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.Kernel)).MakeGenericMethod(format, Words(format), output), true);
+
+    /// <summary>The format's fetched words (its <see cref="IInt8RowFormat{TWords}"/> argument).</summary>
+    private static Type Words(Type format) =>
+        format.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IInt8RowFormat<>)).GetGenericArguments()[0];
+
+    private static MethodInfo Method(Type type, string name) =>
+        type.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, name);
+
+    private static string Short(Type format) => format.Name.Replace("Rows", "", StringComparison.Ordinal);
+}
