@@ -252,22 +252,48 @@ internal static partial class GpuBenchmark
     /// <summary>The int8-activation matvec, timed with the activation quantization it needs (two launches).</summary>
     private static void Int8MatVecLine(GpuDevice gpu, TensorType type, int rows, int cols)
     {
-        using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
-        matrix.Randomize(gpu, 12345);
-        using var x = gpu.Allocate<float>(cols);
-        using var y = gpu.Allocate<float>(rows);
-        using var q = new Int8Buffer(gpu, 1, cols);
-        Fill(gpu, x.View, cols);
-        int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
+        using var f = new Int8MatVecFixture(gpu, type, rows, cols);
         double seconds = Seconds(gpu, () =>
         {
-            gpu.Kernels.QuantizeInt8(x.View, 1, cols, q.For(cols));
-            gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View);
-        }, repetitions);
-        double kernelOnly = Seconds(gpu, () => gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View), repetitions);
-        double bytes = matrix.Bytes + 1.25 * cols + 4.0 * rows;
+            gpu.Kernels.QuantizeInt8(f.X.View, 1, cols, f.Q.For(cols));
+            gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View);
+        }, f.Repetitions);
+        double kernelOnly = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View), f.Repetitions);
         double flops = 2.0 * rows * cols;
-        Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {bytes / kernelOnly / 1e9:F0} | {100 * bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} |");
+        Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {f.Bytes / kernelOnly / 1e9:F0} | {100 * f.Bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} |");
+    }
+
+    /// <summary>A random matrix of an int8-capable format, x (random, already quantized) and y, for the int8 matvec lines.</summary>
+    private sealed class Int8MatVecFixture : IDisposable
+    {
+        public readonly GpuMatrix Matrix;
+        public readonly MemoryBuffer1D<float, Stride1D.Dense> X, Y;
+        public readonly Int8Buffer Q;
+
+        public Int8MatVecFixture(GpuDevice gpu, TensorType type, int rows, int cols)
+        {
+            Matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
+            Matrix.Randomize(gpu, 12345);
+            X = gpu.Allocate<float>(cols);
+            Y = gpu.Allocate<float>(rows);
+            Q = new Int8Buffer(gpu, 1, cols);
+            Fill(gpu, X.View, cols);
+            gpu.Kernels.QuantizeInt8(X.View, 1, cols, Q.For(cols));
+        }
+
+        /// <summary>Calls per timing: about 20 GB of weights read.</summary>
+        public int Repetitions => (int)Math.Clamp(20e9 / Matrix.Bytes, 5, 200);
+
+        /// <summary>What one call reads and writes: the weights, x's int8 blocks and y.</summary>
+        public double Bytes => Matrix.Bytes + 1.25 * Matrix.Cols + 4.0 * Matrix.Rows;
+
+        public void Dispose()
+        {
+            Q.Dispose();
+            Y.Dispose();
+            X.Dispose();
+            Matrix.Dispose();
+        }
     }
 
     /// <summary>
@@ -284,20 +310,12 @@ internal static partial class GpuBenchmark
         foreach (var type in new[] { TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
             foreach (var (name, rows, cols) in shapes)
             {
-                using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
-                matrix.Randomize(gpu, 12345);
-                using var x = gpu.Allocate<float>(cols);
-                using var y = gpu.Allocate<float>(rows);
-                using var q = new Int8Buffer(gpu, 1, cols);
-                Fill(gpu, x.View, cols);
-                gpu.Kernels.QuantizeInt8(x.View, 1, cols, q.For(cols));
-                int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
-                double bytes = matrix.Bytes + 1.25 * cols + 4.0 * rows;
+                using var f = new Int8MatVecFixture(gpu, type, rows, cols);
                 var cells = new[] { 1, 2, 4 }.Select(team =>
                 {
-                    double seconds = Seconds(gpu, () => gpu.Kernels.MatMulInt8(matrix, q.For(cols), 1, y.View, teamWarps: team), repetitions);
+                    double seconds = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View, teamWarps: team), f.Repetitions);
                     string mark = team == Int8MatVecKernel.TeamWarps(cols) ? "*" : "";
-                    return $"{seconds * 1e6:F1}{mark} ({100 * bytes / seconds / _copyBandwidth:F0}%)";
+                    return $"{seconds * 1e6:F1}{mark} ({100 * f.Bytes / seconds / _copyBandwidth:F0}%)";
                 });
                 Line($"| {type} | {name} | {rows}×{cols} | {string.Join(" | ", cells)} |");
             }

@@ -7,8 +7,19 @@ using MiniCPM.KernelSass;
 //   Writes each decode kernel's PTX (as a CUDA device would receive it) to DIR, and with ptxas and cuobjdump found
 //   (--ptxas, $MINICPM_PTXAS_DIR, ~/.cache/minicpm/cuda/bin from tools/get-ptxas.sh, or PATH) its SASS, then prints
 //   registers, spills and each inner loop's issue order. No GPU needed. FILTER keeps kernels whose name contains it.
+// minicpm-kernel-sass --listing FILE.sass...
+//   The same loop lines for cuobjdump listings made elsewhere (another build, another ptxas).
 string output = Path.Combine(Path.GetTempPath(), "minicpm-kernel-sass"), arch = "sm_90";
 string? ptxasDir = Environment.GetEnvironmentVariable("MINICPM_PTXAS_DIR"), filter = null;
+if (args.Length > 1 && args[0] == "--listing")
+{
+    Console.WriteLine("| listing | loop: instructions | memory round trips per iteration | loads and arithmetic in issue order |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var file in args.Skip(1))
+        foreach (var loop in SassListing.Parse(File.ReadAllText(file)).Loops().Where(l => l.Count >= 20))
+            Console.WriteLine($"| {Path.GetFileName(file)} | {loop.Count} | {SassListing.LoadWaves(loop)} | {SassListing.Summary(loop)} |");
+    return 0;
+}
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
