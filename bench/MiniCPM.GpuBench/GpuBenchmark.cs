@@ -463,11 +463,14 @@ internal static partial class GpuBenchmark
             ("rmsnorm+int8", norm1),
         ];
         Action firstNorm = norm1;
-        // Qwen2GpuModel.FusedNorms: the norms in the o and down projections' tails instead; not in the sums.
+        // Qwen2GpuModel.FusedNorms (the norms in the o and down projections' tails) and MergedAttention (the merge in the
+        // split kernel's tail) instead; not in the sums.
         (string Name, Action Launch)[] apart =
         [
             ($"for comparison: o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wO, q.For(hidden), 1, h.View, oTail, accumulate: true)),
             ($"for comparison: down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wDown, q.For(ffn), 1, h.View, downTail, accumulate: true)),
+            ("for comparison: split-K attention with the merge in its tail (1 launch)",
+                () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden), mergeInTail: true)),
         ];
         // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
         // shows its time on the GPU (plus the GPU's own gap between graph nodes).
@@ -574,6 +577,7 @@ internal static partial class GpuBenchmark
             new(TensorType.Q4_0, ActivationPrecision.Int8),
             new(TensorType.Q4_0, ActivationPrecision.Int8, FusedRope: false),
             new(TensorType.Q4_0, ActivationPrecision.Int8, FusedNorms: true),
+            new(TensorType.Q4_0, ActivationPrecision.Int8, MergedAttention: true),
             new(TensorType.Q4_0, ActivationPrecision.Float32),
             new(TensorType.Q4_K, ActivationPrecision.Int8), new(TensorType.Q4_K, ActivationPrecision.Float32),
             new(TensorType.Q5_K, ActivationPrecision.Int8), // Q5_K_M's main type (its float path: the matvec lines above)
@@ -592,13 +596,14 @@ internal static partial class GpuBenchmark
     private static readonly List<(string Label, double Launches)> _decodeLaunches = [];
 
     /// <summary>One row of the end-to-end table: weights, activations and the decode path's switches
-    /// (<see cref="Qwen2GpuModel.FusedNorms"/>, <see cref="Qwen2GpuModel.FusedRope"/>); rows that change a default name
-    /// the change.</summary>
+    /// (<see cref="Qwen2GpuModel.FusedNorms"/>, <see cref="Qwen2GpuModel.FusedRope"/>,
+    /// <see cref="Qwen2GpuModel.MergedAttention"/>); rows that change a default name the change.</summary>
     private readonly record struct DecodeVariant(TensorType Type, ActivationPrecision Activations, bool FusedNorms = false,
-        bool FusedRope = true)
+        bool FusedRope = true, bool MergedAttention = false)
     {
         public string Label =>
-            $"{Activations}{(FusedNorms ? ", norms in the projections' tails" : "")}{(FusedRope ? "" : ", RoPE launched apart")}";
+            $"{Activations}{(FusedNorms ? ", norms in the projections' tails" : "")}{(FusedRope ? "" : ", RoPE launched apart")}" +
+            $"{(MergedAttention ? ", attention merged in its tail" : "")}";
     }
 
     private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, DecodeVariant variant, bool graphs, bool quick)
@@ -608,6 +613,7 @@ internal static partial class GpuBenchmark
             new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = activations });
         model.FusedNorms = variant.FusedNorms;
         model.FusedRope = variant.FusedRope;
+        model.MergedAttention = variant.MergedAttention;
         string label = variant.Label;
         var random = new Random(3);
         int prompt = _tiny ? 5 : 128, blocks = _tiny ? 1 : 5, blockSteps = _tiny ? 1 : quick ? 8 : 32;

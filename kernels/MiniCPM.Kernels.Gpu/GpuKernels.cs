@@ -27,6 +27,7 @@ public sealed class GpuKernels
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs>? _splitAttention;
     private Action<AcceleratorStream, KernelConfig, PrefillAttentionArgs>? _prefillAttention;
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, int>? _splitMerge;
+    private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, AttentionMergeTail>? _splitThenMerge;
     private Action<AcceleratorStream, KernelConfig, SplitAttentionArgs, Int8Blocks, int>? _splitMergeInt8;
     private Action<AcceleratorStream, Index1D, ArrayView<uint>, uint, int>? _randomWords;
     private Action<AcceleratorStream, Index1D, ArrayView<ushort>, uint>? _randomHalves;
@@ -408,7 +409,7 @@ public sealed class GpuKernels
             new PrefillAttentionArgs { Attention = args, Tiles = tiles });
     }
 
-    /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int, Int8Blocks?, PrefillTiles?)"/> takes the split-K
+    /// <summary>Whether <see cref="Attention(AttentionArgs, int, SplitAttentionScratch, int, int, Int8Blocks?, PrefillTiles?, bool)"/> takes the split-K
     /// path for this batch: at most the scratch's rows, its head shape, and a KV head's query heads in one group.</summary>
     public static bool CanSplit(AttentionArgs args, int rows, SplitAttentionScratch split) =>
         rows <= split.Rows && args.Heads == split.Heads && args.HeadDim == split.HeadDim
@@ -425,9 +426,11 @@ public sealed class GpuKernels
     /// <param name="quantizeOutput">When given and the split path runs with whole 32-value blocks per head, the merge
     /// also writes the output's int8 blocks here (the output projection then needs no quantize launch).</param>
     /// <param name="prefillTiles">The batch's query tiles for <see cref="PrefillAttention"/>.</param>
+    /// <param name="mergeInTail">The split path merges in its own launch's tail (<see cref="AttentionMergeTail"/>:
+    /// one launch instead of two, the same bits).</param>
     /// <returns>Whether <paramref name="quantizeOutput"/> was written.</returns>
     public bool Attention(AttentionArgs args, int rows, SplitAttentionScratch split, int longestContext, int chunkSize = 0,
-        Int8Blocks? quantizeOutput = null, PrefillTiles? prefillTiles = null)
+        Int8Blocks? quantizeOutput = null, PrefillTiles? prefillTiles = null, bool mergeInTail = false)
     {
         if (rows <= 0) return false;
         if (!CanSplit(args, rows, split))
@@ -446,16 +449,25 @@ public sealed class GpuKernels
         if (gridChunks > split.Chunks)
             throw new ArgumentException($"{longestContext} positions in chunks of {chunkSize} need {gridChunks} chunks; the scratch holds {split.Chunks}");
         var splitArgs = split.Arguments(args, chunkSize, gridChunks);
+        var splitConfig = new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize);
+        Int8Blocks? blocks = quantizeOutput is { } q && args.HeadDim % 32 == 0 ? q : null;
+        if (mergeInTail)
+        {
+            _splitThenMerge ??= _loader.LoadKernel<SplitAttentionArgs, AttentionMergeTail>(SplitAttentionKernel.KernelThenMerge);
+            Launches++;
+            _splitThenMerge(Stream, splitConfig, splitArgs, split.MergeTail(blocks));
+            return blocks.HasValue;
+        }
         _splitAttention ??= _loader.LoadKernel<SplitAttentionArgs>(SplitAttentionKernel.Kernel);
         Launches += 2;
-        _splitAttention(Stream, new KernelConfig(rows * kvHeads * gridChunks, SplitAttentionKernel.GroupSize), splitArgs);
+        _splitAttention(Stream, splitConfig, splitArgs);
         int warps = SplitAttentionKernel.MergeWarps(rows, args.Heads);
         const int mergeGroup = 128;
         var mergeConfig = new KernelConfig((warps * 32 + mergeGroup - 1) / mergeGroup, mergeGroup);
-        if (quantizeOutput is { } blocks && args.HeadDim % 32 == 0)
+        if (blocks is { } b)
         {
             _splitMergeInt8 ??= _loader.LoadKernel<SplitAttentionArgs, Int8Blocks, int>(SplitAttentionKernel.MergeInt8);
-            _splitMergeInt8(Stream, mergeConfig, splitArgs, blocks, warps);
+            _splitMergeInt8(Stream, mergeConfig, splitArgs, b, warps);
             return true;
         }
         _splitMerge ??= _loader.LoadKernel<SplitAttentionArgs, int>(SplitAttentionKernel.Merge);

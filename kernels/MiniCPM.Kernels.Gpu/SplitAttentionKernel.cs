@@ -21,7 +21,8 @@ public struct SplitAttentionArgs
 /// heads re-reads its keys and values. Here the row's positions are cut into chunks and one group takes one
 /// (row, KV head, chunk) for all the query heads sharing that KV head, so the keys and values of a chunk are read from
 /// memory once and the grid grows with the context. Each group writes its chunk's softmax state (max, sum,
-/// unnormalized output) per query head; <see cref="Merge"/> then rescales the chunks to a common max and normalizes.
+/// unnormalized output) per query head; <see cref="Merge"/> then rescales the chunks to a common max and normalizes,
+/// in a launch of its own or in this one's tail (<see cref="KernelThenMerge"/>).
 /// <para>
 /// Inside a group a warp takes one position at a time, each lane four of the head's dimensions: a key or value row is
 /// one coalesced 512-byte read (d = 128), and a lane keeps its quarter-row of all ≤ 8 query heads in registers, so a
@@ -41,13 +42,19 @@ public static class SplitAttentionKernel
     /// <summary>Lanes × 4 dimensions: the widest head a warp row covers (= PagedAttentionKernel.MaxHeadDim).</summary>
     private const int Quads = 32;
 
-    public static void Kernel(SplitAttentionArgs s)
+    /// <summary>The chunks' softmax states; a merge launch follows.</summary>
+    public static void Kernel(SplitAttentionArgs s) => Run(s, default(NoAttentionTail));
+
+    /// <summary>The chunks' softmax states, merged by each (row, KV head)'s last chunk group.</summary>
+    public static void KernelThenMerge(SplitAttentionArgs s, AttentionMergeTail merge) => Run(s, merge);
+
+    private static void Run<TTail>(SplitAttentionArgs s, TTail tail) where TTail : struct, IAttentionTail
     {
         var a = s.Attention;
         int kvHeads = a.Heads / a.GroupSize;
         int chunk = Grid.IdxX % s.GridChunks, row = Grid.IdxX / s.GridChunks / kvHeads, kvHead = Grid.IdxX / s.GridChunks % kvHeads;
         int last = a.Positions[row], start = chunk * s.ChunkSize;
-        if (start > last) return; // past this row's context: the merge never reads this chunk (uniform per group)
+        if (start > last) return; // past this row's context: the merge never reads this chunk, the tail never counts it (uniform per group)
         int count = IntrinsicMath.Min(s.ChunkSize, last + 1 - start);
         int heads = a.GroupSize, firstHead = kvHead * heads, d = a.HeadDim, tid = Group.IdxX;
         int lane = tid & 31, warp = tid >> 5, tableStart = a.TableStarts[row];
@@ -132,6 +139,7 @@ public static class SplitAttentionKernel
             long at = (((long)row * a.Heads + firstHead + h) * s.ChunkStride + chunk) * d / 4 + quad;
             s.PartialOut.Cast<Float4>()[at] = sum;
         }
+        tail.Finish(s, row, kvHead);
     }
 
     /// <summary>Lane 4h holds head h's total after <see cref="WarpMath.Sum8"/>; it stores it when h is a real head.</summary>
@@ -165,14 +173,21 @@ public static class SplitAttentionKernel
     {
         int rowHead = (Grid.IdxX * Group.DimX + Group.IdxX) >> 5;
         if (rowHead >= warps) return;
+        MergeRowHeadInt8(s, q, rowHead);
+    }
+
+    /// <summary><see cref="MergeRowHead"/>, then the (row, head)'s int8 blocks (one warp, all lanes).</summary>
+    internal static void MergeRowHeadInt8(SplitAttentionArgs s, Int8Blocks q, int rowHead)
+    {
         var output = MergeRowHead(s, rowHead);
         int lane = Warp.LaneIdx;
         long value = (long)rowHead * s.Attention.HeadDim + 4 * lane; // block = value / 32: 8 lanes per block
         Int8Quantizer.QuantizeQuad(output, q, value / 32, 4 * lane < s.Attention.HeadDim);
     }
 
-    /// <summary>Writes the (row, head)'s merged output; returns the lane's 4 values (zeros past the head).</summary>
-    private static Float4 MergeRowHead(SplitAttentionArgs s, int rowHead)
+    /// <summary>Writes the (row, head)'s merged output (one warp, all lanes); returns the lane's 4 values (zeros past
+    /// the head).</summary>
+    internal static Float4 MergeRowHead(SplitAttentionArgs s, int rowHead)
     {
         var a = s.Attention;
         int d = a.HeadDim, lane = Warp.LaneIdx, row = rowHead / a.Heads;

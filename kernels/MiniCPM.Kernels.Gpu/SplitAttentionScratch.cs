@@ -14,6 +14,8 @@ public sealed class SplitAttentionScratch : IDisposable
     public const int MinChunks = 64;
 
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _max, _sum, _out;
+    /// <summary><see cref="AttentionMergeTail"/>'s counts, one per (row, KV head) (≤ heads per row), 0 between launches.</summary>
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _counters;
 
     public SplitAttentionScratch(GpuDevice device, int rows, int heads, int headDim, int maxContext)
     {
@@ -26,6 +28,9 @@ public sealed class SplitAttentionScratch : IDisposable
         _max = device.Allocate<float>(states);
         _sum = device.Allocate<float>(states);
         _out = device.Allocate<float>(states * headDim);
+        _counters = device.Allocate<int>((long)rows * heads);
+        _counters.MemSetToZero();
+        device.Accelerator.DefaultStream.Synchronize();
     }
 
     public int Rows { get; }
@@ -51,8 +56,15 @@ public sealed class SplitAttentionScratch : IDisposable
         ChunkSize = chunkSize, ChunkStride = Chunks, GridChunks = gridChunks,
     };
 
+    /// <summary>The merge as the split kernel's tail, writing the output's int8 blocks to <paramref name="quantize"/> when given.</summary>
+    internal AttentionMergeTail MergeTail(Int8Blocks? quantize) => new()
+    {
+        Counters = _counters.View, Q = quantize ?? default, Quantize = quantize.HasValue ? 1 : 0,
+    };
+
     public void Dispose()
     {
+        _counters.Dispose();
         _max.Dispose();
         _sum.Dispose();
         _out.Dispose();

@@ -28,6 +28,7 @@ internal static class DecodeKernels
                 .MakeGenericMethod(typeof(Q4_0Rows), Words(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(RmsNormTail)), true);
         yield return new KernelEntry("split-attention", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.Kernel)), true);
         yield return new KernelEntry("split-attention-merge-int8", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.MergeInt8)), true);
+        yield return new KernelEntry("split-attention-then-merge", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.KernelThenMerge)), true);
         yield return new KernelEntry("rmsnorm-int8", Method(typeof(NormKernels), nameof(NormKernels.RmsNormInt8)), true);
         yield return new KernelEntry("silu-mul-int8", Method(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SiluMulFusedInt8)), true);
         foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })

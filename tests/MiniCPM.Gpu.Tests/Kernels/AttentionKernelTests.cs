@@ -171,9 +171,43 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         var split = Check.Download(_device, splitOutput.View, expected.Length);
         Check.Close(expected, split, absolute: 2e-6, relative: 1e-5);
         ExpectTheMergeToQuantizeItsOutput(args with { Output = groupOutput.View }, rows, scratch, contexts.Max(), chunkSize, split);
+        ExpectTheMergeInTheTailToMatch(args with { Output = groupOutput.View }, rows, scratch, contexts.Max(), chunkSize, split);
         if (groupSize > 2) return; // the per-head kernel's 8-warp groups cost the simulator seconds at 14 heads
         _device.Kernels.Attention(args with { Output = groupOutput.View }, rows);
         Check.Close(Check.Download(_device, groupOutput.View, expected.Length), split, absolute: 2e-6, relative: 1e-5);
+    }
+
+    /// <summary>
+    /// The merge in the split kernel's tail (one launch): the two-launch path's floats bit for bit, twice in a row (the
+    /// last group of each (row, KV head) put its counter back), and with int8 blocks byte-identical to the merge
+    /// launch's.
+    /// </summary>
+    private void ExpectTheMergeInTheTailToMatch(AttentionArgs args, int rows, SplitAttentionScratch scratch, int longestContext,
+        int chunkSize, float[] twoLaunches)
+    {
+        int width = args.Heads * args.HeadDim;
+        for (int run = 0; run < 2; run++)
+        {
+            ILGPU.Runtime.ArrayViewExtensions.MemSetToZero(args.Output);
+            long before = _device.Kernels.Launches;
+            Assert.False(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, mergeInTail: true));
+            Assert.Equal(1, _device.Kernels.Launches - before);
+            var floats = Check.Download(_device, args.Output, twoLaunches.Length);
+            Assert.Equal(twoLaunches.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
+        }
+        if (args.HeadDim % 32 != 0) return;
+        using var tail = new Int8Buffer(_device, rows, width);
+        using var launch = new Int8Buffer(_device, rows, width);
+        Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, tail.For(width), mergeInTail: true));
+        Assert.Equal(twoLaunches.Select(BitConverter.SingleToInt32Bits),
+            Check.Download(_device, args.Output, twoLaunches.Length).Select(BitConverter.SingleToInt32Bits));
+        Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, launch.For(width)));
+        var (quants, scales, sums, minTerms) = Int8BufferContents(launch.For(width), rows * width / 32);
+        var (tailQuants, tailScales, tailSums, tailMinTerms) = Int8BufferContents(tail.For(width), rows * width / 32);
+        Assert.Equal(quants, tailQuants);
+        Assert.Equal(scales, tailScales);
+        Assert.Equal(sums, tailSums);
+        Assert.Equal(minTerms, tailMinTerms);
     }
 
     /// <summary>

@@ -109,6 +109,19 @@ public sealed class DecodePtxTests
         Assert.Contains("shfl.sync.bfly", ptx); // the int8 block's amax and Σq shared by its 8 lanes
     }
 
+    /// <summary>The split kernel with the merge in its tail: no local memory, and the last-group pattern (device fence,
+    /// atomic count, "am I the last group" shared by the group).</summary>
+    [Fact]
+    public void SplitAttentionWithTheMergeInItsTailCompilesWithoutLocalMemory()
+    {
+        string ptx = Ptx.Grouped(typeof(SplitAttentionKernel).GetMethod(nameof(SplitAttentionKernel.KernelThenMerge))!);
+        Assert.DoesNotContain(".local", ptx);
+        Assert.Contains("membar.gl", ptx);
+        Assert.Contains("atom.add.global", ptx);
+        Assert.Contains("bar.red.or", ptx);
+        Assert.Contains("shfl.sync.bfly", ptx);
+    }
+
     [Fact]
     public void PrefillAttentionCompilesWithoutLocalMemory()
     {

@@ -19,7 +19,9 @@ namespace MiniCPM.Gpu.Tests.Models;
 /// layers the embedding, the first layer's attention norm and the lm_head (the final norm in the last down
 /// projection's tail) = 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits:
 /// every kernel keeps rows apart); every case runs again with the norms in the tails and with RoPE launched apart
-/// (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits.
+/// (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits. With
+/// <see cref="Qwen2GpuModel.MergedAttention"/> on (off by default) the split-K attention merges in its own tail: one
+/// launch fewer per layer, the same logits bit for bit.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
@@ -48,6 +50,12 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         model.FusedNorms = true;
         Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
         model.FusedRope = true;
+        Assert.False(model.MergedAttention);
+        model.MergedAttention = true;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 6 * Layers + 3)));
+        model.FusedNorms = false;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
+        model.MergedAttention = false;
 
         // Two sequences' decode steps in one pass: every row wants logits, so the last down projection's tail makes
         // the final norm of both (7 per layer + 3); with the norms launched apart, one final-norm launch per request,
@@ -55,19 +63,21 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         // Every kernel treats rows independently, so each row's logits equal, bit for bit, those of the step alone.
         var other = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
         model.Forward([other]);
-        foreach (bool fusedNorms in new[] { true, false })
+        foreach (var (fusedNorms, merged) in new[] { (true, false), (false, false), (false, true) })
         {
             model.FusedNorms = fusedNorms;
+            model.MergedAttention = merged;
             var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
             var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
             long before = kernels.Launches;
             model.Forward([first, second]);
-            Assert.Equal(fusedNorms ? 7 * Layers + 3 : 9 * Layers + 4, kernels.Launches - before);
+            Assert.Equal(fusedNorms ? 7 * Layers + 3 : merged ? 8 * Layers + 4 : 9 * Layers + 4, kernels.Launches - before);
             Assert.Equal(Bits(alone), Bits(first.Logits!));
             Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
             Assert.NotEqual(first.Logits, second.Logits);
         }
         model.FusedNorms = false;
+        model.MergedAttention = false;
 
         // Five rows: more than the int8 kernels take, so the layers run the float path (still 9 each: RoPE in the
         // float projection's epilogue); the lm_head reads only the last row, as int8, quantized by the final norm: 9
@@ -84,6 +94,9 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         var fused = ExpectLaunches(model, [3], 9 * Layers + 3);
         model.FusedRope = false;
         Assert.Equal(Bits(fused), Bits(ExpectLaunches(model, [3], 10 * Layers + 3)));
+        model.FusedRope = true;
+        model.MergedAttention = true; // the float merge in the tail
+        Assert.Equal(Bits(fused), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
     }
 
     /// <summary>One pass of <paramref name="tokens"/> on a new sequence, which must take <paramref name="launches"/> launches; its logits.</summary>

@@ -342,6 +342,20 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
 
     private bool _fusedNorms;
 
+    /// <summary>Whether decode-sized batches (the split-K attention path) merge the attention's chunks in the split
+    /// kernel's own tail (<see cref="AttentionMergeTail"/>: one launch fewer per layer); off (the default), the merge
+    /// is a launch of its own. Both leave the same bits. Off until a GPU has timed it: the norm tails, the same
+    /// last-group pattern, were slower on an H200, though there one group normalized a whole row alone, while here each
+    /// (row, KV head) has its own last group and the merges run side by side. Switchable between steps (the bench and
+    /// the tests compare both); captured graphs are dropped on a change.</summary>
+    public bool MergedAttention
+    {
+        get => _mergedAttention;
+        set => SwitchPath(ref _mergedAttention, value);
+    }
+
+    private bool _mergedAttention;
+
     /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
     public string? GraphFallbackReason { get; private set; }
 
@@ -454,7 +468,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             KeyCache = _cache.Keys(layer), ValueCache = _cache.Values(layer),
             Positions = s.Positions, TableStarts = s.TableStarts, BlockTables = s.Tables,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
-        }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks, prefillTiles: s.Tiles);
+        }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks, prefillTiles: s.Tiles, mergeInTail: MergedAttention);
         if (quantized && TailNorms(rows) && w.GateUp.TakesInt8(rows, _int8))
         {
             // The MLP norm in the o projection's tail: gate|up reads the blocks it leaves.
