@@ -3,6 +3,8 @@
 # tests), both published framework-dependent, plus the local .NET runtime they run on, in one tar.xz.
 #
 #   bench/gpu-payload.sh [OUTPUT]        (default gpurun/payload.tar.xz, relative to the repository root)
+#   BESIDE="COMMIT..." bench/gpu-payload.sh   also GpuBench as built at each COMMIT, in bench-COMMIT/, to time old and
+#                                             new kernels on the same machine in the same call (gpu-run.sh beside)
 #
 # Layout inside the archive (unpack with `mkdir -p /tmp/p && tar -xJf payload.tar.xz -C /tmp/p`):
 #   dotnet, host/fxr/<v>/, shared/Microsoft.NETCore.App/<v>/   the runtime (DOTNET_ROOT=/tmp/p)
@@ -21,7 +23,7 @@ command -v xz >/dev/null || { echo "gpu-payload: xz not found" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage"; git worktree prune' EXIT
 
 publish() { # project, folder in the payload
   dotnet publish "$1" -c Release --self-contained false -p:PublishSingleFile=false \
@@ -29,12 +31,20 @@ publish() { # project, folder in the payload
 }
 publish bench/MiniCPM.GpuBench bench
 publish tests/MiniCPM.Gpu.Tests tests
+apps=(bench tests)
+for commit in ${BESIDE:-}; do
+  name="bench-$(git rev-parse --short "$commit")"
+  git worktree add -q --detach "$stage/src" "$commit"
+  publish "$stage/src/bench/MiniCPM.GpuBench" "$name"
+  git worktree remove --force "$stage/src"
+  apps+=("$name")
+done
 
 # Only the flat folder of each program is needed. Every subfolder goes: runtimes/ (no native library is loaded from
 # there: SkiaSharp's is for images, which neither program decodes, and ILGPU binds the machine's CUDA driver), and the
 # test SDK's content that VSTest alone uses (CodeCoverage/, x64/, ubuntu/, ..., translated messages: ~25 MB). pdbs
 # only add line numbers.
-for app in bench tests; do
+for app in "${apps[@]}"; do
   find "$stage/$app" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
   find "$stage/$app" -name '*.pdb' -delete
 done
@@ -51,6 +61,6 @@ cp -r "$dotnet_home/host/fxr/$fxr" "$stage/host/fxr/"
 cp -r "$dotnet_home/shared/Microsoft.NETCore.App/$version" "$stage/shared/Microsoft.NETCore.App/"
 
 mkdir -p "$(dirname "$out")"
-tar -C "$stage" -cf - dotnet host shared bench tests | xz -T0 -9 > "$out.tmp"
+tar -C "$stage" -cf - dotnet host shared "${apps[@]}" | xz -T0 -9 > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "gpu-payload: $out: $(du -h "$out" | cut -f1) ($(stat -c %s "$out") bytes; runtime $version, hostfxr $fxr)"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The device side of bench/gpu-payload.sh, for one call of a lent GPU machine (no .NET SDK there):
 #
-#   bench/gpu-run.sh [PAYLOAD] STEP...      steps, in the order given: tests | poison | golden | full
+#   bench/gpu-run.sh [PAYLOAD] STEP...      steps, in the order given: tests | poison | repeat | golden | full | beside
 #
 # run from the repository root of a copy of the working tree, with $OUT a folder whose files come back:
 #   tests   the Gpu test program on CUDA (MINICPM_GPU_TEST_DEVICE=cuda; the CUDA-only facts run too) → $OUT/tests.log
 #   poison  the same with every new device buffer filled with 0xFF (MINICPM_GPU_POISON=1)       → $OUT/tests-poison.log
+#   repeat  the Gpu tests on CUDA three more times, for failures that come and go                → $OUT/tests-repeat-N.log
 #   golden  the golden llm, vision and resampler cases on the GPU backend                      → $OUT/golden.log
 #   full    the whole GPU bench (kernels, decode, prefill, vision)                                → $OUT/full.log
+#   beside  each older GpuBench in the payload (BESIDE= in gpu-payload.sh), kernels only (--quick --skip-e2e)
+#           → $OUT/beside-COMMIT.log, to compare with full.log's kernel lines from the same machine
 # Exit codes per step in $OUT/rc.txt; nvidia-smi's view of the device in $OUT/smi.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +32,26 @@ for step in "$@"; do
       MINICPM_GPU_POISON=1 MINICPM_GPU_TEST_DEVICE=cuda timeout 120 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll -noColor \
         -parallel none -longRunning 8 > "$OUT/tests-poison.log" 2>&1
       echo "poison rc=$?" >> "$OUT/rc.txt" ;;
+    repeat)
+      for n in 1 2 3; do
+        MINICPM_GPU_TEST_DEVICE=cuda timeout 120 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll -noColor -parallel none \
+          -longRunning 8 > "$OUT/tests-repeat-$n.log" 2>&1
+        echo "repeat $n rc=$?" >> "$OUT/rc.txt"
+      done ;;
     golden)
       timeout 150 $bench --device cuda --golden tests/golden/llm --golden tests/golden/vision --golden tests/golden/resampler --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
       echo "golden rc=$?" >> "$OUT/rc.txt" ;;
     full)
       timeout 300 $bench --device cuda > "$OUT/full.log" 2>&1
       echo "full rc=$?" >> "$OUT/rc.txt" ;;
-    *) echo "gpu-run: unknown step '$step' (tests | poison | golden | full)" >> "$OUT/rc.txt" ;;
+    beside)
+      for dir in /tmp/p/bench-*/; do
+        [[ -d "$dir" ]] || continue
+        name="$(basename "$dir")"
+        timeout 150 /tmp/p/dotnet "$dir/MiniCPM.GpuBench.dll" --device cuda --quick --skip-e2e > "$OUT/beside-${name#bench-}.log" 2>&1
+        echo "beside ${name#bench-} rc=$?" >> "$OUT/rc.txt"
+      done ;;
+    *) echo "gpu-run: unknown step '$step' (tests | poison | repeat | golden | full | beside)" >> "$OUT/rc.txt" ;;
   esac
 done
 cat "$OUT/rc.txt"
