@@ -84,7 +84,9 @@ internal sealed partial class SassListing
     /// same iteration computes with (not merely copies: a fetched-ahead block is moved into place at the loop's end)
     /// that is issued after the iteration has already stalled on an earlier load. An in-order SM issues nothing past
     /// an instruction whose operand is still in flight, so such a load starts a second round trip. Loads all issued
-    /// before the arithmetic that consumes them, or fetched for the next iteration, give 1.
+    /// before the arithmetic that consumes them, or fetched for the next iteration, give 1. The listing is read in
+    /// address order, so a loop with conditional blocks (the float matrix kernel's tokens 2–4) counts the waves of its
+    /// longest path.
     /// </summary>
     public static int LoadWaves(IReadOnlyList<SassInstruction> loop)
     {
