@@ -202,12 +202,7 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         Assert.Equal(twoLaunches.Select(BitConverter.SingleToInt32Bits),
             Check.Download(_device, args.Output, twoLaunches.Length).Select(BitConverter.SingleToInt32Bits));
         Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, launch.For(width)));
-        var (quants, scales, sums, minTerms) = Int8BufferContents(launch.For(width), rows * width / 32);
-        var (tailQuants, tailScales, tailSums, tailMinTerms) = Int8BufferContents(tail.For(width), rows * width / 32);
-        Assert.Equal(quants, tailQuants);
-        Assert.Equal(scales, tailScales);
-        Assert.Equal(sums, tailSums);
-        Assert.Equal(minTerms, tailMinTerms);
+        ExpectTheSameBlocks(launch.For(width), tail.For(width), rows * width / 32);
     }
 
     /// <summary>
@@ -224,12 +219,18 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         var floats = Check.Download(_device, args.Output, unquantized.Length);
         Assert.Equal(unquantized.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
         _device.Kernels.QuantizeInt8(args.Output, rows, width, separate.For(width));
-        var (fusedQuants, fusedScales, fusedSums, fusedMinTerms) = Int8BufferContents(fused.For(width), rows * width / 32);
-        var (quants, scales, sums, minTerms) = Int8BufferContents(separate.For(width), rows * width / 32);
-        Assert.Equal(quants, fusedQuants);
-        Assert.Equal(scales, fusedScales);
-        Assert.Equal(sums, fusedSums);
-        Assert.Equal(minTerms, fusedMinTerms);
+        ExpectTheSameBlocks(separate.For(width), fused.For(width), rows * width / 32);
+    }
+
+    /// <summary>The first <paramref name="count"/> int8 blocks of both, byte for byte.</summary>
+    private static void ExpectTheSameBlocks(Int8Blocks expected, Int8Blocks actual, int count)
+    {
+        var (quants, scales, sums, minTerms) = Int8BufferContents(expected, count);
+        var (actualQuants, actualScales, actualSums, actualMinTerms) = Int8BufferContents(actual, count);
+        Assert.Equal(quants, actualQuants);
+        Assert.Equal(scales, actualScales);
+        Assert.Equal(sums, actualSums);
+        Assert.Equal(minTerms, actualMinTerms);
     }
 
     private static (uint[] Quants, float[] Scales, int[] Sums, float[] MinTerms) Int8BufferContents(Int8Blocks blocks, int count)
