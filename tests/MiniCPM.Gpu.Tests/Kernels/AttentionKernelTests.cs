@@ -192,17 +192,15 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
             long before = _device.Kernels.Launches;
             Assert.False(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, mergeInTail: true));
             Assert.Equal(1, _device.Kernels.Launches - before);
-            var floats = Check.Download(_device, args.Output, twoLaunches.Length);
-            Assert.Equal(twoLaunches.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
+            FusedInt8ProducerTests.AssertSameBits(twoLaunches, Check.Download(_device, args.Output, twoLaunches.Length));
         }
         if (args.HeadDim % 32 != 0) return;
         using var tail = new Int8Buffer(_device, rows, width);
         using var launch = new Int8Buffer(_device, rows, width);
         Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, tail.For(width), mergeInTail: true));
-        Assert.Equal(twoLaunches.Select(BitConverter.SingleToInt32Bits),
-            Check.Download(_device, args.Output, twoLaunches.Length).Select(BitConverter.SingleToInt32Bits));
+        FusedInt8ProducerTests.AssertSameBits(twoLaunches, Check.Download(_device, args.Output, twoLaunches.Length));
         Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, launch.For(width)));
-        ExpectTheSameBlocks(launch.For(width), tail.For(width), rows * width / 32);
+        FusedInt8ProducerTests.AssertSameBlocks(launch.For(width), tail.For(width), rows * width / 32);
     }
 
     /// <summary>
@@ -216,33 +214,8 @@ public sealed class AttentionKernelTests(SimulatorDevice simulator)
         using var fused = new Int8Buffer(_device, rows, width);
         using var separate = new Int8Buffer(_device, rows, width);
         Assert.True(_device.Kernels.Attention(args, rows, scratch, longestContext, chunkSize, fused.For(width)));
-        var floats = Check.Download(_device, args.Output, unquantized.Length);
-        Assert.Equal(unquantized.Select(BitConverter.SingleToInt32Bits), floats.Select(BitConverter.SingleToInt32Bits));
+        FusedInt8ProducerTests.AssertSameBits(unquantized, Check.Download(_device, args.Output, unquantized.Length));
         _device.Kernels.QuantizeInt8(args.Output, rows, width, separate.For(width));
-        ExpectTheSameBlocks(separate.For(width), fused.For(width), rows * width / 32);
-    }
-
-    /// <summary>The first <paramref name="count"/> int8 blocks of both, byte for byte.</summary>
-    private static void ExpectTheSameBlocks(Int8Blocks expected, Int8Blocks actual, int count)
-    {
-        var (quants, scales, sums, minTerms) = Int8BufferContents(expected, count);
-        var (actualQuants, actualScales, actualSums, actualMinTerms) = Int8BufferContents(actual, count);
-        Assert.Equal(quants, actualQuants);
-        Assert.Equal(scales, actualScales);
-        Assert.Equal(sums, actualSums);
-        Assert.Equal(minTerms, actualMinTerms);
-    }
-
-    private static (uint[] Quants, float[] Scales, int[] Sums, float[] MinTerms) Int8BufferContents(Int8Blocks blocks, int count)
-    {
-        var quants = new uint[count * 8];
-        var scales = new float[count];
-        var sums = new int[count];
-        var minTerms = new float[count];
-        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Quants.Cast<uint>().SubView(0, quants.Length), quants.AsSpan());
-        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Scales.SubView(0, count), scales.AsSpan());
-        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.Sums.SubView(0, count), sums.AsSpan());
-        ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(blocks.MinTerms.SubView(0, count), minTerms.AsSpan());
-        return (quants, scales, sums, minTerms);
+        FusedInt8ProducerTests.AssertSameBlocks(separate.For(width), fused.For(width), rows * width / 32);
     }
 }
