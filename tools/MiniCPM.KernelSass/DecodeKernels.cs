@@ -25,7 +25,7 @@ internal static class DecodeKernels
         yield return Int8MatVec(typeof(Q4_0Rows), typeof(RopeCacheOutput), "int8-matvec-Q4_0-rope-cache");
         yield return new KernelEntry("int8-matvec-Q4_0-rmsnorm-tail",
             Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.KernelThenTail))
-                .MakeGenericMethod(typeof(Q4_0Rows), Words(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(RmsNormTail)), true);
+                .MakeGenericMethod(typeof(Q4_0Rows), Int8RowFormat.WordsOf(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(RmsNormTail)), true);
         yield return new KernelEntry("split-attention", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.Kernel)), true);
         yield return new KernelEntry("split-attention-merge-int8", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.MergeInt8)), true);
         yield return new KernelEntry("split-attention-then-merge", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.KernelThenMerge)), true);
@@ -37,11 +37,7 @@ internal static class DecodeKernels
     }
 
     private static KernelEntry Int8MatVec(Type format, Type output, string name) =>
-        new(name, Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.Kernel)).MakeGenericMethod(format, Words(format), output), true);
-
-    /// <summary>The format's fetched words (its <see cref="IInt8RowFormat{TWords}"/> argument).</summary>
-    private static Type Words(Type format) =>
-        format.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IInt8RowFormat<>)).GetGenericArguments()[0];
+        new(name, Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.Kernel)).MakeGenericMethod(format, Int8RowFormat.WordsOf(format), output), true);
 
     private static MethodInfo Method(Type type, string name) =>
         type.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, name);

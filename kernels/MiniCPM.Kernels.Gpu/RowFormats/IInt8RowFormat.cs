@@ -16,3 +16,16 @@ public interface IInt8RowFormat<TWords> where TWords : struct
     /// through Σx_q or Q8_1's s; <paramref name="block"/> is the one <paramref name="words"/> were fetched for.</summary>
     float Dot(TWords words, int block, Int8ActivationBlock x);
 }
+
+/// <summary>Host-side look-ups on <see cref="IInt8RowFormat{TWords}"/> for code that builds kernels by reflection
+/// (the PTX tests, tools/MiniCPM.KernelSass).</summary>
+public static class Int8RowFormat
+{
+    /// <summary>The words type <paramref name="format"/> fetches (its <see cref="IInt8RowFormat{TWords}"/> argument).</summary>
+    public static Type WordsOf(Type format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        return format.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IInt8RowFormat<>))
+            .GetGenericArguments()[0];
+    }
+}

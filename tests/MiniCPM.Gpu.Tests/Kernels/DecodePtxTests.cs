@@ -58,7 +58,7 @@ public sealed class DecodePtxTests
     public void Int8MatVecWithRmsNormTailCompilesToDp4aWithoutMoreLocalMemory(Type format, int dp4aPerBlock)
     {
         var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.KernelThenTail))!
-            .MakeGenericMethod(format, Words(format), typeof(RowPairStore), typeof(RmsNormTail));
+            .MakeGenericMethod(format, Int8RowFormat.WordsOf(format), typeof(RowPairStore), typeof(RmsNormTail));
         string ptx = ExpectDp4aWithoutLocalMemory(method, dp4aPerBlock);
         Assert.Contains("membar.gl", ptx);
         Assert.Contains("atom.add.global", ptx); // ILGPU's spelling of atom.global.add
@@ -76,11 +76,7 @@ public sealed class DecodePtxTests
     }
 
     private static MethodInfo Int8MatVec(Type format, Type output) =>
-        typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format, Words(format), output);
-
-    /// <summary>The format's fetched words (its <see cref="IInt8RowFormat{TWords}"/> argument).</summary>
-    private static Type Words(Type format) =>
-        format.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IInt8RowFormat<>)).GetGenericArguments()[0];
+        typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.Kernel))!.MakeGenericMethod(format, Int8RowFormat.WordsOf(format), output);
 
     private static string ExpectDp4aWithoutLocalMemory(MethodInfo method, int dp4aPerBlock)
     {
