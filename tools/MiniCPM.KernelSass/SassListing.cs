@@ -122,19 +122,19 @@ internal sealed partial class SassListing
     }
 
     /// <summary>General registers an instruction writes (its first operand, 1-4 wide) and reads (the rest; every
-    /// operand of a store).</summary>
+    /// operand of a store, branch or barrier, which write none).</summary>
     internal static (int[] Written, int[] Read) Registers(SassInstruction instruction)
     {
         var operands = instruction.Operands.Split(',', StringSplitOptions.TrimEntries);
         int width = instruction.Opcode.Contains(".128") ? 4 : instruction.Opcode.Contains(".64") || instruction.Opcode.Contains(".WIDE") ? 2 : 1;
-        bool store = instruction.Mnemonic is "STG" or "STS" or "ST" or "RED" or "BRA" or "EXIT" or "BAR";
+        bool writesNone = instruction.Mnemonic is "STG" or "STS" or "ST" or "RED" or "BRA" or "EXIT" or "BAR";
         int[] written = [];
-        if (!store && operands.Length > 0 && RegisterOperand().Match(operands[0]) is { Success: true } destination && !operands[0].StartsWith('['))
+        if (!writesNone && operands.Length > 0 && RegisterOperand().Match(operands[0]) is { Success: true } destination && !operands[0].StartsWith('['))
         {
             int first = int.Parse(destination.Groups[1].Value, CultureInfo.InvariantCulture);
             written = Enumerable.Range(first, width).ToArray();
         }
-        var read = operands.Skip(store ? 0 : 1)
+        var read = operands.Skip(writesNone ? 0 : 1)
             .SelectMany(o => RegisterOperand().Matches(o).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)))
             .ToArray();
         return (written, read);
