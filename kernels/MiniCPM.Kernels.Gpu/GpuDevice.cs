@@ -41,6 +41,7 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Whether a CUDA device can be opened here (a driver and at least one device); never throws.</summary>
     public static bool CudaAvailable(out string reason)
     {
+        DriverLibraryFallback.Install();
         try
         {
             using var context = Context.Create(builder => builder.Cuda());
@@ -63,6 +64,7 @@ public sealed class GpuDevice : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         var (kind, index) = Parse(device);
+        DriverLibraryFallback.Install();
         Context? context = null;
         try
         {
@@ -73,7 +75,9 @@ public sealed class GpuDevice : IDisposable
                 {
                     case "cpu": builder.CPU(CPUDeviceKind.AMD); break; // 32-lane warps as the kernels assume; 8 per group (256 threads, the largest group)
                     case "cuda": builder.Cuda(); break;
-                    default: builder.OpenCL(); break;
+                    // Every device the driver lists (ILGPU's default hides those it cannot use), so "opencl:N" counts
+                    // as clinfo does and an unusable device is refused below with its reason, not as "no device".
+                    default: builder.OpenCL(_ => true); break;
                 }
             });
             Accelerator accelerator;
@@ -95,9 +99,26 @@ public sealed class GpuDevice : IDisposable
                     var devices = context.GetCLDevices();
                     if (devices.Count == 0) throw new GpuDeviceUnavailableException(device, "no OpenCL device (or no OpenCL driver) was found");
                     if (index >= devices.Count) throw new GpuDeviceUnavailableException(device, $"there are {devices.Count} OpenCL device(s)");
-                    accelerator = devices[index].CreateAccelerator(context);
+                    var cl = devices[index];
+                    try
+                    {
+                        accelerator = cl.CreateAccelerator(context);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // ILGPU's OpenCL backend needs OpenCL C 2.0 features (generic address space, sub-groups): say which device lacks them.
+                        throw new GpuDeviceUnavailableException(device,
+                            $"ILGPU cannot run kernels on OpenCL device {index} ({cl.Name}: OpenCL {cl.DeviceVersion}, " +
+                            $"OpenCL C {cl.CVersion.ToString().Replace("CL", "")}): {e.Message.TrimEnd('.')}", e);
+                    }
                     break;
                 }
+            }
+            if (UnmetRequirement(accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup) is { } unmet)
+            {
+                string what = $"{accelerator.Name}: {unmet}";
+                accelerator.Dispose();
+                throw new GpuDeviceUnavailableException(device, what);
             }
             return new GpuDevice(context, accelerator, kind == "cpu" ? "cpu" : $"{kind}:{index}");
         }
@@ -111,6 +132,29 @@ public sealed class GpuDevice : IDisposable
             context?.Dispose();
             throw new GpuDeviceUnavailableException(device, e.Message, e);
         }
+    }
+
+    /// <summary>Threads per warp the kernels are written for (shuffles over 32 lanes, two rows per warp).</summary>
+    public const int RequiredWarpSize = MatMulKernel.Lanes;
+
+    /// <summary>The largest group any kernel launches (8 warps).</summary>
+    public const int RequiredThreadsPerGroup = 256;
+
+    /// <summary>Shared memory per group the kernels are sized for: CUDA's static limit (the largest, split-K attention,
+    /// takes 42 KiB).</summary>
+    public const int RequiredSharedBytesPerGroup = 48 * 1024;
+
+    /// <summary>Why a device with these limits cannot run the kernels, or null when it can. A warp of another width
+    /// would not fail: it would compute wrong sums, so it is refused up front.</summary>
+    internal static string? UnmetRequirement(int warpSize, int maxThreadsPerGroup, long sharedBytesPerGroup)
+    {
+        if (warpSize != RequiredWarpSize)
+            return $"its warps (sub-groups) are {warpSize} threads wide; the kernels are written for {RequiredWarpSize}";
+        if (maxThreadsPerGroup < RequiredThreadsPerGroup)
+            return $"it runs at most {maxThreadsPerGroup} threads per group; the kernels launch up to {RequiredThreadsPerGroup}";
+        if (sharedBytesPerGroup < RequiredSharedBytesPerGroup)
+            return $"it has {sharedBytesPerGroup} bytes of shared memory per group; the kernels need up to {RequiredSharedBytesPerGroup}";
+        return null;
     }
 
     private static (string Kind, int Index) Parse(string device)
