@@ -136,8 +136,9 @@ internal static partial class GpuBenchmark
     private static void Kernels(GpuDevice gpu, bool quick)
     {
         Line("## matrix kernels (random weights; x, y float32)");
-        Line("| kernel | type | rows×cols | tokens | µs/call | GB/s | % of copy | TFLOP/s |");
-        Line("|---|---|---|---|---|---|---|---|");
+        Line($"hot: one matrix timed again and again (what fits of it stays in L2); cold: copies holding {ColdMatrices.ColdBytes >> 20} MiB taken in turn, so the weights come from memory as in a decode step — cold is the figure to hold against the copy ceiling");
+        Line("| kernel | type | rows×cols | tokens | µs/call hot | GB/s | % of copy | TFLOP/s | µs/call cold | % of copy cold |");
+        Line("|---|---|---|---|---|---|---|---|---|---|");
         (int Rows, int Cols)[] shapes = _tiny ? [(16, 256)]
             : quick ? [(3584, 18944), (18944, 3584)] : [(3584, 18944), (18944, 3584), (152064, 3584)];
         TensorType[] types = [TensorType.F16, TensorType.Q4_0, TensorType.Q8_0, TensorType.Q4_K, TensorType.Q6_K, TensorType.BF16, TensorType.F32,
@@ -182,16 +183,17 @@ internal static partial class GpuBenchmark
 
     private static void MatMulLine(GpuDevice gpu, TensorType type, int rows, int cols, int tokens, string name)
     {
-        using var matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
-        matrix.Randomize(gpu, 12345);
+        using var matrices = new ColdMatrices(gpu, type, rows, cols, single: _tiny);
+        var matrix = matrices.Hot;
         using var x = gpu.Allocate<float>((long)tokens * cols);
         using var y = gpu.Allocate<float>((long)tokens * rows);
         Fill(gpu, x.View, (long)tokens * cols);
         int repetitions = (int)Math.Clamp(20e9 / matrix.Bytes, 5, 200);
         double seconds = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+        double cold = Seconds(gpu, () => gpu.Kernels.MatMul(matrices.Next(), x.View, tokens, y.View), repetitions);
         double bytes = matrix.Bytes + 4.0 * tokens * (cols + rows);
         double flops = 2.0 * rows * cols * tokens;
-        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {seconds * 1e6:F1} | {bytes / seconds / 1e9:F0} | {100 * bytes / seconds / _copyBandwidth:F0}% | {flops / seconds / 1e12:F2} |");
+        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {seconds * 1e6:F1} | {bytes / seconds / 1e9:F0} | {100 * bytes / seconds / _copyBandwidth:F0}% | {flops / seconds / 1e12:F2} | {cold * 1e6:F1} | {100 * bytes / cold / _copyBandwidth:F0}% |");
     }
 
     /// <summary>The shared-memory tiled kernel that prefill and the vision tower get (GpuKernels.TiledMinTokens and up)
@@ -259,21 +261,24 @@ internal static partial class GpuBenchmark
             gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View);
         }, f.Repetitions);
         double kernelOnly = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View), f.Repetitions);
+        double cold = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrices.Next(), f.Q.For(cols), 1, f.Y.View), f.Repetitions);
         double flops = 2.0 * rows * cols;
-        Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {f.Bytes / kernelOnly / 1e9:F0} | {100 * f.Bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} |");
+        Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {f.Bytes / kernelOnly / 1e9:F0} | {100 * f.Bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} | {cold * 1e6:F1} | {100 * f.Bytes / cold / _copyBandwidth:F0}% |");
     }
 
-    /// <summary>A random matrix of an int8-capable format, x (random, already quantized) and y, for the int8 matvec lines.</summary>
+    /// <summary>Random matrices of an int8-capable format (<see cref="ColdMatrices"/>), x (random, already quantized) and
+    /// y, for the int8 matvec lines.</summary>
     private sealed class Int8MatVecFixture : IDisposable
     {
+        public readonly ColdMatrices Matrices;
         public readonly GpuMatrix Matrix;
         public readonly MemoryBuffer1D<float, Stride1D.Dense> X, Y;
         public readonly Int8Buffer Q;
 
         public Int8MatVecFixture(GpuDevice gpu, TensorType type, int rows, int cols)
         {
-            Matrix = GpuMatrix.Allocate(gpu, type, rows, cols);
-            Matrix.Randomize(gpu, 12345);
+            Matrices = new ColdMatrices(gpu, type, rows, cols, single: _tiny);
+            Matrix = Matrices.Hot;
             X = gpu.Allocate<float>(cols);
             Y = gpu.Allocate<float>(rows);
             Q = new Int8Buffer(gpu, 1, cols);
@@ -292,7 +297,7 @@ internal static partial class GpuBenchmark
             Q.Dispose();
             Y.Dispose();
             X.Dispose();
-            Matrix.Dispose();
+            Matrices.Dispose();
         }
     }
 
@@ -304,7 +309,7 @@ internal static partial class GpuBenchmark
     {
         (string Name, int Rows, int Cols)[] shapes = _tiny ? [("q|k|v", 24, 256), ("down", 16, 1024)]
             : [("q|k|v", 4608, 3584), ("o", 3584, 3584), ("gate|up", 37888, 3584), ("down", 3584, 18944), ("lm_head", 152064, 3584)];
-        Line($"## int8 matvec team widths (µs/call and % of copy; the kernel's choice marked *)");
+        Line($"## int8 matvec team widths (µs/call and % of copy, cold weights; the kernel's choice marked *)");
         Line("| type | matrix | rows×cols | 1 warp | 2 warps | 4 warps |");
         Line("|---|---|---|---|---|---|");
         foreach (var type in new[] { TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
@@ -313,7 +318,7 @@ internal static partial class GpuBenchmark
                 using var f = new Int8MatVecFixture(gpu, type, rows, cols);
                 var cells = new[] { 1, 2, 4 }.Select(team =>
                 {
-                    double seconds = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrix, f.Q.For(cols), 1, f.Y.View, teamWarps: team), f.Repetitions);
+                    double seconds = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrices.Next(), f.Q.For(cols), 1, f.Y.View, teamWarps: team), f.Repetitions);
                     string mark = team == Int8MatVecKernel.TeamWarps(cols) ? "*" : "";
                     return $"{seconds * 1e6:F1}{mark} ({100 * f.Bytes / seconds / _copyBandwidth:F0}%)";
                 });
@@ -407,18 +412,20 @@ internal static partial class GpuBenchmark
     /// <summary>
     /// What one 7B Q4_0 int8 decode step costs on the GPU without the model's host side: each launch of a decoder
     /// layer alone (back to back, so tiny kernels show the launch rate), then all of them 28 times in a row plus the
-    /// lm_head — the floor the model's ms/token is compared with (the difference is host work and syncs).
+    /// lm_head — the floor the model's ms/token is compared with (the difference is host work and syncs). Every layer
+    /// has weights of its own, as in the model: a launch timed alone takes the layers in turn (cold: its weights come
+    /// from memory), and "hot" repeats layer 0's, as the anatomy did up to the fourth GPU session (q|k|v, o and down then
+    /// partly ran from L2, one suspect for the parts summing to less than the whole step).
     /// </summary>
     private static void DecodeAnatomy(GpuDevice gpu, int context)
     {
         int hidden = _tiny ? 256 : 3584, ffn = _tiny ? 512 : 18944, kvHeads = _tiny ? 1 : 4, heads = _tiny ? 2 : 28; // heads·128 = hidden
         int layers = _tiny ? 1 : 28, vocab = _tiny ? 264 : 152064, qkv = hidden + 2 * kvHeads * 128;
         Line($"## decode step anatomy: Q4_0 weights, int8 activations, context {context}, {layers} layers (µs per launch, back to back)");
-        using var wQkv = Random(gpu, qkv, hidden);
-        using var wO = Random(gpu, hidden, hidden);
-        using var wGateUp = Random(gpu, 2 * ffn, hidden);
-        using var wDown = Random(gpu, hidden, ffn);
-        using var wHead = Random(gpu, vocab, hidden);
+        var weights = Enumerable.Range(0, layers).Select(layer => new LayerWeights(
+            Random(gpu, qkv, hidden, layer), Random(gpu, hidden, hidden, layer), Random(gpu, 2 * ffn, hidden, layer), Random(gpu, hidden, ffn, layer))).ToArray();
+        using var disposeWeights = new Disposables(weights.SelectMany(w => new[] { w.Qkv, w.O, w.GateUp, w.Down }));
+        using var wHead = Random(gpu, vocab, hidden, 0);
         using var h = gpu.Allocate<float>(hidden);
         using var normed = gpu.Allocate<float>(hidden);
         using var norm = gpu.Allocate<float>(hidden);
@@ -446,42 +453,45 @@ internal static partial class GpuBenchmark
             KeyCache = attention.Args.KeyCache, ValueCache = attention.Args.ValueCache, Heads = heads, KvHeads = kvHeads, HeadDim = 128,
         };
         var k = gpu.Kernels;
-        var oTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wO]);
-        var downTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [wDown]);
-        Action norm1 = () => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
+        var oTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [weights[0].O]);
+        var downTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [weights[0].Down]);
+        Action<int> norm1 = _ => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
         // A layer as Qwen2GpuModel runs it by default: RoPE and the cache write in the q|k|v projection's epilogue, the
         // norms after o and down launches of their own (9 launches).
-        (string Name, Action Launch)[] steps =
+        (string Name, Action<int> Launch)[] steps =
         [
-            ($"q|k|v {qkv}×{hidden} + RoPE + cache write", () => k.MatMulInt8RopeAndCache(wQkv, qNorm.For(hidden), 1, rope, column: 0)),
-            ("split-K attention + merge (2 launches)", () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
-            ($"o {hidden}×{hidden} (+= h)", () => k.MatMulInt8(wO, q.For(hidden), 1, h.View, accumulate: true)),
+            ($"q|k|v {qkv}×{hidden} + RoPE + cache write", l => k.MatMulInt8RopeAndCache(weights[l].Qkv, qNorm.For(hidden), 1, rope, column: 0)),
+            ("split-K attention + merge (2 launches)", _ => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden))),
+            ($"o {hidden}×{hidden} (+= h)", l => k.MatMulInt8(weights[l].O, q.For(hidden), 1, h.View, accumulate: true)),
             ("rmsnorm+int8", norm1),
-            ($"gate|up {2 * ffn}×{hidden}", () => k.MatMulInt8(wGateUp, qNorm.For(hidden), 1, gateUp.View)),
-            ("silu·mul+int8", () => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
-            ($"down {hidden}×{ffn} (+= h)", () => k.MatMulInt8(wDown, q.For(ffn), 1, h.View, accumulate: true)),
+            ($"gate|up {2 * ffn}×{hidden}", l => k.MatMulInt8(weights[l].GateUp, qNorm.For(hidden), 1, gateUp.View)),
+            ("silu·mul+int8", _ => k.SiluMulFusedInt8(gateUp.View, act.View, 1, ffn, q.For(ffn))),
+            ($"down {hidden}×{ffn} (+= h)", l => k.MatMulInt8(weights[l].Down, q.For(ffn), 1, h.View, accumulate: true)),
             ("rmsnorm+int8", norm1),
         ];
-        Action firstNorm = norm1;
+        Action<int> firstNorm = norm1;
         // Qwen2GpuModel.FusedNorms (the norms in the o and down projections' tails) and MergedAttention (the merge in the
         // split kernel's tail) instead; not in the sums.
-        (string Name, Action Launch)[] apart =
+        (string Name, Action<int> Launch)[] apart =
         [
-            ($"for comparison: o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wO, q.For(hidden), 1, h.View, oTail, accumulate: true)),
-            ($"for comparison: down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", () => k.MatMulInt8ThenRmsNorm(wDown, q.For(ffn), 1, h.View, downTail, accumulate: true)),
+            ($"for comparison: o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", l => k.MatMulInt8ThenRmsNorm(weights[l].O, q.For(hidden), 1, h.View, oTail, accumulate: true)),
+            ($"for comparison: down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", l => k.MatMulInt8ThenRmsNorm(weights[l].Down, q.For(ffn), 1, h.View, downTail, accumulate: true)),
             ("for comparison: split-K attention with the merge in its tail (1 launch)",
-                () => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden), mergeInTail: true)),
+                _ => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden), mergeInTail: true)),
         ];
         // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
         // shows its time on the GPU (plus the GPU's own gap between graph nodes).
         bool graphs = gpu.SupportsGraphs && !_tiny;
-        Line(graphs ? "| launch | µs one by one | µs on the GPU (graph of 50) |" : "| launch | µs one by one |");
-        Line(graphs ? "|---|---|---|" : "|---|---|");
+        Line(graphs ? "| launch | µs one by one | µs on the GPU (graph of 50) | the same, layer 0's weights hot |" : "| launch | µs one by one |");
+        Line(graphs ? "|---|---|---|---|" : "|---|---|");
         double layerSum = 0, layerGpu = 0;
-        (double OneByOne, double OnGpu) Time(string name, Action launch)
+        int turn = 0;
+        Action InTurn(Action<int> launch) => () => launch(turn++ % layers); // each call the next layer's weights
+        (double OneByOne, double OnGpu) Time(string name, Action<int> launch)
         {
-            double seconds = Seconds(gpu, launch, 200), onGpu = graphs ? GraphSeconds(gpu, launch, 50) : double.NaN;
-            Line(graphs ? $"| {name} | {seconds * 1e6:F2} | {onGpu * 1e6:F2} |" : $"| {name} | {seconds * 1e6:F2} |");
+            double seconds = Seconds(gpu, InTurn(launch), 200), onGpu = graphs ? GraphSeconds(gpu, InTurn(launch), 50) : double.NaN;
+            double hot = graphs ? GraphSeconds(gpu, () => launch(0), 50) : double.NaN;
+            Line(graphs ? $"| {name} | {seconds * 1e6:F2} | {onGpu * 1e6:F2} | {hot * 1e6:F2} |" : $"| {name} | {seconds * 1e6:F2} |");
             return (seconds, onGpu);
         }
         var (norm0, norm0Gpu) = Time("rmsnorm+int8 (the first layer's attention norm, once per token)", firstNorm);
@@ -491,7 +501,7 @@ internal static partial class GpuBenchmark
             layerSum += seconds;
             layerGpu += onGpu;
         }
-        Action lmHead = () => k.MatMulInt8(wHead, qNorm.For(hidden), 1, logits.View);
+        Action lmHead = () => k.MatMulInt8(wHead, qNorm.For(hidden), 1, logits.View); // 306 MB: cold whatever happens
         double head = Seconds(gpu, lmHead, 50), headGpu = graphs ? GraphSeconds(gpu, lmHead, 10) : double.NaN;
         Line(graphs ? $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} | {headGpu * 1e6:F2} |" : $"| lm_head {vocab}×{hidden} | {head * 1e6:F2} |");
         foreach (var (name, launch) in apart) Time(name, launch);
@@ -499,12 +509,12 @@ internal static partial class GpuBenchmark
         // size the model picks (ChunkSizeFor, never below 32) against smaller ones.
         foreach (int chunk in new[] { 8, 16, 32, 64 })
             Time($"for comparison: split-K attention + merge, chunks of {chunk}{(chunk == attention.Split.ChunkSizeFor(1, kvHeads, context) ? " (the model's)" : "")}",
-                () => k.Attention(attention.Args, 1, attention.Split, context, chunkSize: chunk, quantizeOutput: q.For(hidden)));
+                _ => k.Attention(attention.Args, 1, attention.Split, context, chunkSize: chunk, quantizeOutput: q.For(hidden)));
         Action wholeStep = () =>
         {
-            firstNorm();
+            firstNorm(0);
             for (int layer = 0; layer < layers; layer++)
-                foreach (var (_, launch) in steps) launch();
+                foreach (var (_, launch) in steps) launch(layer);
             lmHead();
         };
         double step = Seconds(gpu, wholeStep, 10);
@@ -512,15 +522,29 @@ internal static partial class GpuBenchmark
         if (graphs)
         {
             double stepGpu = GraphSeconds(gpu, wholeStep, 1);
-            double weights = (double)(wQkv.Bytes + wO.Bytes + wGateUp.Bytes + wDown.Bytes) * layers + wHead.Bytes;
-            Line($"on the GPU: parts {(norm0Gpu + layerGpu * layers + headGpu) * 1e3:F2} ms, the whole step as one graph {stepGpu * 1e3:F2} ms; its weights ({weights / 1e9:F2} GB) at copy bandwidth: {weights / _copyBandwidth * 1e3:F2} ms");
+            double bytes = weights.Sum(w => (double)(w.Qkv.Bytes + w.O.Bytes + w.GateUp.Bytes + w.Down.Bytes)) + wHead.Bytes;
+            Line($"on the GPU: parts {(norm0Gpu + layerGpu * layers + headGpu) * 1e3:F2} ms, the whole step as one graph {stepGpu * 1e3:F2} ms; its weights ({bytes / 1e9:F2} GB) at copy bandwidth: {bytes / _copyBandwidth * 1e3:F2} ms");
         }
 
-        static GpuMatrix Random(GpuDevice gpu, int rows, int cols)
+        static GpuMatrix Random(GpuDevice gpu, int rows, int cols, int layer)
         {
             var m = GpuMatrix.Allocate(gpu, TensorType.Q4_0, rows, cols);
-            m.Randomize(gpu, 12345);
+            m.Randomize(gpu, 12345 + (uint)layer);
             return m;
+        }
+    }
+
+    /// <summary>One decoder layer's projections (the anatomy gives each layer its own, as the model has).</summary>
+    private sealed record LayerWeights(GpuMatrix Qkv, GpuMatrix O, GpuMatrix GateUp, GpuMatrix Down);
+
+    /// <summary>Disposes a set of objects together (the anatomy's 28 layers of weights).</summary>
+    private sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+    {
+        private readonly IDisposable[] _items = items.ToArray();
+
+        public void Dispose()
+        {
+            foreach (var item in _items) item.Dispose();
         }
     }
 
