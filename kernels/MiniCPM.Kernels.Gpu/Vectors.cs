@@ -47,6 +47,23 @@ internal static class Bits
     public static uint Byte(uint word, int index) => (word >> (8 * index)) & 0xFF;
 
     /// <summary>
+    /// <paramref name="whenZero"/> or <paramref name="whenOne"/> as <paramref name="bit"/> (0 or 1) says, by masks
+    /// rather than a C# conditional: ILGPU turns those into branches, and in the int8 matvec the lanes of a warp hold
+    /// different blocks, so each branch on the block diverges and the warp runs both sides.
+    /// </summary>
+    public static uint Select(uint whenZero, uint whenOne, int bit) => whenZero ^ ((whenZero ^ whenOne) & (0u - (uint)bit));
+
+    /// <summary>Word <paramref name="index"/> (0..3) of four, without branches (<see cref="Select"/>).</summary>
+    public static uint WordAt(UInt4 words, int index)
+    {
+        int odd = index & 1;
+        return Select(Select(words.X, words.Y, odd), Select(words.Z, words.W, odd), index >> 1);
+    }
+
+    /// <summary>Byte <paramref name="index"/> (0..15) of four words, without branches.</summary>
+    public static uint ByteAt(UInt4 words, int index) => Byte(WordAt(words, index >> 2), index & 3);
+
+    /// <summary>
     /// Signed byte <paramref name="index"/> of a word, sign-extended by an arithmetic shift. Not (sbyte)(byte)x: ILGPU's
     /// CUDA backend turns that into cvt.u8 and loses the sign (Q6_K's negative scales came out +128..255 on an H200),
     /// while the CPU simulator runs the cast as .NET does.

@@ -84,8 +84,8 @@ public struct Q2_KRows : IRowFormat, IInt8RowFormat<Q2_KRows.Words>
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);
     public int PieceB(int unit) => PieceA(unit) + 32;
 
-    /// <summary>Byte <paramref name="i"/> (0..15) of a word.</summary>
-    internal static uint ScaleByte(UInt4 w, int i) => Bits.Byte(i < 4 ? w.X : i < 8 ? w.Y : i < 12 ? w.Z : w.W, i & 3);
+    /// <summary>Byte <paramref name="i"/> (0..15) of the four words, without branches.</summary>
+    internal static uint ScaleByte(UInt4 w, int i) => Bits.ByteAt(w, i);
 
     /// <summary>Four 2-bit levels: the bits at <paramref name="shift"/> of each byte.</summary>
     private static Float4 Two(uint w, int shift) => new(

@@ -90,10 +90,12 @@ public struct Q3_KRows : IRowFormat, IInt8RowFormat<Q3_KRows.Words>
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);
     public int PieceB(int unit) => PieceA(unit) + 32;
 
-    /// <summary>ggml's 6-bit scale j of the 12 packed bytes (word 0's bytes 4..15).</summary>
-    private static int Scale(UInt4 head, int j)
+    /// <summary>ggml's 6-bit scale j of the 12 packed bytes (word 0's bytes 4..15), without branches: the low 4 bits
+    /// are byte j's low nibble for j &lt; 8, byte j − 8's high nibble from there.</summary>
+    internal static int Scale(UInt4 head, int j)
     {
-        uint low4 = j < 8 ? Packed(head, j) & 0xF : Packed(head, j - 8) >> 4;
+        uint packed = Packed(head, j & 7);
+        uint low4 = Bits.Select(packed & 0xF, packed >> 4, j >> 3);
         uint high2 = (Packed(head, 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
         return (int)(low4 | (high2 << 4));
     }

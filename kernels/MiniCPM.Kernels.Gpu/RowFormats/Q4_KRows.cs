@@ -70,22 +70,19 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat<Q4_KRows.Words>
     public int PieceA(int unit) => 256 * (unit >> 3) + 64 * ((unit >> 1) & 3) + 16 * (unit & 1);
     public int PieceB(int unit) => PieceA(unit) + 32;
 
-    /// <summary>ggml's get_scale_min_k4 over the 12 scale bytes (bytes 4..15 of the super-block).</summary>
+    /// <summary>
+    /// ggml's get_scale_min_k4 over the 12 scale bytes (bytes 4..15 of the super-block: words Y, Z, W), without
+    /// branches (the lanes of a warp hold different sub-blocks). With k = j &amp; 3 and S, M, H byte k of Y, Z, W:
+    /// j &lt; 4 gives (S &amp; 63, M &amp; 63); j ≥ 4 gives (H &amp; 15 | (S &gt;&gt; 6) &lt;&lt; 4, H &gt;&gt; 4 | (M &gt;&gt; 6) &lt;&lt; 4).
+    /// </summary>
     internal static void ScaleMin(UInt4 head, int subBlock, out int scale, out int min)
     {
-        if (subBlock < 4)
-        {
-            scale = (int)(ScaleByte(head, subBlock) & 63);
-            min = (int)(ScaleByte(head, subBlock + 4) & 63);
-        }
-        else
-        {
-            scale = (int)((ScaleByte(head, subBlock + 4) & 0xF) | ((ScaleByte(head, subBlock - 4) >> 6) << 4));
-            min = (int)((ScaleByte(head, subBlock + 4) >> 4) | ((ScaleByte(head, subBlock) >> 6) << 4));
-        }
+        int shift = 8 * (subBlock & 3);
+        uint s = head.Y >> shift, m = head.Z >> shift, h = head.W >> shift; // byte k in bits 0..7 (bits above ignored)
+        uint scaleLow = s & 63, minLow = m & 63;
+        uint scaleHigh = (h & 15) | ((s >> 2) & 48), minHigh = ((h >> 4) & 15) | ((m >> 2) & 48);
+        int high = subBlock >> 2;
+        scale = (int)Bits.Select(scaleLow, scaleHigh, high);
+        min = (int)Bits.Select(minLow, minHigh, high);
     }
-
-    /// <summary>Scale byte i (0..11) = block byte 4 + i: word Y holds 0..3, Z 4..7, W 8..11.</summary>
-    private static uint ScaleByte(UInt4 head, int i) =>
-        Bits.Byte(i < 4 ? head.Y : i < 8 ? head.Z : head.W, i & 3);
 }

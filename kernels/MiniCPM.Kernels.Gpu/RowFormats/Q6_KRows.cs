@@ -106,5 +106,5 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat<Q6_KRows.Words>
         Bits.Small(((ql >> (24 + lowShift)) & 0xF) | (((qh >> (24 + highShift)) & 3) << 4)));
 
     private static float ScaleAt(UInt4 sc, int i) =>
-        Bits.SignedByte(i < 4 ? sc.X : i < 8 ? sc.Y : i < 12 ? sc.Z : sc.W, i & 3);
+        Bits.SignedByte(Bits.WordAt(sc, i >> 2), i & 3);
 }
