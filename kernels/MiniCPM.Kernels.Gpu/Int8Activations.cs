@@ -25,6 +25,13 @@ public struct Int8Blocks
         MinTerm = MinTerms[index],
     };
 
+    /// <summary>Block <paramref name="index"/> of a view that starts at a token (<see cref="FromToken"/>): 32-bit index math.</summary>
+    public readonly Int8ActivationBlock Block(int index) => new()
+    {
+        Low = Quants[2 * index], High = Quants[2 * index + 1], Scale = Scales[index], Sum = Sums[index],
+        MinTerm = MinTerms[index],
+    };
+
     /// <summary>The blocks from token <paramref name="token"/> on (a producer writing rows at an offset).</summary>
     public readonly Int8Blocks FromToken(int token)
     {

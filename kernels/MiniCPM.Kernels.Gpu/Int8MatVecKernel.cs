@@ -61,7 +61,7 @@ public static class Int8MatVecKernel
         int row0 = a.Output.First(pair), second = a.Output.Second(pair);
         int row1 = IntrinsicMath.Min(second, a.Rows - 1);
         int token = Grid.IdxY;
-        long xBlock = (long)token * a.X.BlocksPerToken;
+        var xs = a.X.FromToken(token); // the token's blocks: a view made once, so each block's address is 32-bit math
 
         int blocks = live ? a.Blocks : 0;
         float s0 = 0, s1 = 0;
@@ -72,13 +72,13 @@ public static class Int8MatVecKernel
             // waves around the first dp4a to save registers (Q4_0 fell from 70% to 63% of copy on an H200). The last
             // round fetches its own block again (cached) rather than branch.
             int b = member;
-            var x = a.X.Block(xBlock + b);
+            var x = xs.Block(b);
             var w0 = a.Weights.Fetch(row0, b);
             var w1 = a.Weights.Fetch(row1, b);
             while (true)
             {
                 int next = b + teamSize, ahead = IntrinsicMath.Min(next, blocks - 1);
-                var xAhead = a.X.Block(xBlock + ahead);
+                var xAhead = xs.Block(ahead);
                 var w0Ahead = a.Weights.Fetch(row0, ahead);
                 var w1Ahead = a.Weights.Fetch(row1, ahead);
                 s0 += a.Weights.Dot(w0, b, x);

@@ -48,13 +48,14 @@ public struct Q2_KRows : IRowFormat, IInt8RowFormat<Q2_KRows.Words>
 
     public Words Fetch(int row, int block)
     {
-        int superBlock = block >> 3, half = (block >> 2) & 1;
-        long index = (long)row * SuperBlocksPerRow + superBlock;
-        long first = index * 5;
+        long start = (long)row * SuperBlocksPerRow; // loop-invariant (Q4_KRows.Fetch)
+        var words = Blocks.SubView(start * 5);
+        var scales = Scales.SubView(2 * start);
+        int superBlock = block >> 3, first = superBlock * 5, half = (block >> 2) & 1;
         return new Words
         {
-            ScaleBytes = Blocks[first], A = Blocks[first + 1 + 2 * half], B = Blocks[first + 2 + 2 * half],
-            Scale = Scales[2 * index], Min = Scales[2 * index + 1],
+            ScaleBytes = words[first], A = words[first + 1 + 2 * half], B = words[first + 2 + 2 * half],
+            Scale = scales[2 * superBlock], Min = scales[2 * superBlock + 1],
         };
     }
 

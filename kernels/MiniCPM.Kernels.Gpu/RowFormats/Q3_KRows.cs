@@ -46,12 +46,12 @@ public struct Q3_KRows : IRowFormat, IInt8RowFormat<Q3_KRows.Words>
 
     public Words Fetch(int row, int block)
     {
-        int superBlock = block >> 3, half = (block >> 2) & 1;
-        long first = ((long)row * SuperBlocksPerRow + superBlock) * 7;
+        var words = Blocks.SubView((long)row * SuperBlocksPerRow * 7); // loop-invariant (Q4_KRows.Fetch)
+        int first = (block >> 3) * 7, half = (block >> 2) & 1;
         return new Words
         {
-            Head = Blocks[first], MaskA = Blocks[first + 1], MaskB = Blocks[first + 2],
-            A = Blocks[first + 3 + 2 * half], B = Blocks[first + 4 + 2 * half],
+            Head = words[first], MaskA = words[first + 1], MaskB = words[first + 2],
+            A = words[first + 3 + 2 * half], B = words[first + 4 + 2 * half],
         };
     }
 

@@ -35,8 +35,8 @@ public struct Q4_0Rows : IRowFormat, IInt8RowFormat<Q4_0Rows.Words>
 
     public Words Fetch(int row, int block)
     {
-        long index = (long)row * BlocksPerRow + block;
-        return new Words { Quants = Quants[index], Scale = Scales[index] };
+        long start = (long)row * BlocksPerRow; // loop-invariant: the block's offset stays 32-bit (Q4_KRows.Fetch)
+        return new Words { Quants = Quants.SubView(start)[block], Scale = Scales.SubView(start)[block] };
     }
 
     /// <summary>d_x·d·Σ(q − 8)·x_q = d_x·d·(Σ q·x_q − 8·Σx_q): low nibbles meet x 0..15, high nibbles x 16..31.</summary>

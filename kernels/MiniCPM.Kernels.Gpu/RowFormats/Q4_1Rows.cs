@@ -34,8 +34,9 @@ public struct Q4_1Rows : IRowFormat, IInt8RowFormat<Q4_1Rows.Words>
 
     public Words Fetch(int row, int block)
     {
-        long index = (long)row * BlocksPerRow + block;
-        return new Words { Quants = Quants[index], Scale = Scales[2 * index], Min = Scales[2 * index + 1] };
+        long start = (long)row * BlocksPerRow; // loop-invariant: the block's offset stays 32-bit (Q4_KRows.Fetch)
+        var scales = Scales.SubView(2 * start);
+        return new Words { Quants = Quants.SubView(start)[block], Scale = scales[2 * block], Min = scales[2 * block + 1] };
     }
 
     /// <summary>

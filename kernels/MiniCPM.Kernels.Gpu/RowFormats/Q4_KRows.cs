@@ -37,9 +37,11 @@ public struct Q4_KRows : IRowFormat, IInt8RowFormat<Q4_KRows.Words>
 
     public Words Fetch(int row, int block)
     {
-        int superBlock = block >> 3, subBlock = block & 7;
-        long first = ((long)row * SuperBlocksPerRow + superBlock) * 9;
-        return new Words { Head = Blocks[first], A = Blocks[first + 1 + 2 * (subBlock >> 1)], B = Blocks[first + 2 + 2 * (subBlock >> 1)] };
+        // The row's start times 9 words apart from the offset within the row, so ptxas keeps the former out of the
+        // loop (a 64-bit multiply per block otherwise) and the latter stays 32-bit.
+        var words = Blocks.SubView((long)row * SuperBlocksPerRow * 9);
+        int first = (block >> 3) * 9, pair = 2 * ((block & 7) >> 1);
+        return new Words { Head = words[first], A = words[first + 1 + pair], B = words[first + 2 + pair] };
     }
 
     /// <summary>

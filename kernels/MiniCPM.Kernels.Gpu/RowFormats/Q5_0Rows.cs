@@ -34,8 +34,9 @@ public struct Q5_0Rows : IRowFormat, IInt8RowFormat<Q5_0Rows.Words>
 
     public Words Fetch(int row, int block)
     {
-        long index = (long)row * BlocksPerRow + block;
-        return new Words { Quants = Quants[index], Scale = Scales[3 * index], FifthLow = Scales[3 * index + 1], FifthHigh = Scales[3 * index + 2] };
+        long start = (long)row * BlocksPerRow; // loop-invariant: the block's offset stays 32-bit (Q4_KRows.Fetch)
+        var scales = Scales.SubView(3 * start);
+        return new Words { Quants = Quants.SubView(start)[block], Scale = scales[3 * block], FifthLow = scales[3 * block + 1], FifthHigh = scales[3 * block + 2] };
     }
 
     /// <summary>(d·d_x)·(Σ q·x_q − 16·Σx_q): the 5-bit levels 0..31 as plain positive bytes, the offset paid through Σx_q

@@ -33,11 +33,12 @@ public struct Q5_1Rows : IRowFormat, IInt8RowFormat<Q5_1Rows.Words>
 
     public Words Fetch(int row, int block)
     {
-        long index = (long)row * BlocksPerRow + block;
+        long start = (long)row * BlocksPerRow; // loop-invariant: the block's offset stays 32-bit (Q4_KRows.Fetch)
+        var scales = Scales.SubView(4 * start);
         return new Words
         {
-            Quants = Quants[index], Scale = Scales[4 * index], Min = Scales[4 * index + 1],
-            FifthLow = Scales[4 * index + 2], FifthHigh = Scales[4 * index + 3],
+            Quants = Quants.SubView(start)[block], Scale = scales[4 * block], Min = scales[4 * block + 1],
+            FifthLow = scales[4 * block + 2], FifthHigh = scales[4 * block + 3],
         };
     }
 

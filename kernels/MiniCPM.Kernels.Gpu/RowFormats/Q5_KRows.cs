@@ -42,12 +42,12 @@ public struct Q5_KRows : IRowFormat, IInt8RowFormat<Q5_KRows.Words>
 
     public Words Fetch(int row, int block)
     {
-        int superBlock = block >> 3, subBlock = block & 7;
-        long first = ((long)row * SuperBlocksPerRow + superBlock) * 11;
+        var words = Blocks.SubView((long)row * SuperBlocksPerRow * 11); // loop-invariant (Q4_KRows.Fetch)
+        int first = (block >> 3) * 11, pair = 2 * ((block & 7) >> 1);
         return new Words
         {
-            Head = Blocks[first], FifthA = Blocks[first + 1], FifthB = Blocks[first + 2],
-            A = Blocks[first + 3 + 2 * (subBlock >> 1)], B = Blocks[first + 4 + 2 * (subBlock >> 1)],
+            Head = words[first], FifthA = words[first + 1], FifthB = words[first + 2],
+            A = words[first + 3 + pair], B = words[first + 4 + pair],
         };
     }
 

@@ -47,16 +47,17 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat<Q6_KRows.Words>
     public Words Fetch(int row, int block)
     {
         int superBlock = block >> 3, half = (block >> 2) & 1, k = block & 3;
-        long index = (long)row * SuperBlocksPerRow + superBlock;
-        long first = index * 13;
+        long start = (long)row * SuperBlocksPerRow; // loop-invariant (Q4_KRows.Fetch)
+        var words = Blocks.SubView(start * 13);
+        int first = superBlock * 13;
         // sc[8h + 2k] is byte 2(k & 1) of 32-bit word (8h + 2k) / 4 of the scales' 16 bytes (loaded alone: Fetch only loads)
-        long scaleWord = 4 * (first + 12) + 2 * half + (k >> 1);
+        int scaleWord = 4 * (first + 12) + 2 * half + (k >> 1);
         return new Words
         {
-            LowA = Blocks[first + 4 * half + 2 * (k & 1)], LowB = Blocks[first + 4 * half + 2 * (k & 1) + 1],
-            HighA = Blocks[first + 8 + 2 * half], HighB = Blocks[first + 9 + 2 * half],
-            ScalePair = Blocks.Cast<uint>()[scaleWord],
-            Scale = Scales[index],
+            LowA = words[first + 4 * half + 2 * (k & 1)], LowB = words[first + 4 * half + 2 * (k & 1) + 1],
+            HighA = words[first + 8 + 2 * half], HighB = words[first + 9 + 2 * half],
+            ScalePair = words.Cast<uint>()[scaleWord],
+            Scale = Scales.SubView(start)[superBlock],
         };
     }
 

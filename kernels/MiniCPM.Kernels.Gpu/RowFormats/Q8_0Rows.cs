@@ -33,8 +33,9 @@ public struct Q8_0Rows : IRowFormat, IInt8RowFormat<Q8_0Rows.Words>
 
     public Words Fetch(int row, int block)
     {
-        long index = (long)row * BlocksPerRow + block;
-        return new Words { A = Quants[2 * index], B = Quants[2 * index + 1], Scale = Scales[index] };
+        long start = (long)row * BlocksPerRow; // loop-invariant: the block's offset stays 32-bit (Q4_KRows.Fetch)
+        var quants = Quants.SubView(2 * start);
+        return new Words { A = quants[2 * block], B = quants[2 * block + 1], Scale = Scales.SubView(start)[block] };
     }
 
     /// <summary>d_x·d·Σ q·x_q, signed bytes against signed bytes.</summary>
