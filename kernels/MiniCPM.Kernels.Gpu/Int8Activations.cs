@@ -155,6 +155,9 @@ internal static class Int8Math
 
     /// <summary>c + Σ of the 16 signed-byte products of (a0, a1, a2, a3) and <paramref name="b"/>'s words: four dp4a,
     /// one 16-value half of an activation block.</summary>
+    /// <summary>Σx_q over the block's first 16 values (dp4a against ones); the other 16 sum to x.Sum minus it.</summary>
+    public static int SumLowHalf(Int8ActivationBlock x) => Dot16(0x01010101, 0x01010101, 0x01010101, 0x01010101, x.Low, 0);
+
     public static int Dot16(uint a0, uint a1, uint a2, uint a3, UInt4 b, int c) =>
         Dp4a(a3, b.W, Dp4a(a2, b.Z, Dp4a(a1, b.Y, Dp4a(a0, b.X, c))));
 }

@@ -70,10 +70,10 @@ public struct Q2_KRows : IRowFormat, IInt8RowFormat<Q2_KRows.Words>
         var a = words.A;
         var b = words.B;
         int shift = 2 * s;
-        const uint Twos = 0x03030303, Ones = 0x01010101;
+        const uint Twos = 0x03030303;
         int dotA = Int8Math.Dot16((a.X >> shift) & Twos, (a.Y >> shift) & Twos, (a.Z >> shift) & Twos, (a.W >> shift) & Twos, x.Low, 0);
         int dotB = Int8Math.Dot16((b.X >> shift) & Twos, (b.Y >> shift) & Twos, (b.Z >> shift) & Twos, (b.W >> shift) & Twos, x.High, 0);
-        int sumA = Int8Math.Dot16(Ones, Ones, Ones, Ones, x.Low, 0);
+        int sumA = Int8Math.SumLowHalf(x);
         uint scA = ScaleByte(scales, 8 * half + 2 * s), scB = ScaleByte(scales, 8 * half + 2 * s + 1);
         int scaled = (int)(scA & 0xF) * dotA + (int)(scB & 0xF) * dotB;
         int mins = (int)(scA >> 4) * sumA + (int)(scB >> 4) * (x.Sum - sumA);

@@ -56,8 +56,9 @@ public struct Q3_KRows : IRowFormat, IInt8RowFormat<Q3_KRows.Words>
     }
 
     /// <summary>
-    /// d_x·d·((sc_a − 32)·Σ_a q·x_q + (sc_b − 32)·Σ_b q·x_q) over the two 16-value halves, q = −4..3 made a signed byte
-    /// in the register (see <see cref="Centered"/>), one dp4a chain per half.
+    /// d_x·d·((sc_a − 32)·Σ_a q·x_q + (sc_b − 32)·Σ_b q·x_q) over the two 16-value halves, one dp4a chain per half over
+    /// u = q + 4 = 0..7 as they are (positive signed bytes); the −4 is paid once per half through Σx_q (as
+    /// <see cref="Q6_KRows.Dot"/> pays its −32). Exact integers: the same sums as centring each byte first.
     /// </summary>
     public float Dot(Words words, int block, Int8ActivationBlock x)
     {
@@ -68,24 +69,19 @@ public struct Q3_KRows : IRowFormat, IInt8RowFormat<Q3_KRows.Words>
         var a = words.A;
         var b = words.B;
         int shift = 2 * s, bit = 4 * half + s;
-        int dotA = Int8Math.Dot16(Centered(a.X, maskA.X, shift, bit), Centered(a.Y, maskA.Y, shift, bit),
-            Centered(a.Z, maskA.Z, shift, bit), Centered(a.W, maskA.W, shift, bit), x.Low, 0);
-        int dotB = Int8Math.Dot16(Centered(b.X, maskB.X, shift, bit), Centered(b.Y, maskB.Y, shift, bit),
-            Centered(b.Z, maskB.Z, shift, bit), Centered(b.W, maskB.W, shift, bit), x.High, 0);
+        int dotA = Int8Math.Dot16(Levels(a.X, maskA.X, shift, bit), Levels(a.Y, maskA.Y, shift, bit),
+            Levels(a.Z, maskA.Z, shift, bit), Levels(a.W, maskA.W, shift, bit), x.Low, 0);
+        int dotB = Int8Math.Dot16(Levels(b.X, maskB.X, shift, bit), Levels(b.Y, maskB.Y, shift, bit),
+            Levels(b.Z, maskB.Z, shift, bit), Levels(b.W, maskB.W, shift, bit), x.High, 0);
+        int sumA = Int8Math.SumLowHalf(x), sumB = x.Sum - sumA;
         int subBlock = 8 * half + 2 * s;
-        int total = (Scale(head, subBlock) - 32) * dotA + (Scale(head, subBlock + 1) - 32) * dotB;
+        int total = (Scale(head, subBlock) - 32) * (dotA - 4 * sumA) + (Scale(head, subBlock + 1) - 32) * (dotB - 4 * sumB);
         return x.Scale * (Bits.HalfLow(head.X) * total);
     }
 
-    /// <summary>
-    /// Four levels q = low2 + 4·hbit − 4 as signed bytes: u = low2 | hbit·4 is 0..7, u ^ 4 is u − 4 in 3-bit two's
-    /// complement, and its bit 2 (the sign) times 0x3E sets bits 3..7 — a per-byte sign extension, no borrow between bytes.
-    /// </summary>
-    private static uint Centered(uint q, uint mask, int shift, int bit)
-    {
-        uint v = (((q >> shift) & 0x03030303) | (((mask >> bit) & 0x01010101) << 2)) ^ 0x04040404;
-        return v | ((v & 0x04040404) * 0x3E);
-    }
+    /// <summary>Four levels u = q + 4 = low2 + 4·hbit as bytes 0..7: 2 bits at <paramref name="shift"/>, hmask bit <paramref name="bit"/>.</summary>
+    private static uint Levels(uint q, uint mask, int shift, int bit) =>
+        ((q >> shift) & 0x03030303) | (((mask >> bit) & 0x01010101) << 2);
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 64 * (unit & 1) + 16 * ((unit >> 1) & 1);
     public int PieceB(int unit) => PieceA(unit) + 32;

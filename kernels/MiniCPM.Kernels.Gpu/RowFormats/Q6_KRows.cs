@@ -63,7 +63,9 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat<Q6_KRows.Words>
 
     /// <summary>
     /// d_x·d·(sc_a·Σ_{l&lt;16}(q − 32)·x_q + sc_b·Σ_{l≥16}(q − 32)·x_q): the two 16-value halves carry their own int8 scales,
-    /// so each gets its own dp4a chain; q − 32 is made a signed byte in the register (see <see cref="Centered"/>).
+    /// so each gets its own dp4a chain over the levels q = 0..63 as they are (positive signed bytes), and the −32 is
+    /// paid once per half through Σx_q (the low half's by dp4a against ones, the high half's the block's Σ minus it;
+    /// the same for both rows of a team). Exact integers either way: the same sums as centring each byte first.
     /// </summary>
     public float Dot(Words words, int block, Int8ActivationBlock x)
     {
@@ -73,28 +75,19 @@ public struct Q6_KRows : IRowFormat, IInt8RowFormat<Q6_KRows.Words>
         var qhA = words.HighA;
         var qhB = words.HighB;
         int lowShift = 4 * (k >> 1), highShift = 2 * k;
-        int sumA = Int8Math.Dp4a(Centered(qlA.X, qhA.X, lowShift, highShift), x.Low.X, 0);
-        sumA = Int8Math.Dp4a(Centered(qlA.Y, qhA.Y, lowShift, highShift), x.Low.Y, sumA);
-        sumA = Int8Math.Dp4a(Centered(qlA.Z, qhA.Z, lowShift, highShift), x.Low.Z, sumA);
-        sumA = Int8Math.Dp4a(Centered(qlA.W, qhA.W, lowShift, highShift), x.Low.W, sumA);
-        int sumB = Int8Math.Dp4a(Centered(qlB.X, qhB.X, lowShift, highShift), x.High.X, 0);
-        sumB = Int8Math.Dp4a(Centered(qlB.Y, qhB.Y, lowShift, highShift), x.High.Y, sumB);
-        sumB = Int8Math.Dp4a(Centered(qlB.Z, qhB.Z, lowShift, highShift), x.High.Z, sumB);
-        sumB = Int8Math.Dp4a(Centered(qlB.W, qhB.W, lowShift, highShift), x.High.W, sumB);
-        int total = Bits.SignedByteInt(words.ScalePair, 2 * (k & 1)) * sumA + Bits.SignedByteInt(words.ScalePair, 2 * (k & 1) + 1) * sumB;
+        int dotA = Int8Math.Dot16(Levels(qlA.X, qhA.X, lowShift, highShift), Levels(qlA.Y, qhA.Y, lowShift, highShift),
+            Levels(qlA.Z, qhA.Z, lowShift, highShift), Levels(qlA.W, qhA.W, lowShift, highShift), x.Low, 0);
+        int dotB = Int8Math.Dot16(Levels(qlB.X, qhB.X, lowShift, highShift), Levels(qlB.Y, qhB.Y, lowShift, highShift),
+            Levels(qlB.Z, qhB.Z, lowShift, highShift), Levels(qlB.W, qhB.W, lowShift, highShift), x.High, 0);
+        int sumA = Int8Math.SumLowHalf(x), sumB = x.Sum - sumA;
+        int total = Bits.SignedByteInt(words.ScalePair, 2 * (k & 1)) * (dotA - 32 * sumA)
+            + Bits.SignedByteInt(words.ScalePair, 2 * (k & 1) + 1) * (dotB - 32 * sumB);
         return x.Scale * ((float)Interop.IntAsFloat(words.Scale) * total);
     }
 
-    /// <summary>
-    /// Four 6-bit levels q as signed bytes q − 32: v = q ^ 0x20 is q − 32 in 6-bit two's complement, and bit 5 (its
-    /// sign) times 6 sets bits 6 and 7 — a per-byte sign extension with no borrow between bytes.
-    /// </summary>
-    private static uint Centered(uint ql, uint qh, int lowShift, int highShift)
-    {
-        uint q = ((ql >> lowShift) & 0x0F0F0F0F) | (((qh >> highShift) & 0x03030303) << 4);
-        uint v = q ^ 0x20202020;
-        return v | ((v & 0x20202020) * 6);
-    }
+    /// <summary>Four 6-bit levels q = 0..63 as bytes: each ql byte's nibble at <paramref name="lowShift"/>, 2 bits of qh above it.</summary>
+    private static uint Levels(uint ql, uint qh, int lowShift, int highShift) =>
+        ((ql >> lowShift) & 0x0F0F0F0F) | (((qh >> highShift) & 0x03030303) << 4);
 
     public int PieceA(int unit) => 256 * (unit >> 3) + 128 * ((unit >> 2) & 1) + 32 * ((unit >> 1) & 1) + 16 * (unit & 1);
     public int PieceB(int unit) => PieceA(unit) + 64;

@@ -21,10 +21,10 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q5_1Rows), 8)]
     [InlineData(typeof(Q8_0Rows), 8)]
     [InlineData(typeof(Q2_KRows), 12)] // and four for the low half's Σx_q (its mins)
-    [InlineData(typeof(Q3_KRows), 8)]
+    [InlineData(typeof(Q3_KRows), 12)] // 8 + 4 for the low half's Σx_q that pays the −4
     [InlineData(typeof(Q4_KRows), 8)]
     [InlineData(typeof(Q5_KRows), 8)]
-    [InlineData(typeof(Q6_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 12)] // 8 + 4 for the low half's Σx_q that pays the −32
     public void Int8MatVecCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
     {
         string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RowPairStore)), dp4aPerBlock);
@@ -39,7 +39,7 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q8_0Rows), 8)]
     [InlineData(typeof(Q2_KRows), 12)]
     [InlineData(typeof(Q4_KRows), 8)]
-    [InlineData(typeof(Q6_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 12)] // 8 + 4 for the low half's Σx_q that pays the −32
     public void Int8MatVecWithRopeAndCacheCompilesToDp4aWithoutLocalMemory(Type format, int dp4aPerBlock)
     {
         string ptx = ExpectDp4aWithoutLocalMemory(Int8MatVec(format, typeof(RopeCacheOutput)), dp4aPerBlock);
@@ -54,7 +54,7 @@ public sealed class DecodePtxTests
     [InlineData(typeof(Q4_0Rows), 8)]
     [InlineData(typeof(Q8_0Rows), 8)]
     [InlineData(typeof(Q4_KRows), 8)]
-    [InlineData(typeof(Q6_KRows), 8)]
+    [InlineData(typeof(Q6_KRows), 12)] // 8 + 4 for the low half's Σx_q that pays the −32
     public void Int8MatVecWithRmsNormTailCompilesToDp4aWithoutMoreLocalMemory(Type format, int dp4aPerBlock)
     {
         var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.KernelThenTail))!
