@@ -64,9 +64,12 @@ public struct Q5_1Rows : IRowFormat, IInt8RowFormat<Q5_1Rows.Words>
             WithFifth((w.Z >> 4) & Nibbles, high >> 8), WithFifth((w.W >> 4) & Nibbles, high >> 12), x.High, sum);
     }
 
-    /// <summary>Four nibble bytes with bits 0..3 of <paramref name="fifth"/> as their bit 4 (byte i takes bit i).</summary>
-    private static uint WithFifth(uint nibbles, uint fifth) =>
-        nibbles | ((fifth << 4) & 0x10) | ((fifth << 11) & 0x1000) | ((fifth << 18) & 0x100000) | ((fifth << 25) & 0x10000000);
+    /// <summary>
+    /// Four nibble bytes with bits 0..3 of <paramref name="fifth"/> as their bit 4 (byte i takes bit i): one multiply
+    /// makes the four shifted copies f·2^4 + f·2^11 + f·2^18 + f·2^25 of f = fifth &amp; 15, which cannot overlap (4 bits
+    /// each, 7 apart), so it is their OR, and the mask keeps bit i of copy i (bit 8i + 4).
+    /// </summary>
+    private static uint WithFifth(uint nibbles, uint fifth) => nibbles | (((fifth & 15) * 0x02040810u) & 0x10101010u);
 
     public int PieceA(int unit) => 32 * unit;
     public int PieceB(int unit) => 32 * unit + 16;
