@@ -10,6 +10,7 @@
 #   dotnet, host/fxr/<v>/, shared/Microsoft.NETCore.App/<v>/   the runtime (DOTNET_ROOT=/tmp/p)
 #   bench/MiniCPM.GpuBench.dll                                  /tmp/p/dotnet /tmp/p/bench/MiniCPM.GpuBench.dll ...
 #   tests/MiniCPM.Gpu.Tests.dll                                 /tmp/p/dotnet /tmp/p/tests/MiniCPM.Gpu.Tests.dll [-class X]
+#   compute-sanitizer/                                          NVIDIA's, when tools/get-ptxas.sh unpacked it
 # Run the tests from the repository root (they find tests/golden above the current directory, or MINICPM_REPO_ROOT);
 # MINICPM_GPU_TEST_DEVICE=cuda runs the kernel tests on the GPU instead of ILGPU's CPU simulator.
 set -euo pipefail
@@ -60,7 +61,17 @@ cp "$dotnet_home/dotnet" "$stage/dotnet"
 cp -r "$dotnet_home/host/fxr/$fxr" "$stage/host/fxr/"
 cp -r "$dotnet_home/shared/Microsoft.NETCore.App/$version" "$stage/shared/Microsoft.NETCore.App/"
 
+# NVIDIA's compute-sanitizer when tools/get-ptxas.sh has unpacked it (gpu-run.sh sanitize), ~4 MB compressed.
+extra=()
+sanitizer="${MINICPM_CUDA_TOOLS:-$HOME/.cache/minicpm/cuda}/compute-sanitizer"
+if [[ -x "$sanitizer/compute-sanitizer" ]]; then
+  cp -r "$sanitizer" "$stage/compute-sanitizer"
+  extra+=(compute-sanitizer)
+else
+  echo "gpu-payload: no compute-sanitizer under $sanitizer (tools/get-ptxas.sh fetches it); gpu-run.sh sanitize will skip" >&2
+fi
+
 mkdir -p "$(dirname "$out")"
-tar -C "$stage" -cf - dotnet host shared "${apps[@]}" | xz -T0 -9 > "$out.tmp"
+tar -C "$stage" -cf - dotnet host shared "${apps[@]}" "${extra[@]}" | xz -T0 -9 > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "gpu-payload: $out: $(du -h "$out" | cut -f1) ($(stat -c %s "$out") bytes; runtime $version, hostfxr $fxr)"
