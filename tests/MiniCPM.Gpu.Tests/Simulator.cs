@@ -57,17 +57,24 @@ internal static class Check
         return values;
     }
 
-    /// <summary>Every |actual − expected| ≤ absolute + relative·|expected|.</summary>
+    /// <summary>Every |actual − expected| ≤ absolute + relative·|expected|. A failure names how many values are off,
+    /// the first and the worst (a failure that comes and goes on hardware is then described whole by one run).</summary>
     public static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double absolute, double relative = 0)
     {
         Assert.Equal(expected.Length, actual.Length);
+        int off = 0, first = -1, worst = -1;
+        double worstError = 0;
         for (int i = 0; i < expected.Length; i++)
         {
             double error = Math.Abs((double)actual[i] - expected[i]);
-            Assert.False(double.IsNaN(error), $"NaN at {i}");
-            Assert.True(error <= absolute + relative * Math.Abs(expected[i]),
-                $"index {i}: {actual[i]:G9} vs {expected[i]:G9} (error {error:G3})");
+            if (!double.IsNaN(error) && error <= absolute + relative * Math.Abs(expected[i])) continue;
+            off++;
+            if (first < 0) first = i;
+            if (double.IsNaN(error) || error > worstError) (worst, worstError) = (i, double.IsNaN(error) ? double.PositiveInfinity : error);
         }
+        if (off > 0)
+            Assert.Fail($"{off} of {expected.Length} values off; first at index {first}: {actual[first]:G9} vs {expected[first]:G9}; " +
+            $"worst at index {worst}: {actual[worst]:G9} vs {expected[worst]:G9} (error {worstError:G3})");
     }
 
     public static float[] Download(GpuDevice device, ILGPU.ArrayView<float> view, int count)

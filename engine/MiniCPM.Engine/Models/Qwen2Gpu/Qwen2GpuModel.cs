@@ -644,6 +644,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         /// and table starts (Rows each), the prefill attention's tiles (2 ints per tile, at most Rows tiles), then the
         /// block tables.</summary>
         private MemoryBuffer1D<int, Stride1D.Dense> _layout = null!;
+        private GpuDevice _device = null!;
         private int[] _staging = [];
         public ArrayView<int> Ids, Positions, Slots, TableStarts, TileList, Tables;
         private int _tileCount;
@@ -672,14 +673,15 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
                 LogitInput = A<float>((long)rows * c.HiddenSize),
             };
             s._buffers.AddRange([s.Hidden, s.Normed, s.Qkv, s.Attention, s.GateUp, s.Activated, s.LogitInput]);
-            s.AllocateLayout(device.Accelerator, tableCapacity: 64);
+            s._device = device;
+            s.AllocateLayout(tableCapacity: 64);
             return s;
         }
 
-        private void AllocateLayout(Accelerator accelerator, int tableCapacity)
+        private void AllocateLayout(int tableCapacity)
         {
             _layout?.Dispose();
-            _layout = accelerator.Allocate1D<int>(TablesAt + tableCapacity);
+            _layout = _device.Allocate<int>(TablesAt + tableCapacity); // poisoned with the rest under MINICPM_GPU_POISON
             _staging = new int[_layout.Length];
             ArrayView<int> all = _layout.View;
             Ids = all.SubView(0, Rows);
@@ -695,7 +697,10 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
 
         public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tiles, int tileCount, int[] tables)
         {
-            if (Tables.Length < tables.Length) AllocateLayout(_layout.Accelerator, (int)Math.Max(tables.Length, 2 * Tables.Length));
+            if (Tables.Length < tables.Length) AllocateLayout((int)Math.Max(tables.Length, 2 * Tables.Length));
+            // What this step does not set (rows past the batch, tiles past the count) goes up as −1, never as an
+            // earlier step's plausible ids and slots: a kernel that read past the batch would fail loudly.
+            Array.Fill(_staging, -1, 0, TablesAt + tables.Length);
             ids.CopyTo(_staging, 0);
             positions.CopyTo(_staging, Rows);
             slots.CopyTo(_staging, 2 * Rows);
