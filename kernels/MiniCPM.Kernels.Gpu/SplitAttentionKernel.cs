@@ -72,17 +72,28 @@ public static class SplitAttentionKernel
         var query = HeadQuads.LoadQuery(a, row, firstHead, heads, lane, owns);
         Group.Barrier();
 
-        // Scores: warp w takes positions w, w + Warps, … (two per step); lane 4h of the warp stores head h's.
+        // Scores: warp w takes positions w, w + Warps, … (two per step); lane 4h of the warp stores head h's. Each
+        // step's two key rows are loaded while the step before is scored, so a warp waits on memory once per chunk
+        // rather than once per step (16 steps in a 256-position chunk). The same sums in the same order.
         var keys = a.KeyCache.Cast<Float4>();
-        for (int j = warp; j < count; j += 2 * Warps)
         {
-            int j2 = j + Warps;
-            bool second = j2 < count; // uniform per warp
-            Float4 k = owns ? keys[slots[j] * rowWidth4 + head4] : default;
-            Float4 k2 = owns && second ? keys[slots[j2] * rowWidth4 + head4] : default;
-            StoreScores(scores, j, query.Scores(k), heads, lane);
-            if (second) StoreScores(scores, j2, query.Scores(k2), heads, lane);
+            int j = warp;
+            Float4 k = Row(keys, slots, j, count, rowWidth4, head4, owns), k2 = Row(keys, slots, j + Warps, count, rowWidth4, head4, owns);
+            while (j < count) // uniform per warp
+            {
+                int next = j + 2 * Warps;
+                Float4 kNext = Row(keys, slots, next, count, rowWidth4, head4, owns);
+                Float4 k2Next = Row(keys, slots, next + Warps, count, rowWidth4, head4, owns);
+                StoreScores(scores, j, query.Scores(k), heads, lane);
+                if (j + Warps < count) StoreScores(scores, j + Warps, query.Scores(k2), heads, lane);
+                j = next;
+                k = kNext;
+                k2 = k2Next;
+            }
         }
+        // The first value rows do not depend on the softmax: in flight while it runs.
+        var values = a.ValueCache.Cast<Float4>();
+        Float4 v = Row(values, slots, warp, count, rowWidth4, head4, owns), v2 = Row(values, slots, warp + Warps, count, rowWidth4, head4, owns);
         Group.Barrier();
 
         // The chunk's softmax state: warp h takes head h; scores become exp(score − max); unused heads' rows are zeroed
@@ -114,18 +125,18 @@ public static class SplitAttentionKernel
         }
         Group.Barrier();
 
-        // Values: the same walk; each lane accumulates its 4 dimensions of all 8 heads, then the warps' sums meet in
-        // shared memory and one thread per (head, quad) adds them up.
-        var values = a.ValueCache.Cast<Float4>();
+        // Values: the same walk, loaded one step ahead as the keys; each lane accumulates its 4 dimensions of all 8
+        // heads, then the warps' sums meet in shared memory and one thread per (head, quad) adds them up.
         var output = new HeadQuads();
         for (int j = warp; j < count; j += 2 * Warps)
         {
-            int j2 = j + Warps;
-            bool second = j2 < count;
-            Float4 v = owns ? values[slots[j] * rowWidth4 + head4] : default;
-            Float4 v2 = owns && second ? values[slots[j2] * rowWidth4 + head4] : default;
+            int next = j + 2 * Warps;
+            Float4 vNext = Row(values, slots, next, count, rowWidth4, head4, owns);
+            Float4 v2Next = Row(values, slots, next + Warps, count, rowWidth4, head4, owns);
             output.Accumulate(scores, j, v);
-            if (second) output.Accumulate(scores, j2, v2);
+            if (j + Warps < count) output.Accumulate(scores, j + Warps, v2);
+            v = vNext;
+            v2 = v2Next;
         }
         output.Store(partial, warp * MaxQueryHeadsPerKv * Quads + lane);
         Group.Barrier();
@@ -141,6 +152,11 @@ public static class SplitAttentionKernel
         }
         tail.Finish(s, row, kvHead);
     }
+
+    /// <summary>This lane's quarter of the key or value row at chunk position <paramref name="j"/>, zeros past the
+    /// chunk (or past a narrow head).</summary>
+    private static Float4 Row(ArrayView<Float4> cache, ArrayView<long> slots, int j, int count, long rowWidth4, long head4, bool owns) =>
+        owns && j < count ? cache[slots[j] * rowWidth4 + head4] : default;
 
     /// <summary>Lane 4h holds head h's total after <see cref="WarpMath.Sum8"/>; it stores it when h is a real head.</summary>
     private static void StoreScores(ArrayView<float> scores, int j, float laneTotal, int heads, int lane)
