@@ -454,6 +454,10 @@ internal static partial class GpuBenchmark
         };
         var k = gpu.Kernels;
         var oTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [weights[0].O]);
+        // SiLU·mul in gate|up's tail writes blocks of its own (gate|up still reads qNorm's while the first are made).
+        using var swiGluBlocks = new Int8Buffer(gpu, 1, ffn);
+        using var swiGluCounters = new TokenCounters(gpu, 1, perToken: ffn / 32);
+        var swiGluTails = weights.Select(w => GpuKernels.SwiGluTail(w.GateUp, gateUp.View, act.View, swiGluBlocks.For(ffn), swiGluCounters)).ToArray();
         var downTail = GpuKernels.RmsNormTail(h.View, norm.View, 1e-6f, normed.View, qNorm.For(hidden), counters, [weights[0].Down]);
         Action<int> norm1 = _ => k.RmsNormInt8(h.View, 1, norm.View, 1e-6f, normed.View, qNorm.For(hidden));
         // A layer as Qwen2GpuModel runs it by default: RoPE and the cache write in the q|k|v projection's epilogue, the
@@ -470,14 +474,16 @@ internal static partial class GpuBenchmark
             ("rmsnorm+int8", norm1),
         ];
         Action<int> firstNorm = norm1;
-        // Qwen2GpuModel.FusedNorms (the norms in the o and down projections' tails) and MergedAttention (the merge in the
-        // split kernel's tail) instead; not in the sums.
+        // Qwen2GpuModel.FusedNorms (the norms in the o and down projections' tails), MergedAttention (the merge in the
+        // split kernel's tail) and FusedSwiGlu (SiLU·mul in gate|up's tail) instead; not in the sums.
         (string Name, Action<int> Launch)[] apart =
         [
             ($"for comparison: o {hidden}×{hidden} (+= h) + rmsnorm+int8 tail", l => k.MatMulInt8ThenRmsNorm(weights[l].O, q.For(hidden), 1, h.View, oTail, accumulate: true)),
             ($"for comparison: down {hidden}×{ffn} (+= h) + rmsnorm+int8 tail", l => k.MatMulInt8ThenRmsNorm(weights[l].Down, q.For(ffn), 1, h.View, downTail, accumulate: true)),
             ("for comparison: split-K attention with the merge in its tail (1 launch)",
                 _ => k.Attention(attention.Args, 1, attention.Split, context, quantizeOutput: q.For(hidden), mergeInTail: true)),
+            ($"for comparison: gate|up {2 * ffn}×{hidden} + silu·mul+int8 tail (1 launch)",
+                l => k.MatMulInt8ThenSwiGlu(weights[l].GateUp, qNorm.For(hidden), 1, gateUp.View, swiGluTails[l])),
         ];
         // Launched one by one, a tiny kernel shows the host's launch rate; replayed from a CUDA graph of 50 copies it
         // shows its time on the GPU (plus the GPU's own gap between graph nodes).
@@ -602,6 +608,8 @@ internal static partial class GpuBenchmark
             new(TensorType.Q4_0, ActivationPrecision.Int8, FusedRope: false),
             new(TensorType.Q4_0, ActivationPrecision.Int8, FusedNorms: true),
             new(TensorType.Q4_0, ActivationPrecision.Int8, MergedAttention: true),
+            new(TensorType.Q4_0, ActivationPrecision.Int8, FusedSwiGlu: true),
+            new(TensorType.Q4_0, ActivationPrecision.Int8, MergedAttention: true, FusedSwiGlu: true),
             new(TensorType.Q4_0, ActivationPrecision.Float32),
             new(TensorType.Q4_K, ActivationPrecision.Int8), new(TensorType.Q4_K, ActivationPrecision.Float32),
             new(TensorType.Q5_K, ActivationPrecision.Int8), // Q5_K_M's main type (its float path: the matvec lines above)
@@ -621,13 +629,14 @@ internal static partial class GpuBenchmark
 
     /// <summary>One row of the end-to-end table: weights, activations and the decode path's switches
     /// (<see cref="Qwen2GpuModel.FusedNorms"/>, <see cref="Qwen2GpuModel.FusedRope"/>,
-    /// <see cref="Qwen2GpuModel.MergedAttention"/>); rows that change a default name the change.</summary>
+    /// <see cref="Qwen2GpuModel.MergedAttention"/>, <see cref="Qwen2GpuModel.FusedSwiGlu"/>); rows that change a
+    /// default name the change.</summary>
     private readonly record struct DecodeVariant(TensorType Type, ActivationPrecision Activations, bool FusedNorms = false,
-        bool FusedRope = true, bool MergedAttention = false)
+        bool FusedRope = true, bool MergedAttention = false, bool FusedSwiGlu = false)
     {
         public string Label =>
             $"{Activations}{(FusedNorms ? ", norms in the projections' tails" : "")}{(FusedRope ? "" : ", RoPE launched apart")}" +
-            $"{(MergedAttention ? ", attention merged in its tail" : "")}";
+            $"{(MergedAttention ? ", attention merged in its tail" : "")}{(FusedSwiGlu ? ", SiLU·mul in the gate|up tail" : "")}";
     }
 
     private static void EndToEndLine(GpuDevice gpu, SyntheticModelSpec spec, DecodeVariant variant, bool graphs, bool quick)
@@ -638,6 +647,7 @@ internal static partial class GpuBenchmark
         model.FusedNorms = variant.FusedNorms;
         model.FusedRope = variant.FusedRope;
         model.MergedAttention = variant.MergedAttention;
+        model.FusedSwiGlu = variant.FusedSwiGlu;
         string label = variant.Label;
         var random = new Random(3);
         int prompt = _tiny ? 5 : 128, blocks = _tiny ? 1 : 5, blockSteps = _tiny ? 1 : quick ? 8 : 32;

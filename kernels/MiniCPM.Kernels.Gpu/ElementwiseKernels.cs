@@ -47,7 +47,7 @@ public static class ElementwiseKernels
     }
 
     /// <summary>silu(g) · u = g · σ(g) · u, written once so every SiLU·mul kernel rounds alike.</summary>
-    private static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
+    internal static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
 
     /// <summary>
     /// y = ½x(1 + tanh(β(x + κx³))), computed as x·σ(2β(x + κx³)) (the same function: ½(1 + tanh t) = σ(2t)).

@@ -232,6 +232,43 @@ public sealed class GpuKernels
         };
     }
 
+    /// <summary>
+    /// The gate|up projection (<paramref name="gateUp"/>: gate rows then up rows, one matrix) from int8 blocks, with
+    /// <paramref name="swiGlu"/> as its tail: y holds the product as <see cref="MatMulInt8"/> leaves it, and the tail's
+    /// Y and Q what <see cref="SiluMulFusedInt8"/> would write after it, bit for bit, in one launch instead of two.
+    /// The tail's blocks must not be <paramref name="x"/>'s: a block is made while other groups still read theirs.
+    /// </summary>
+    public void MatMulInt8ThenSwiGlu(GpuMatrix gateUp, Int8Blocks x, int tokens, ArrayView<float> y, SwiGluInt8Tail swiGlu)
+    {
+        ArgumentNullException.ThrowIfNull(gateUp);
+        if (gateUp.Rows != 2 * swiGlu.Width)
+            throw new ArgumentException($"{gateUp.Rows} rows are not gate and up of {swiGlu.Width} each", nameof(gateUp));
+        if (swiGlu.RowsPerGroup != Int8MatVecKernel.RowsPerGroup(Int8MatVecKernel.TeamWarps(gateUp.Cols)))
+            throw new ArgumentException("the tail was made for another team width", nameof(swiGlu));
+        if ((long)tokens * (swiGlu.Width / 32) > swiGlu.Counters.Length)
+            throw new ArgumentException($"{tokens} tokens, {swiGlu.Counters.Length} block counters", nameof(tokens));
+        if (tokens <= 0) return;
+        Int8MatVec(gateUp, x, tokens, Store(gateUp, y, default, accumulate: false, yStride: 0), swiGlu);
+    }
+
+    /// <summary>The tail of <see cref="MatMulInt8ThenSwiGlu"/> for <paramref name="gateUp"/>: its product's rows are
+    /// <paramref name="gateUpRows"/>; SiLU·mul goes to <paramref name="y"/> and <paramref name="q"/>.</summary>
+    public static SwiGluInt8Tail SwiGluTail(GpuMatrix gateUp, ArrayView<float> gateUpRows, ArrayView<float> y, Int8Blocks q, TokenCounters counters)
+    {
+        ArgumentNullException.ThrowIfNull(gateUp);
+        ArgumentNullException.ThrowIfNull(counters);
+        int width = gateUp.Rows / 2;
+        if (gateUp.Rows % 2 != 0 || width % 32 != 0)
+            throw new ArgumentException($"gate|up of {gateUp.Rows} rows: gate and up must be whole int8 blocks of 32", nameof(gateUp));
+        if (counters.PerToken < width / 32)
+            throw new ArgumentException($"{counters.PerToken} counters per token for {width / 32} blocks", nameof(counters));
+        return new SwiGluInt8Tail
+        {
+            GateUp = gateUpRows, Y = y, Q = q, Counters = counters.View, Width = width,
+            RowsPerGroup = Int8MatVecKernel.RowsPerGroup(Int8MatVecKernel.TeamWarps(gateUp.Cols)),
+        };
+    }
+
     /// <summary>Groups per token of <paramref name="w"/>'s int8 matrix-vector launch at the kernel's team width.</summary>
     private static int Int8MatVecGroups(GpuMatrix w) => Int8MatVecKernel.Groups(w.Rows, Int8MatVecKernel.TeamWarps(w.Cols));
 

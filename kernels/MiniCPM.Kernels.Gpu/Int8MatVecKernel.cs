@@ -33,9 +33,12 @@ public static class Int8MatVecKernel
     /// <summary>Groups per token for <paramref name="rows"/> rows with teams of <paramref name="teamWarps"/> warps.</summary>
     public static int Groups(int rows, int teamWarps)
     {
-        int rowsPerGroup = MatMulKernel.RowsPerTeam * (MatMulKernel.WarpsPerGroup / teamWarps);
+        int rowsPerGroup = RowsPerGroup(teamWarps);
         return (rows + rowsPerGroup - 1) / rowsPerGroup;
     }
+
+    /// <summary>The consecutive rows one group computes: group g has rows g·RowsPerGroup … (8, 4 or 2).</summary>
+    public static int RowsPerGroup(int teamWarps) => MatMulKernel.RowsPerTeam * (MatMulKernel.WarpsPerGroup / teamWarps);
 
     /// <summary>The plain product.</summary>
     public static void Kernel<TFormat, TWords, TOutput>(Int8MatVecArgs<TFormat, TWords, TOutput> a)

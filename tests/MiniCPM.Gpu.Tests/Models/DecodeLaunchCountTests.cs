@@ -20,8 +20,9 @@ namespace MiniCPM.Gpu.Tests.Models;
 /// projection's tail) = 3. The int8 case also runs two sequences in one pass against each alone (bit-identical logits:
 /// every kernel keeps rows apart); every case runs again with the norms in the tails and with RoPE launched apart
 /// (<see cref="Qwen2GpuModel.FusedRope"/> off: one more), bit-identical logits. With
-/// <see cref="Qwen2GpuModel.MergedAttention"/> on (off by default) the split-K attention merges in its own tail: one
-/// launch fewer per layer, the same logits bit for bit.
+/// <see cref="Qwen2GpuModel.MergedAttention"/> on (off by default) the split-K attention merges in its own tail, and with
+/// <see cref="Qwen2GpuModel.FusedSwiGlu"/> on (off by default) the gate|up projection makes SiLU·mul and its int8 blocks
+/// in its tail: each one launch fewer per layer (all three tails: 5 per layer), the same logits bit for bit.
 /// </summary>
 [Collection(Simulator.Name)]
 public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
@@ -39,7 +40,7 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         // projections' tails (FusedNorms on): 7 per layer + 3; with RoPE launched apart: 10 (8 with the tails). Same
         // logits bit for bit.
         var kernels = simulator.Device.Kernels;
-        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 256 });
+        using var model = Qwen2GpuModel.Random(simulator.Device, Config, TensorType.Q8_0, new Qwen2GpuOptions { Activations = ActivationPrecision.Int8, KvCacheTokens = 512 }); // 16-token blocks: one per sequence made here
         Assert.False(model.FusedNorms);
         var alone = ExpectLaunches(model, [3], 9 * Layers + 3);
         model.FusedNorms = true;
@@ -56,6 +57,16 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         model.FusedNorms = false;
         Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
         model.MergedAttention = false;
+        // SiLU·mul in the gate|up projection's tail (FusedSwiGlu): one fewer per layer; with every tail on, 5 per layer.
+        Assert.False(model.FusedSwiGlu);
+        model.FusedSwiGlu = true;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 8 * Layers + 3)));
+        model.FusedNorms = true;
+        model.MergedAttention = true;
+        Assert.Equal(Bits(alone), Bits(ExpectLaunches(model, [3], 5 * Layers + 3)));
+        model.FusedNorms = false;
+        model.MergedAttention = false;
+        model.FusedSwiGlu = false;
 
         // Two sequences' decode steps in one pass: every row wants logits, so the last down projection's tail makes
         // the final norm of both (7 per layer + 3); with the norms launched apart, one final-norm launch per request,
@@ -63,21 +74,23 @@ public sealed class DecodeLaunchCountTests(SimulatorDevice simulator)
         // Every kernel treats rows independently, so each row's logits equal, bit for bit, those of the step alone.
         var other = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
         model.Forward([other]);
-        foreach (var (fusedNorms, merged) in new[] { (true, false), (false, false), (false, true) })
+        foreach (var (fusedNorms, merged, swiGlu) in new[] { (true, false, false), (false, false, false), (false, true, false), (false, false, true) })
         {
             model.FusedNorms = fusedNorms;
             model.MergedAttention = merged;
+            model.FusedSwiGlu = swiGlu;
             var first = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 3 } };
             var second = new ForwardRequest { Sequence = model.CreateSequence(), Tokens = new[] { 7 } };
             long before = kernels.Launches;
             model.Forward([first, second]);
-            Assert.Equal(fusedNorms ? 7 * Layers + 3 : merged ? 8 * Layers + 4 : 9 * Layers + 4, kernels.Launches - before);
+            Assert.Equal(fusedNorms ? 7 * Layers + 3 : merged || swiGlu ? 8 * Layers + 4 : 9 * Layers + 4, kernels.Launches - before);
             Assert.Equal(Bits(alone), Bits(first.Logits!));
             Assert.Equal(Bits(other.Logits!), Bits(second.Logits!));
             Assert.NotEqual(first.Logits, second.Logits);
         }
         model.FusedNorms = false;
         model.MergedAttention = false;
+        model.FusedSwiGlu = false;
 
         // Five rows: more than the int8 kernels take, so the layers run the float path (still 9 each: RoPE in the
         // float projection's epilogue); the lm_head reads only the last row, as int8, quantized by the final norm: 9

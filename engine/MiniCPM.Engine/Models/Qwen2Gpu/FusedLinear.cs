@@ -69,6 +69,18 @@ internal sealed class FusedLinear : IDisposable
             else kernels.MatMulInt8(matrix, x, tokens, y.SubView(offset), Bias(offset, matrix.Rows), accumulate, yStride: Outputs);
     }
 
+    /// <summary>Whether this gate|up projection can carry SiLU·mul as its tail (<see cref="ApplyQuantizedThenSwiGlu"/>):
+    /// one matrix (gate and up of one dtype), no bias, gate and up whole int8 blocks.</summary>
+    public bool CarriesSwiGlu => _parts.Length == 1 && _bias is null && Outputs % 64 == 0;
+
+    /// <summary>The single matrix of a projection that <see cref="CarriesSwiGlu"/>.</summary>
+    public GpuMatrix SingleMatrix => _parts.Length == 1 ? _parts[0].Matrix : throw new InvalidOperationException($"{_parts.Length} matrices, not one");
+
+    /// <summary>The gate|up product from int8 blocks with SiLU·mul and its int8 blocks in the same launch
+    /// (<see cref="GpuKernels.MatMulInt8ThenSwiGlu"/>); valid where <see cref="CarriesSwiGlu"/> and <see cref="TakesInt8"/>.</summary>
+    public void ApplyQuantizedThenSwiGlu(GpuKernels kernels, Int8Blocks x, int tokens, ArrayView<float> y, SwiGluInt8Tail swiGlu) =>
+        kernels.MatMulInt8ThenSwiGlu(SingleMatrix, x, tokens, y, swiGlu);
+
     /// <summary>
     /// The q|k|v projection with RoPE and the KV-cache write fused into each part's launch
     /// (<see cref="GpuKernels.MatMulInt8RopeAndCache"/> from int8 blocks when <paramref name="int8"/> is given, else

@@ -34,6 +34,9 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// last group to finish a row normalizes it — the down projection's makes the next layer's attention norm, or after
 /// the last layer the final norm when every row wants logits), so a decode layer is seven launches and a decode token
 /// 7·layers + 3 (embedding, the first attention norm, the lm_head); without the tails nine and 9·layers + 3.
+/// Two more tails, each one launch fewer per layer and off until timed on a GPU: the split-K merge in the attention
+/// kernel (<see cref="MergedAttention"/>) and SiLU·mul with its int8 blocks in the gate|up projection
+/// (<see cref="FusedSwiGlu"/>); with all three, five launches per decode layer.
 /// </summary>
 public sealed partial class Qwen2GpuModel : ILanguageModel
 {
@@ -50,6 +53,11 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     /// reads (a token's norm may run while another token's groups still read theirs), and their per-token counters.</summary>
     private readonly Int8Buffer? _normBlocks;
     private readonly TokenCounters? _tailCounters;
+    /// <summary>Per (token, block of the MLP's intermediate row) for <see cref="FusedSwiGlu"/>, and where that tail
+    /// writes the down projection's blocks: not <see cref="_int8"/>, which the gate|up groups still read while the
+    /// first blocks are made.</summary>
+    private readonly TokenCounters? _swiGluCounters;
+    private readonly Int8Buffer? _swiGluBlocks;
     /// <summary>Batches of up to this many rows (decode) take the split-K attention; larger ones have rows × heads
     /// groups enough for the per-head kernel, and the partial-state scratch grows with rows.</summary>
     private const int SplitAttentionRows = 8;
@@ -88,6 +96,11 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             _int8 = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, Math.Max(config.HiddenSize, config.IntermediateSize));
             _normBlocks = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, config.HiddenSize);
             _tailCounters = new TokenCounters(device, FusedLinear.MaxInt8Tokens);
+            if (config.IntermediateSize % 32 == 0)
+            {
+                _swiGluCounters = new TokenCounters(device, FusedLinear.MaxInt8Tokens, perToken: config.IntermediateSize / 32);
+                _swiGluBlocks = new Int8Buffer(device, FusedLinear.MaxInt8Tokens, config.IntermediateSize);
+            }
         }
 
         // cos/sin of every position the cache can hold, from the CPU RoPE (identical rounding).
@@ -356,6 +369,19 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
 
     private bool _mergedAttention;
 
+    /// <summary>Whether int8 decode passes make SiLU·mul and the down projection's int8 blocks in the gate|up
+    /// projection's tail (<see cref="SwiGluInt8Tail"/>: one launch fewer per layer); off (the default), SiLU·mul is a
+    /// launch of its own. Both leave the same bits. Off until a GPU has timed it (the last-group pattern costs each
+    /// group a device fence; here the last group of a 32-value block makes just that block). Switchable between steps;
+    /// captured graphs are dropped on a change.</summary>
+    public bool FusedSwiGlu
+    {
+        get => _fusedSwiGlu;
+        set => SwitchPath(ref _fusedSwiGlu, value);
+    }
+
+    private bool _fusedSwiGlu;
+
     /// <summary>Why decode steps stopped replaying CUDA graphs (null while they do, or where graphs are off).</summary>
     public string? GraphFallbackReason { get; private set; }
 
@@ -469,24 +495,28 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             Positions = s.Positions, TableStarts = s.TableStarts, BlockTables = s.Tables,
             Heads = c.Heads, GroupSize = c.GroupSize, HeadDim = c.HeadDim, BlockSize = _cache.BlockSize, Scale = _attentionScale,
         }, rows, _splitAttention, attentionContext, quantizeOutput: attentionBlocks, prefillTiles: s.Tiles, mergeInTail: MergedAttention);
+        // SiLU·mul in the gate|up projection's tail, writing the down projection's int8 blocks.
+        SwiGluInt8Tail? swiGlu = SwiGluTail(w, rows, s);
         if (quantized && TailNorms(rows) && w.GateUp.TakesInt8(rows, _int8))
         {
             // The MLP norm in the o projection's tail: gate|up reads the blocks it leaves.
             var mlpNorm = NormTail(w.AttentionOutput, s.Hidden.View, w.MlpNorm.View, s.Normed.View);
             w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true, mlpNorm);
-            w.GateUp.ApplyQuantized(k, _normBlocks!.For(c.HiddenSize), rows, s.GateUp.View);
+            var normed = _normBlocks!.For(c.HiddenSize);
+            if (swiGlu is { } t) w.GateUp.ApplyQuantizedThenSwiGlu(k, normed, rows, s.GateUp.View, t);
+            else w.GateUp.ApplyQuantized(k, normed, rows, s.GateUp.View);
         }
         else
         {
             if (quantized) w.AttentionOutput.ApplyQuantized(k, attentionBlocks!.Value, rows, s.Hidden.View, accumulate: true);
             else w.AttentionOutput.Apply(k, s.Attention.View, rows, s.Hidden.View, accumulate: true, int8: _int8);
-            NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View);
+            NormAndProject(s.Hidden.View, rows, w.MlpNorm.View, s.Normed.View, w.GateUp, s.GateUp.View, swiGlu);
         }
 
         if (w.Down.TakesInt8(rows, _int8))
         {
-            var activated = _int8!.For(c.IntermediateSize);
-            k.SiluMulFusedInt8(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize, activated);
+            var activated = swiGlu is { } made ? made.Q : _int8!.For(c.IntermediateSize);
+            if (swiGlu is null) k.SiluMulFusedInt8(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize, activated);
             var next = TailNorms(rows) ? NextNorm(batch, layer, rows, s) : null;
             RmsNormTail? tail = next is { } n ? NormTail(w.Down, s.Hidden.View, n.Weight, n.Output) : null;
             w.Down.ApplyQuantized(k, activated, rows, s.Hidden.View, accumulate: true, tail);
@@ -495,6 +525,16 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         k.SiluMulFused(s.GateUp.View, s.Activated.View, rows, c.IntermediateSize);
         w.Down.Apply(k, s.Activated.View, rows, s.Hidden.View, accumulate: true);
         return false;
+    }
+
+    /// <summary>The SiLU·mul tail for this pass's gate|up launch (<see cref="FusedSwiGlu"/>), or null where SiLU·mul is
+    /// launched apart: the switch off, a batch too large for int8 activations or the counters, down not reading int8
+    /// blocks, or a gate|up of more than one matrix.</summary>
+    private SwiGluInt8Tail? SwiGluTail(Qwen2GpuLayer w, int rows, Scratch s)
+    {
+        if (!FusedSwiGlu || _swiGluCounters is null || rows > _swiGluCounters.Tokens) return null;
+        if (!w.GateUp.CarriesSwiGlu || !w.GateUp.TakesInt8(rows, _int8) || !w.Down.TakesInt8(rows, _int8)) return null;
+        return GpuKernels.SwiGluTail(w.GateUp.SingleMatrix, s.GateUp.View, s.Activated.View, _swiGluBlocks!.For(Config.IntermediateSize), _swiGluCounters);
     }
 
     /// <summary>Whether this pass makes the norms after the o and down projections in their tails.</summary>
@@ -527,14 +567,15 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     /// too, so no quantize launch sits between them; otherwise the float path as before.
     /// </summary>
     private void NormAndProject(ArrayView<float> x, int rows, ArrayView<float> weight, ArrayView<float> normed,
-        FusedLinear projection, ArrayView<float> y)
+        FusedLinear projection, ArrayView<float> y, SwiGluInt8Tail? swiGlu = null)
     {
         var k = _device.Kernels;
         if (projection.TakesInt8(rows, _int8))
         {
             var blocks = _int8!.For(projection.Inputs);
             k.RmsNormInt8(x, rows, weight, _eps, normed, blocks);
-            projection.ApplyQuantized(k, blocks, rows, y);
+            if (swiGlu is { } tail) projection.ApplyQuantizedThenSwiGlu(k, blocks, rows, y, tail);
+            else projection.ApplyQuantized(k, blocks, rows, y);
         }
         else
         {
@@ -625,6 +666,8 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _int8?.Dispose();
         _normBlocks?.Dispose();
         _tailCounters?.Dispose();
+        _swiGluCounters?.Dispose();
+        _swiGluBlocks?.Dispose();
         _splitAttention.Dispose();
         _cos.Dispose();
         _sin.Dispose();
