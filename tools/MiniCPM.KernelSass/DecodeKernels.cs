@@ -26,6 +26,9 @@ internal static class DecodeKernels
         yield return new KernelEntry("int8-matvec-Q4_0-rmsnorm-tail",
             Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.KernelThenTail))
                 .MakeGenericMethod(typeof(Q4_0Rows), Int8RowFormat.WordsOf(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(RmsNormTail)), true);
+        yield return new KernelEntry("int8-matvec-Q4_0-swiglu-tail",
+            Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.KernelThenTail))
+                .MakeGenericMethod(typeof(Q4_0Rows), Int8RowFormat.WordsOf(typeof(Q4_0Rows)), typeof(RowPairStore), typeof(SwiGluInt8Tail)), true);
         yield return new KernelEntry("split-attention", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.Kernel)), true);
         yield return new KernelEntry("split-attention-merge-int8", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.MergeInt8)), true);
         yield return new KernelEntry("split-attention-then-merge", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.KernelThenMerge)), true);

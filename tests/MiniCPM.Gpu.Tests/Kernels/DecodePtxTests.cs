@@ -68,6 +68,24 @@ public sealed class DecodePtxTests
         Assert.DoesNotContain("approx", ptx.Replace("ex2.approx", ""));
     }
 
+    /// <summary>The gate|up projection with SiLU·mul(+int8) as its tail: the same inner loop, the last-group pattern, and
+    /// SiLU·mul and the quantizer as exact as the standalone kernel's (IEEE division; round half to even by 1.5·2^23).</summary>
+    [Theory]
+    [InlineData(typeof(Q4_0Rows), 8)]
+    [InlineData(typeof(Q4_KRows), 8)]
+    public void Int8MatVecWithSwiGluTailCompilesToDp4aWithoutMoreLocalMemory(Type format, int dp4aPerBlock)
+    {
+        var method = typeof(Int8MatVecKernel).GetMethod(nameof(Int8MatVecKernel.KernelThenTail))!
+            .MakeGenericMethod(format, Int8RowFormat.WordsOf(format), typeof(RowPairStore), typeof(SwiGluInt8Tail));
+        string ptx = ExpectDp4aWithoutLocalMemory(method, dp4aPerBlock);
+        Assert.Contains("membar.gl", ptx);
+        Assert.Contains("atom.add.global", ptx);
+        Assert.Contains("bar.red.or", ptx);
+        Assert.Contains("div.rn.f32", ptx);
+        Assert.Contains("0f4B400000", ptx);
+        Assert.DoesNotContain("approx", ptx.Replace("ex2.approx", ""));
+    }
+
     [Fact]
     public void RopeCompilesWithoutLocalMemory()
     {
