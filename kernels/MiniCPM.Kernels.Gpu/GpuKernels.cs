@@ -315,9 +315,9 @@ public sealed class GpuKernels
                 : _loader.LoadKernel<Int8MatVecArgs<TFormat, TWords, TOutput>, TTail>(Int8MatVecKernel.KernelThenTail);
         var args = new Int8MatVecArgs<TFormat, TWords, TOutput>
         {
-            Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, TeamWarps = teamWarps, Output = output,
+            Weights = format, X = x, Rows = w.Rows, Blocks = w.Cols / 32, TeamWarps = teamWarps, Tokens = tokens, Output = output,
         };
-        var config = new KernelConfig(new Index2D(Int8MatVecKernel.Groups(w.Rows, teamWarps), tokens), new Index2D(MatMulKernel.GroupSize, 1));
+        var config = new KernelConfig(new Index2D(Int8MatVecKernel.Groups(w.Rows, teamWarps) * tokens, 1), new Index2D(MatMulKernel.GroupSize, 1));
         Launches++;
         if (plain) ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TWords, TOutput>>)kernel)(Stream, config, args);
         else ((Action<AcceleratorStream, KernelConfig, Int8MatVecArgs<TFormat, TWords, TOutput>, TTail>)kernel)(Stream, config, args, tail);

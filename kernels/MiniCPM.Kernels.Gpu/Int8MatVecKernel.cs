@@ -10,6 +10,8 @@ public struct Int8MatVecArgs<TFormat, TWords, TOutput>
     public TFormat Weights;
     public Int8Blocks X;
     public int Rows, Blocks;
+    /// <summary>Tokens: the grid is groups × tokens, a token's groups one after another.</summary>
+    public int Tokens;
     /// <summary>Warps per row pair: 1, 2 or 4 (<see cref="Int8MatVecKernel.TeamWarps"/> unless a bench overrides it).</summary>
     public int TeamWarps;
     public TOutput Output;
@@ -20,9 +22,10 @@ public struct Int8MatVecArgs<TFormat, TWords, TOutput>
 /// the weights with one 16-byte load (two for Q8_0), multiplies them against the activation block's bytes with eight
 /// <c>dp4a</c> (4 multiply-adds each) and adds d_w·d_x·Σ with one FMA (plus a min term for the formats with mins) — about 20 instructions per block where the
 /// float path spends ~100, so the kernel is bound by memory, not issue. Team layout as <see cref="MatMulKernel"/>
-/// (two rows per team of 1, 2 or 4 warps; see <see cref="TeamWarps"/>); one token per grid row, so
-/// each token re-reads the weights (from L2 for small batches; prefill takes the float path that shares them). Which
-/// two rows a team takes, and what becomes of their sums, is <typeparamref name="TOutput"/>'s.
+/// (two rows per team of 1, 2 or 4 warps; see <see cref="TeamWarps"/>); each group computes one token, so each token
+/// reads the weights again, from L2 after the first: a row range's groups for every token are adjacent in the grid
+/// (prefill takes the float path that shares each load). Which two rows a team takes, and what becomes of their sums,
+/// is <typeparamref name="TOutput"/>'s.
 /// </summary>
 public static class Int8MatVecKernel
 {
@@ -59,11 +62,13 @@ public static class Int8MatVecKernel
         int teamWarps = a.TeamWarps, teamSize = teamWarps * Lanes;
         int lane = Group.IdxX & (Lanes - 1), warp = Group.IdxX / Lanes;
         int team = warp / teamWarps, member = (warp % teamWarps) * Lanes + lane;
-        int pair = Grid.IdxX * (WarpsPerGroup / teamWarps) + team;
+        // Tokens vary fastest along the grid: the groups of one row range for every token run side by side, so a
+        // batch's later tokens find the weights in L2 (token-slowest, each token streamed the matrix from memory again).
+        int token = Grid.IdxX % a.Tokens, group = Grid.IdxX / a.Tokens;
+        int pair = group * (WarpsPerGroup / teamWarps) + team;
         bool live = pair * MatMulKernel.RowsPerTeam < a.Rows; // a dead team still joins the shuffles and barriers below
         int row0 = a.Output.First(pair), second = a.Output.Second(pair);
         int row1 = IntrinsicMath.Min(second, a.Rows - 1);
-        int token = Grid.IdxY;
         var xs = a.X.FromToken(token); // the token's blocks: a view made once, so each block's address is 32-bit math
 
         int blocks = live ? a.Blocks : 0;
@@ -119,6 +124,6 @@ public static class Int8MatVecKernel
             float other = Warp.ShuffleXor(mine, 16); // lane 0 holds both rows' sums
             if (live && lane == 0) a.Output.Write(row0, second, token, mine, other);
         }
-        tail.Finish(token);
+        tail.Finish(token, group);
     }
 }

@@ -19,7 +19,7 @@ public struct RmsNormTail : IMatVecTail
     /// <summary>Groups per token over every launch that writes part of the rows.</summary>
     public int Groups;
 
-    public readonly void Finish(int token)
+    public readonly void Finish(int token, int group)
     {
         if (LastGroup.Arrive(Counters, token, Groups)) NormKernels.RmsNormInt8Row(Norm, token, MatMulKernel.GroupSize);
     }

@@ -26,10 +26,10 @@ public struct SwiGluInt8Tail : IMatVecTail
     /// <summary>Groups that write part of one block: its gate rows' and its up rows'.</summary>
     public readonly int Arrivals => 2 * 32 / RowsPerGroup;
 
-    public readonly void Finish(int token)
+    public readonly void Finish(int token, int group)
     {
         int blocks = Width / 32;
-        int block = Grid.IdxX * RowsPerGroup % Width / 32;
+        int block = group * RowsPerGroup % Width / 32;
         if (!LastGroup.Arrive(Counters, token * blocks + block, Arrivals)) return;
         if (Group.IdxX >= 32) return; // one warp makes the block; QuantizeQuad needs all of its lanes
         int lane = Group.IdxX;
