@@ -264,6 +264,11 @@ internal static partial class GpuBenchmark
         double cold = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrices.Next(), f.Q.For(cols), 1, f.Y.View), f.Repetitions);
         double flops = 2.0 * rows * cols;
         Line($"| matvec int8 x (+quantize) | {type} | {rows}×{cols} | 1 | {seconds * 1e6:F1} ({kernelOnly * 1e6:F1} alone) | {f.Bytes / kernelOnly / 1e9:F0} | {100 * f.Bytes / kernelOnly / _copyBandwidth:F0}% | {flops / kernelOnly / 1e12:F2} | {cold * 1e6:F1} | {100 * f.Bytes / cold / _copyBandwidth:F0}% |");
+        // A decode batch: the later tokens' groups follow the first's (tokens vary fastest in the grid), so they read
+        // the weights from L2; the % counts the weights once, as a batched step needs them.
+        const int batch = Int8MatVecFixture.BatchTokens;
+        double batched = Seconds(gpu, () => gpu.Kernels.MatMulInt8(f.Matrices.Next(), f.Q.For(cols), batch, f.Y.View), f.Repetitions);
+        Line($"| matvec int8 x, {batch} tokens | {type} | {rows}×{cols} | {batch} | | | | {batch * flops / batched / 1e12:F2} | {batched * 1e6:F1} ({batched / cold:F2}× one token) | {100 * f.Bytes / batched / _copyBandwidth:F0}% |");
     }
 
     /// <summary>Random matrices of an int8-capable format (<see cref="ColdMatrices"/>), x (random, already quantized) and
@@ -279,12 +284,16 @@ internal static partial class GpuBenchmark
         {
             Matrices = new ColdMatrices(gpu, type, rows, cols, single: _tiny);
             Matrix = Matrices.Hot;
-            X = gpu.Allocate<float>(cols);
-            Y = gpu.Allocate<float>(rows);
-            Q = new Int8Buffer(gpu, 1, cols);
-            Fill(gpu, X.View, cols);
-            gpu.Kernels.QuantizeInt8(X.View, 1, cols, Q.For(cols));
+            X = gpu.Allocate<float>((long)BatchTokens * cols);
+            Y = gpu.Allocate<float>((long)BatchTokens * rows);
+            Q = new Int8Buffer(gpu, BatchTokens, cols);
+            Fill(gpu, X.View, (long)BatchTokens * cols);
+            gpu.Kernels.QuantizeInt8(X.View, BatchTokens, cols, Q.For(cols));
         }
+
+        /// <summary>The largest batch the int8 path takes (a decode step of that many sequences); lines time 1 token
+        /// unless they say so.</summary>
+        public const int BatchTokens = 4;
 
         /// <summary>Calls per timing: about 20 GB of weights read.</summary>
         public int Repetitions => (int)Math.Clamp(20e9 / Matrix.Bytes, 5, 200);
