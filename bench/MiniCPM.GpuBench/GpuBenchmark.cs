@@ -291,8 +291,8 @@ internal static partial class GpuBenchmark
             gpu.Kernels.QuantizeInt8(X.View, BatchTokens, cols, Q.For(cols));
         }
 
-        /// <summary>The largest batch the int8 path takes (a decode step of that many sequences); lines time 1 token
-        /// unless they say so.</summary>
+        /// <summary>The largest batch the int8 path takes (the engine's FusedLinear.MaxInt8Tokens: a decode step of that
+        /// many sequences); lines time 1 token unless they say so.</summary>
         public const int BatchTokens = 4;
 
         /// <summary>Calls per timing: about 20 GB of weights read.</summary>
@@ -625,6 +625,7 @@ internal static partial class GpuBenchmark
             new(TensorType.F16, ActivationPrecision.Float32),
         })
             Guarded(() => EndToEndLine(gpu, spec, variant, graphs, quick));
+        Guarded(() => BatchedDecodeLine(gpu, spec, quick));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
         // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
         // and the merge quantize what they write, and the norms after o and down ride in those projections' tails
@@ -715,6 +716,44 @@ internal static partial class GpuBenchmark
         _decodeLaunches.Add(($"{type} {label}, device greedy", deviceLaunches));
         if (model.GraphFallbackReason is { } reason) Line($"CUDA graphs fell back to one-by-one launches: {reason}");
         model.FreeSequence(sequence);
+    }
+
+    /// <summary>
+    /// Decode steps of several sequences in one pass (a server's batch): Q4_0, int8 activations, one new token per
+    /// sequence per step, launched one by one (graphs take one-row steps only), against one sequence's step the same
+    /// way. The int8 matvecs read the weights once from memory and the later tokens' from L2, so a step of 4 should cost
+    /// well under 4 steps of 1.
+    /// </summary>
+    private static void BatchedDecodeLine(GpuDevice gpu, SyntheticModelSpec spec, bool quick)
+    {
+        const int batch = Int8MatVecFixture.BatchTokens;
+        using var model = Qwen2GpuModel.Random(gpu, spec.Llm, TensorType.Q4_0,
+            new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 2048, Activations = ActivationPrecision.Int8, CudaGraphs = false });
+        var random = new Random(5);
+        int prompt = _tiny ? 3 : 64, steps = _tiny ? 1 : quick ? 8 : 32;
+        var sequences = Enumerable.Range(0, batch).Select(_ => model.CreateSequence()).ToArray();
+        var last = new int[batch];
+        foreach (var (sequence, i) in sequences.Select((s, i) => (s, i)))
+        {
+            var request = new ForwardRequest { Sequence = sequence, Tokens = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray() };
+            model.Forward([request]);
+            last[i] = ArgMax(request.Logits!);
+        }
+        void Step(int rows)
+        {
+            var requests = Enumerable.Range(0, rows).Select(i => new ForwardRequest { Sequence = sequences[i], Tokens = new[] { last[i] } }).ToArray();
+            model.Forward(requests);
+            for (int i = 0; i < rows; i++) last[i] = ArgMax(requests[i].Logits!);
+        }
+        if (!_tiny) { Step(batch); Step(1); } // warm-up
+        var watch = Stopwatch.StartNew();
+        for (int s = 0; s < steps; s++) Step(1);
+        double one = watch.Elapsed.TotalSeconds / steps;
+        watch.Restart();
+        for (int s = 0; s < steps; s++) Step(batch);
+        double many = watch.Elapsed.TotalSeconds / steps;
+        Line($"batched decode, Q4_0 int8, one by one: {batch} sequences {many * 1e3:F2} ms/step ({batch / many:F0} tok/s) against 1 sequence {one * 1e3:F2} ms/step ({1 / one:F0} tok/s): {many / one:F2}× the time for {batch}× the tokens");
+        foreach (var sequence in sequences) model.FreeSequence(sequence);
     }
 
     /// <summary>Steps per host round trip of the device greedy decoding (Qwen2GpuOptions.GreedyWindow's default).</summary>
