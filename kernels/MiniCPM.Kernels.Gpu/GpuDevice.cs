@@ -57,13 +57,14 @@ public sealed class GpuDevice : IDisposable
     }
 
     /// <summary>
-    /// Opens "cpu" (alias "simulator"), "cuda", "cuda:N", "opencl" or "opencl:N".
+    /// Opens "cpu" (alias "simulator"), "cuda", "cuda:N", "opencl" or "opencl:N". "opencl" alone takes the first OpenCL
+    /// device the kernels can run on; "opencl:N" counts every device the driver lists (as clinfo does).
     /// </summary>
     /// <exception cref="GpuDeviceUnavailableException">Malformed name, no driver, or no such device.</exception>
     public static GpuDevice Open(string device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var (kind, index) = Parse(device);
+        var (kind, index, indexGiven) = Parse(device);
         DriverLibraryFallback.Install();
         Context? context = null;
         try
@@ -80,7 +81,7 @@ public sealed class GpuDevice : IDisposable
                     default: builder.OpenCL(_ => true); break;
                 }
             });
-            Accelerator accelerator;
+            Accelerator? accelerator = null;
             switch (kind)
             {
                 case "cpu":
@@ -99,18 +100,15 @@ public sealed class GpuDevice : IDisposable
                     var devices = context.GetCLDevices();
                     if (devices.Count == 0) throw new GpuDeviceUnavailableException(device, "no OpenCL device (or no OpenCL driver) was found");
                     if (index >= devices.Count) throw new GpuDeviceUnavailableException(device, $"there are {devices.Count} OpenCL device(s)");
-                    var cl = devices[index];
-                    try
+                    var reasons = new List<string>();
+                    foreach (int i in indexGiven ? [index] : Enumerable.Range(0, devices.Count))
                     {
-                        accelerator = cl.CreateAccelerator(context);
+                        accelerator = TryOpenCL(context, devices[i], i, reasons);
+                        if (accelerator is null) continue;
+                        index = i;
+                        break;
                     }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        // ILGPU's OpenCL backend needs OpenCL C 2.0 features (generic address space, sub-groups): say which device lacks them.
-                        throw new GpuDeviceUnavailableException(device,
-                            $"ILGPU cannot run kernels on OpenCL device {index} ({cl.Name}: OpenCL {cl.DeviceVersion}, " +
-                            $"OpenCL C {cl.CVersion.ToString().Replace("CL", "")}): {e.Message.TrimEnd('.')}", e);
-                    }
+                    if (accelerator is null) throw new GpuDeviceUnavailableException(device, string.Join("; ", reasons));
                     break;
                 }
             }
@@ -132,6 +130,31 @@ public sealed class GpuDevice : IDisposable
             context?.Dispose();
             throw new GpuDeviceUnavailableException(device, e.Message, e);
         }
+    }
+
+    /// <summary>An accelerator on OpenCL device <paramref name="index"/>, or null with why not added to
+    /// <paramref name="reasons"/>: ILGPU's OpenCL backend needs OpenCL C 2.0 features (generic address space,
+    /// sub-groups), and the kernels 32-lane sub-groups.</summary>
+    private static Accelerator? TryOpenCL(Context context, CLDevice cl, int index, List<string> reasons)
+    {
+        string which = $"OpenCL device {index} ({cl.Name}: OpenCL {cl.DeviceVersion}, OpenCL C {cl.CVersion.ToString().Replace("CL", "")})";
+        Accelerator accelerator;
+        try
+        {
+            accelerator = cl.CreateAccelerator(context);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            reasons.Add($"ILGPU cannot run kernels on {which}: {e.Message.TrimEnd('.')}");
+            return null;
+        }
+        if (UnmetRequirement(accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup) is { } unmet)
+        {
+            accelerator.Dispose();
+            reasons.Add($"{which}: {unmet}");
+            return null;
+        }
+        return accelerator;
     }
 
     /// <summary>Threads per warp the kernels are written for (shuffles over 32 lanes, two rows per warp).</summary>
@@ -157,7 +180,7 @@ public sealed class GpuDevice : IDisposable
         return null;
     }
 
-    private static (string Kind, int Index) Parse(string device)
+    private static (string Kind, int Index, bool IndexGiven) Parse(string device)
     {
         string text = device.Trim().ToLowerInvariant();
         if (text == "simulator") text = "cpu"; // the engine's name for ILGPU's CPU accelerator ("cpu" there is the CPU backend)
@@ -174,7 +197,7 @@ public sealed class GpuDevice : IDisposable
             throw new GpuDeviceUnavailableException(device, "unknown device kind (expected cpu, cuda[:N] or opencl[:N])");
         if (kind == "cpu" && colon >= 0)
             throw new GpuDeviceUnavailableException(device, "the CPU simulator takes no index");
-        return (kind, index);
+        return (kind, index, colon >= 0);
     }
 
     /// <summary>A device buffer of <paramref name="length"/> elements (contents undefined: on a GPU whatever the memory
