@@ -1,11 +1,15 @@
 using System.Reflection;
+using MiniCPM.Kernels.Formats;
 using MiniCPM.Kernels.Gpu;
 using MiniCPM.Kernels.Gpu.RowFormats;
 
 namespace MiniCPM.KernelSass;
 
 /// <summary>A kernel as the device compiles it: a name for the files and the table, the closed method, its launch kind.</summary>
-internal sealed record KernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped);
+/// <param name="WeightBytesPerIteration">For the int8 matvecs: the weight bytes one warp's loop iteration streams (two rows,
+/// one 32-value block each per lane), from which Program prints the bandwidth the loop could reach if issue were the
+/// only limit.</param>
+internal sealed record KernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped, double? WeightBytesPerIteration = null);
 
 /// <summary>The kernels of a quantized decode step: the int8 matrix-vector kernel for every int8 weight format (plain,
 /// and for Q4_0 with the RoPE epilogue and the RMSNorm tail), split-K attention and its merge, the fused int8 producers,
@@ -40,7 +44,15 @@ internal static class DecodeKernels
     }
 
     private static KernelEntry Int8MatVec(Type format, Type output, string name) =>
-        new(name, Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.Kernel)).MakeGenericMethod(format, Int8RowFormat.WordsOf(format), output), true);
+        new(name, Method(typeof(Int8MatVecKernel), nameof(Int8MatVecKernel.Kernel)).MakeGenericMethod(format, Int8RowFormat.WordsOf(format), output), true,
+            WarpBytes(format));
+
+    /// <summary>32 lanes × 2 rows × the bytes of 32 values of <paramref name="format"/>'s tensor type.</summary>
+    private static double WarpBytes(Type format)
+    {
+        var type = Enum.Parse<TensorType>(Short(format));
+        return 32 * 2 * 32.0 * type.BlockBytes() / type.BlockElements();
+    }
 
     private static MethodInfo Method(Type type, string name) =>
         type.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(type.Name, name);

@@ -39,8 +39,11 @@ string? ptxas = Tool("ptxas"), cuobjdump = Tool("cuobjdump");
 if (ptxas is null || cuobjdump is null)
     Console.Error.WriteLine("ptxas/cuobjdump not found (tools/get-ptxas.sh fetches them): writing PTX only");
 
-Console.WriteLine($"| kernel | registers | spill bytes | loop: instructions | memory round trips per iteration | loads and arithmetic in issue order |");
-Console.WriteLine("|---|---|---|---|---|---|");
+// An H200 issues at most one warp-instruction per scheduler per clock: 132 SMs × 4 × 1.98 GHz. A matvec loop of N
+// instructions that streams B weight bytes per warp cannot go faster than that × B / N, whatever the memory does.
+const double H200WarpInstructionsPerSecond = 132 * 4 * 1.98e9;
+Console.WriteLine($"| kernel | registers | spill bytes | loop: instructions | memory round trips per iteration | loads and arithmetic in issue order | issue bound, H200 at 100% issue |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
 foreach (var kernel in DecodeKernels.All().Where(k => filter is null || k.Name.Contains(filter, StringComparison.Ordinal)))
 {
     string ptxFile = Path.Combine(output, kernel.Name + ".ptx");
@@ -56,9 +59,12 @@ foreach (var kernel in DecodeKernels.All().Where(k => filter is null || k.Name.C
     if (!disassembled) { Console.WriteLine($"| {kernel.Name} | cuobjdump failed: {sass.ReplaceLineEndings(" ")} |"); continue; }
     File.WriteAllText(Path.ChangeExtension(ptxFile, ".sass"), sass);
     var loops = SassListing.Parse(sass).Loops().Where(l => l.Count >= 20).ToList(); // the kernel's work, not its reductions
-    if (loops.Count == 0) Console.WriteLine($"| {kernel.Name} | {registers} | {spills} | no loop | | |");
+    if (loops.Count == 0) Console.WriteLine($"| {kernel.Name} | {registers} | {spills} | no loop | | | |");
     foreach (var loop in loops)
-        Console.WriteLine($"| {kernel.Name} | {registers} | {spills} | {loop.Count} | {SassListing.LoadWaves(loop)} | {SassListing.Summary(loop)} |");
+    {
+        string bound = kernel.WeightBytesPerIteration is { } bytes ? $"{H200WarpInstructionsPerSecond * bytes / loop.Count / 1e12:F1} TB/s" : "";
+        Console.WriteLine($"| {kernel.Name} | {registers} | {spills} | {loop.Count} | {SassListing.LoadWaves(loop)} | {SassListing.Summary(loop)} | {bound} |");
+    }
 }
 Console.WriteLine($"files: {output}");
 return 0;
