@@ -18,14 +18,8 @@ public struct Int8Blocks
     public ArrayView<float> MinTerms;
     public int BlocksPerToken;
 
-    /// <summary>Block <paramref name="index"/> (counted from token 0) as a dot product reads it.</summary>
-    public readonly Int8ActivationBlock Block(long index) => new()
-    {
-        Low = Quants[2 * index], High = Quants[2 * index + 1], Scale = Scales[index], Sum = Sums[index],
-        MinTerm = MinTerms[index],
-    };
-
-    /// <summary>Block <paramref name="index"/> of a view that starts at a token (<see cref="FromToken"/>): 32-bit index math.</summary>
+    /// <summary>Block <paramref name="index"/> as a dot product reads it, counted from the view's start (a token's
+    /// blocks: <see cref="FromToken"/>), so the index math stays 32-bit.</summary>
     public readonly Int8ActivationBlock Block(int index) => new()
     {
         Low = Quants[2 * index], High = Quants[2 * index + 1], Scale = Scales[index], Sum = Sums[index],
@@ -153,11 +147,11 @@ internal static class Int8Math
                  + Bits.SignedByteInt(a, 2) * Bits.SignedByteInt(b, 2) + Bits.SignedByteInt(a, 3) * Bits.SignedByteInt(b, 3);
     }
 
-    /// <summary>c + Σ of the 16 signed-byte products of (a0, a1, a2, a3) and <paramref name="b"/>'s words: four dp4a,
-    /// one 16-value half of an activation block.</summary>
     /// <summary>Σx_q over the block's first 16 values (dp4a against ones); the other 16 sum to x.Sum minus it.</summary>
     public static int SumLowHalf(Int8ActivationBlock x) => Dot16(0x01010101, 0x01010101, 0x01010101, 0x01010101, x.Low, 0);
 
+    /// <summary>c + Σ of the 16 signed-byte products of (a0, a1, a2, a3) and <paramref name="b"/>'s words: four dp4a,
+    /// one 16-value half of an activation block.</summary>
     public static int Dot16(uint a0, uint a1, uint a2, uint a3, UInt4 b, int c) =>
         Dp4a(a3, b.W, Dp4a(a2, b.Z, Dp4a(a1, b.Y, Dp4a(a0, b.X, c))));
 }
