@@ -112,7 +112,7 @@ public sealed class GpuDevice : IDisposable
                     break;
                 }
             }
-            if (UnmetRequirement(accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup) is { } unmet)
+            if (UnmetRequirement(accelerator) is { } unmet)
             {
                 string what = $"{accelerator.Name}: {unmet}";
                 accelerator.Dispose();
@@ -148,7 +148,7 @@ public sealed class GpuDevice : IDisposable
             reasons.Add($"ILGPU cannot run kernels on {which}: {e.Message.TrimEnd('.')}");
             return null;
         }
-        if (UnmetRequirement(accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup) is { } unmet)
+        if (UnmetRequirement(accelerator) is { } unmet)
         {
             accelerator.Dispose();
             reasons.Add($"{which}: {unmet}");
@@ -166,6 +166,8 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Shared memory per group the kernels are sized for: CUDA's static limit (the largest, split-K attention,
     /// takes 42 KiB).</summary>
     public const int RequiredSharedBytesPerGroup = 48 * 1024;
+
+    private static string? UnmetRequirement(Accelerator a) => UnmetRequirement(a.WarpSize, a.MaxNumThreadsPerGroup, a.MaxSharedMemoryPerGroup);
 
     /// <summary>Why a device with these limits cannot run the kernels, or null when it can. A warp of another width
     /// would not fail: it would compute wrong sums, so it is refused up front.</summary>
