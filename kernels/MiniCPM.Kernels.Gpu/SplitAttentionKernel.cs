@@ -76,20 +76,16 @@ public static class SplitAttentionKernel
         // step's two key rows are loaded while the step before is scored, so a warp waits on memory once per chunk
         // rather than once per step (16 steps in a 256-position chunk). The same sums in the same order.
         var keys = a.KeyCache.Cast<Float4>();
+        Float4 k = Row(keys, slots, warp, count, rowWidth4, head4, owns), k2 = Row(keys, slots, warp + Warps, count, rowWidth4, head4, owns);
+        for (int j = warp; j < count; j += 2 * Warps) // uniform per warp
         {
-            int j = warp;
-            Float4 k = Row(keys, slots, j, count, rowWidth4, head4, owns), k2 = Row(keys, slots, j + Warps, count, rowWidth4, head4, owns);
-            while (j < count) // uniform per warp
-            {
-                int next = j + 2 * Warps;
-                Float4 kNext = Row(keys, slots, next, count, rowWidth4, head4, owns);
-                Float4 k2Next = Row(keys, slots, next + Warps, count, rowWidth4, head4, owns);
-                StoreScores(scores, j, query.Scores(k), heads, lane);
-                if (j + Warps < count) StoreScores(scores, j + Warps, query.Scores(k2), heads, lane);
-                j = next;
-                k = kNext;
-                k2 = k2Next;
-            }
+            int next = j + 2 * Warps;
+            Float4 kNext = Row(keys, slots, next, count, rowWidth4, head4, owns);
+            Float4 k2Next = Row(keys, slots, next + Warps, count, rowWidth4, head4, owns);
+            StoreScores(scores, j, query.Scores(k), heads, lane);
+            if (j + Warps < count) StoreScores(scores, j + Warps, query.Scores(k2), heads, lane);
+            k = kNext;
+            k2 = k2Next;
         }
         // The first value rows do not depend on the softmax: in flight while it runs.
         var values = a.ValueCache.Cast<Float4>();
