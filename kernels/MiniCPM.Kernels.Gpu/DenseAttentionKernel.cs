@@ -4,7 +4,7 @@ using ILGPU.Algorithms;
 namespace MiniCPM.Kernels.Gpu;
 
 /// <summary>
-/// Arguments of <see cref="DenseAttentionKernel"/>: Queries rows attend over all Keys rows, per head; row r of each
+/// Arguments of <see cref="DenseAttentionKernel"/>: Queries rows attend over the Keys rows, per head; row r of each
 /// operand starts at r·Stride, and head h's slice at h·HeadDim within it (so q, k and v may be parts of one fused row).
 /// </summary>
 public struct DenseAttentionArgs
@@ -13,13 +13,24 @@ public struct DenseAttentionArgs
     public int QueryStride, KeyStride, ValueStride, OutputStride;
     public int Queries, Keys, Heads, HeadDim;
     public float Scale;
+
+    /// <summary>
+    /// 0: every query sees every key. Otherwise a block-causal mask of chunks of this many positions (Whisper in
+    /// MiniCPM-o): query q sees the keys before min((⌊q / KeyChunk⌋ + 1)·KeyChunk, Keys).
+    /// </summary>
+    public int KeyChunk;
+
+    /// <summary>How many leading keys query <paramref name="query"/> sees.</summary>
+    public readonly int VisibleKeys(int query) =>
+        KeyChunk <= 0 ? Keys : IntrinsicMath.Min((query / KeyChunk + 1) * KeyChunk, Keys);
 }
 
 /// <summary>
-/// Non-causal, unpaged multi-head attention — SigLIP's self-attention (every patch sees every patch of its slice) and
-/// the resampler's cross-attention (64 learned queries over a slice's patches):
+/// Unpaged multi-head attention without a causal mask — SigLIP's self-attention (every patch sees every patch of its
+/// slice), the resampler's cross-attention (64 learned queries over a slice's patches) and Whisper's block-causal
+/// self-attention (<see cref="DenseAttentionArgs.KeyChunk"/>):
 /// <code>
-/// O[q, h] = Σ_k softmax_k(Scale · Q[q, h]·K[k, h]) · V[k, h]
+/// O[q, h] = Σ_{k &lt; visible(q)} softmax_k(Scale · Q[q, h]·K[k, h]) · V[k, h]
 /// </code>
 /// One group of four warps per (tile of 16 queries, head). The group loads 32 keys and values at a time into shared
 /// memory, where all 16 queries reuse them; each warp owns 4 queries. Per tile, lane j computes key j's score for its
@@ -61,9 +72,15 @@ public static class DenseAttentionKernel
         int q0 = warp * QueriesPerWarp; // this warp's first query within the group
         var s0 = OnlineSoftmax.Empty; var s1 = OnlineSoftmax.Empty; var s2 = OnlineSoftmax.Empty; var s3 = OnlineSoftmax.Empty;
         bool has0 = lane < d, has1 = lane + 32 < d, has2 = lane + 64 < d, has3 = lane + 96 < d;
-        for (int first = 0; first < a.Keys; first += KeysPerTile)
+        // The group's last query sees the most keys (visibility grows with the query); each warp's queries mask the rest.
+        int groupKeys = a.VisibleKeys(IntrinsicMath.Min(firstQuery + QueriesPerGroup - 1, a.Queries - 1));
+        int visible0 = a.VisibleKeys(IntrinsicMath.Min(firstQuery + q0, a.Queries - 1));
+        int visible1 = a.VisibleKeys(IntrinsicMath.Min(firstQuery + q0 + 1, a.Queries - 1));
+        int visible2 = a.VisibleKeys(IntrinsicMath.Min(firstQuery + q0 + 2, a.Queries - 1));
+        int visible3 = a.VisibleKeys(IntrinsicMath.Min(firstQuery + q0 + 3, a.Queries - 1));
+        for (int first = 0; first < groupKeys; first += KeysPerTile)
         {
-            int count = IntrinsicMath.Min(KeysPerTile, a.Keys - first);
+            int count = IntrinsicMath.Min(KeysPerTile, groupKeys - first);
             Group.Barrier(); // the previous tile is consumed (and, the first time, the queries are in place)
             for (int i = Group.IdxX; i < count * d; i += GroupSize)
             {
@@ -74,12 +91,16 @@ public static class DenseAttentionKernel
             }
             Group.Barrier();
 
-            // Scores: lane j takes key j for the warp's four queries.
+            // Scores: lane j takes key j for the warp's four queries. Every query sees key 0, so each query's first
+            // tile holds a real key, as the online softmax needs.
+            int laneKey = first + lane;
             bool real = lane < count;
             OnlineSoftmax.ScoreTile(keys, keyStride, queries, q0, d, lane, count, out float score0, out float score1,
                 out float score2, out float score3);
-            float p0 = OnlineSoftmax.Weight(ref s0, score0, real), p1 = OnlineSoftmax.Weight(ref s1, score1, real);
-            float p2 = OnlineSoftmax.Weight(ref s2, score2, real), p3 = OnlineSoftmax.Weight(ref s3, score3, real);
+            float p0 = OnlineSoftmax.Weight(ref s0, score0, real && laneKey < visible0);
+            float p1 = OnlineSoftmax.Weight(ref s1, score1, real && laneKey < visible1);
+            float p2 = OnlineSoftmax.Weight(ref s2, score2, real && laneKey < visible2);
+            float p3 = OnlineSoftmax.Weight(ref s3, score3, real && laneKey < visible3);
 
             // Values: every lane walks the tile's keys, owning its output dimensions.
             OnlineSoftmax.AccumulateTile(ref s0, ref s1, ref s2, ref s3, values, count, d, lane, p0, p1, p2, p3);

@@ -3,7 +3,7 @@ using ILGPU.Algorithms;
 
 namespace MiniCPM.Kernels.Gpu;
 
-/// <summary>One thread per element: residual add, fused SiLU·mul, tanh-GELU.</summary>
+/// <summary>One thread per element: residual add, fused SiLU·mul, tanh-GELU, exact GELU, ReLU.</summary>
 public static class ElementwiseKernels
 {
     // torch's tanh-GELU constants: β = √(2/π), κ = 0.044715.
@@ -60,4 +60,10 @@ public static class ElementwiseKernels
         float inner = GeluBeta * (v + GeluKappa * v * v * v);
         y[i] = v / (1f + XMath.Exp(-2f * inner)); // very negative x: exp → +∞, y → −0 (GELU's limit)
     }
+
+    /// <summary>y = gelu(x) exactly, ½·x·erfc(−x/√2) (<see cref="DeviceErf"/>): Whisper's activation.</summary>
+    public static void GeluErf(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = DeviceErf.Gelu(x[i]);
+
+    /// <summary>y = max(x, 0).</summary>
+    public static void Relu(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = IntrinsicMath.Max(x[i], 0f);
 }

@@ -566,10 +566,67 @@ public sealed class GpuKernels
             throw new NotSupportedException($"head dimension {args.HeadDim} is outside the dense attention kernel's 1..{DenseAttentionKernel.MaxHeadDim}");
         if (args.Queries <= 0 || args.Heads <= 0) return;
         if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
+        if (args.KeyChunk < 0) throw new ArgumentOutOfRangeException(nameof(args), args.KeyChunk, "the key chunk is 0 (no mask) or positive");
         _denseAttention ??= _loader.LoadKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
         var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
         Launches++;
         _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
+    }
+
+    // ---- Audio encoder: 1-D convolution unfold, exact GELU, ReLU, average pooling ----
+    private Action<AcceleratorStream, Index1D, Conv1dUnfoldArgs>? _conv1dUnfold;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? _geluErf, _relu;
+    private Action<AcceleratorStream, Index1D, AveragePoolArgs>? _averagePool;
+
+    /// <summary>im2col of a 1-D signal into [steps, rowStride] rows (see <see cref="Conv1dUnfoldKernel"/>); returns the steps.</summary>
+    public int Conv1dUnfold(Conv1dUnfoldArgs args)
+    {
+        if (args.Channels < 1 || args.Taps < 1 || args.Stride < 1 || args.Padding < 0 || args.Length < 0)
+            throw new ArgumentException($"a convolution of {args.Channels} channels, {args.Taps} taps, stride {args.Stride}, padding {args.Padding} over {args.Length} steps", nameof(args));
+        if (args.RowStride < args.Channels * args.Taps)
+            throw new ArgumentOutOfRangeException(nameof(args), args.RowStride, $"rows shorter than {args.Channels}·{args.Taps}");
+        int steps = Conv1dUnfoldKernel.OutputLength(args.Length, args.Taps, args.Stride, args.Padding);
+        if (args.Columns.Length < (long)steps * args.RowStride)
+            throw new ArgumentException($"the columns hold {args.Columns.Length} values; {steps}×{args.RowStride} needed", nameof(args));
+        if (steps == 0) return 0;
+        _conv1dUnfold ??= _loader.LoadAutoGroupedKernel<Index1D, Conv1dUnfoldArgs>(Conv1dUnfoldKernel.Kernel);
+        Launches++;
+        _conv1dUnfold(Stream, steps * args.RowStride, args);
+        return steps;
+    }
+
+    /// <summary>y = gelu(x), the exact (erf) form (see <see cref="ElementwiseKernels.GeluErf"/>).</summary>
+    public void GeluErf(ArrayView<float> x, ArrayView<float> y, int count)
+    {
+        if (count <= 0) return;
+        _geluErf ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluErf);
+        Launches++;
+        _geluErf(Stream, count, x, y);
+    }
+
+    /// <summary>y = max(x, 0).</summary>
+    public void Relu(ArrayView<float> x, ArrayView<float> y, int count)
+    {
+        if (count <= 0) return;
+        _relu ??= _loader.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Relu);
+        Launches++;
+        _relu(Stream, count, x, y);
+    }
+
+    /// <summary>AvgPool1d(step, stride step) of [frames, width] rows into <paramref name="pooled"/>; returns the pooled rows
+    /// (⌊(frames − step) / step⌋ + 1, a trailing partial window dropped; see <see cref="AveragePoolKernel"/>).</summary>
+    public int AveragePool(ArrayView<float> rows, int frames, int width, int step, ArrayView<float> pooled)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        int outputs = frames < step ? 0 : (frames - step) / step + 1;
+        if (pooled.Length < (long)outputs * width)
+            throw new ArgumentException($"the output holds {pooled.Length} values; {outputs}×{width} needed", nameof(pooled));
+        if (outputs == 0) return 0;
+        _averagePool ??= _loader.LoadAutoGroupedKernel<Index1D, AveragePoolArgs>(AveragePoolKernel.Kernel);
+        Launches++;
+        _averagePool(Stream, outputs * width, new AveragePoolArgs { Rows = rows, Pooled = pooled, Width = width, Step = step });
+        return outputs;
     }
 
     // ---- Greedy decoding on the device: argmax over logits rows, and the one-row decode step's advance ----
