@@ -17,7 +17,9 @@ namespace MiniCPM.GpuBench;
 /// <c>MiniCPM.GpuBench [--device cuda:0] [--golden DIR]... [--quick] [--skip-e2e] [--vision-only] [--tiny-vision] [--tiny]</c>: prints
 /// (and writes to $OUT/gpubench.txt when OUT is set) the measured device copy bandwidth, every kernel's time, GB/s and
 /// TFLOP/s against it, end-to-end decode/prefill of a random qwen2-7b-shape model in F16 and Q4_0 with the decode
-/// roofline ratio (Forward + host argmax with CUDA graphs on and off, and greedy decoding on the device), and ms per 448×448 vision slice (GpuBenchmark.Vision.cs). <c>--tiny</c> is a smoke run: every
+/// roofline ratio (Forward + host argmax with CUDA graphs on and off, and greedy decoding on the device), ms per 448×448
+/// vision slice (GpuBenchmark.Vision.cs) and ms per 30 s audio piece (GpuBenchmark.Audio.cs); <c>--vision-only</c> runs
+/// just those two media sections. <c>--tiny</c> is a smoke run: every
 /// section at toy shapes, one timed repetition each (numbers meaningless), so <c>--device cpu --tiny</c> exercises the
 /// whole program on the simulator in about a minute before a GPU session spends device time on it.
 /// </summary>
@@ -68,6 +70,7 @@ internal static partial class GpuBenchmark
                 if (e2e) EndToEnd(gpu, quick);
             }
             Guarded(() => VisionSection(gpu, quick, tinyVision));
+            Guarded(() => AudioSection(gpu, quick, tinyVision));
             KernelResourceTable(gpu);
             Line($"# total {total.Elapsed.TotalSeconds:F0} s");
             return 0;

@@ -33,7 +33,7 @@ public sealed class MiniCpm : IDisposable
     private readonly ILanguageModel _model;
     private readonly IVisionEncoder? _vision;
     private readonly AudioEmbedder? _audio;
-    private readonly GpuDevice? _device; // shared by the GPU language model and vision tower, disposed after both
+    private readonly GpuDevice? _device; // shared by the GPU language model, vision tower and audio encoder, disposed after them
 
     private MiniCpm(ILanguageModel model, Qwen2Tokenizer tokenizer, string sourcePath, IVisionEncoder? vision, AudioEmbedder? audio,
         Configuration.SliceConfig? slicing, GpuDevice? device)
@@ -61,7 +61,7 @@ public sealed class MiniCpm : IDisposable
             using var checkpoint = Checkpoint.Open(path);
             Loaders.QuantizedScaleCheck.RequireFiniteScales(checkpoint.Tensors);
         }
-        // One device (one context, each kernel compiled once) for the language model and the vision tower.
+        // One device (one context, each kernel compiled once) for the language model, the vision tower and the audio encoder.
         GpuDevice? device = options.Device is "cpu" ? null : Qwen2GpuModel.OpenDevice(options.Device);
         ILanguageModel? model = null;
         IVisionEncoder? vision = null;
@@ -87,8 +87,8 @@ public sealed class MiniCpm : IDisposable
     }
 
     /// <summary>
-    /// The vision tower (from the checkpoint or the mmproj; on the GPU when <see cref="MiniCpmOptions.Device"/> names
-    /// one) and the audio encoder, where the files have them.
+    /// The vision tower (from the checkpoint or the mmproj) and the audio encoder, where the files have them; both on
+    /// the GPU when <see cref="MiniCpmOptions.Device"/> names one.
     /// </summary>
     private static (IVisionEncoder?, AudioEmbedder?, Configuration.SliceConfig?) LoadMediaEncoders(string path, MiniCpmOptions options,
         GpuDevice? device)
@@ -111,7 +111,9 @@ public sealed class MiniCpm : IDisposable
                 }
             }
             if (config.Audio is not null && checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("audio.", StringComparison.Ordinal)))
-                audio = AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency });
+                audio = device is null
+                    ? AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency })
+                    : new AudioEmbedder(checkpoint, new AudioEmbedderOptions { Device = device }); // the weights are copied to the device
             return (vision, audio, config.Slicing);
         }
         catch

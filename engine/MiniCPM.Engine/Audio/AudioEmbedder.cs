@@ -1,5 +1,7 @@
+using MiniCPM.Engine.Audio.Gpu;
 using MiniCPM.Engine.Configuration;
 using MiniCPM.Kernels.Cpu;
+using MiniCPM.Kernels.Gpu;
 using MiniCPM.Loaders;
 
 namespace MiniCPM.Engine.Audio;
@@ -23,6 +25,12 @@ public sealed record AudioEmbedderOptions
     public bool FullAttention { get; init; }
 
     public FileResidency Residency { get; init; } = FileResidency.Mapped;
+
+    /// <summary>
+    /// An open GPU (not owned) to run the encoder, projection and pooling on (<see cref="GpuWhisperEncoder"/>; the
+    /// log-mel stays on the CPU); null runs everything on the CPU.
+    /// </summary>
+    public GpuDevice? Device { get; init; }
 }
 
 /// <summary>What the audio path produced for one clip, ready to be spliced into a prompt.</summary>
@@ -40,32 +48,45 @@ public sealed record AudioPieceOutputs(float[] Mel, int MelFrames, float[] Hidde
 /// <summary>
 /// MiniCPM-o 2.6's audio path, from samples to LLM embeddings: resample to 16 kHz, cut into 30 s pieces (as the
 /// processor does), Whisper log-mel per piece, Whisper encoder, projection and average pooling; the pieces' embeddings
-/// are concatenated in order. Checks the clip against the context before any computation.
-/// Not thread-safe (one pool); one embedder per session thread.
+/// are concatenated in order. Checks the clip against the context before any computation. The encoder runs on the CPU
+/// or, with <see cref="AudioEmbedderOptions.Device"/>, on a GPU.
+/// Not thread-safe (one pool or device scratch); one embedder per session thread.
 /// </summary>
 public sealed class AudioEmbedder : IDisposable
 {
     private readonly Checkpoint? _owned;
-    private readonly WhisperEncoder _encoder;
-    private readonly AudioProjector _projector;
+    private readonly WhisperEncoder? _encoder;
+    private readonly AudioProjector? _projector;
+    private readonly CpuThreadPool? _pool;
+    private readonly GpuWhisperEncoder? _gpu;
     private readonly WhisperLogMel _logMel;
-    private readonly CpuThreadPool _pool;
     private readonly AudioEmbedderOptions _options;
     private readonly int? _contextTokens;
 
-    /// <summary>Uses an opened MiniCPM-o checkpoint (which must outlive this embedder).</summary>
+    /// <summary>Uses an opened MiniCPM-o checkpoint (which must outlive a CPU embedder; a GPU embedder copies the weights
+    /// to its device, so the checkpoint may close after this).</summary>
     public AudioEmbedder(Checkpoint checkpoint, AudioEmbedderOptions? options = null) : this(checkpoint, owned: false, options) { }
 
     private AudioEmbedder(Checkpoint checkpoint, bool owned, AudioEmbedderOptions? options)
     {
         _options = options ?? new AudioEmbedderOptions();
-        var weights = WhisperWeights.Load(checkpoint);
-        Config = weights.Config;
-        _encoder = new WhisperEncoder(weights);
-        _projector = new AudioProjector(weights);
+        if (_options.Device is { } device)
+        {
+            _gpu = GpuWhisperEncoder.Load(checkpoint, device);
+            Config = _gpu.Config;
+            EmbeddingWidth = _gpu.EmbeddingWidth;
+        }
+        else
+        {
+            var weights = WhisperWeights.Load(checkpoint);
+            Config = weights.Config;
+            _encoder = new WhisperEncoder(weights);
+            _projector = new AudioProjector(weights);
+            EmbeddingWidth = _projector.Width;
+            _pool = new CpuThreadPool(Math.Max(1, _options.Threads));
+        }
         _logMel = new WhisperLogMel(Config.MelBins);
         _contextTokens = checkpoint.Config.Llm?.MaxPositions;
-        _pool = new CpuThreadPool(Math.Max(1, _options.Threads));
         _owned = owned ? checkpoint : null;
     }
 
@@ -87,7 +108,10 @@ public sealed class AudioEmbedder : IDisposable
     public AudioConfig Config { get; }
 
     /// <summary>Width of the embeddings (the LLM hidden size).</summary>
-    public int EmbeddingWidth => _projector.Width;
+    public int EmbeddingWidth { get; }
+
+    /// <summary>Whether the encoder runs on a GPU.</summary>
+    public bool OnGpu => _gpu is not null;
 
     /// <summary>Encoder frames per attention chunk in use (0: full attention).</summary>
     public int ChunkFrames => _options.FullAttention ? 0 : AudioAttentionMask.ChunkFrames(Config.ChunkLengthSeconds);
@@ -113,7 +137,7 @@ public sealed class AudioEmbedder : IDisposable
         for (int start = 0; start < audio.Samples.Length; start += WhisperLogMel.PaddedSamples)
         {
             int length = Math.Min(WhisperLogMel.PaddedSamples, audio.Samples.Length - start);
-            rows.AddRange(EncodePiece(audio.Samples.AsSpan(start, length)).Pooled);
+            rows.AddRange(EmbedPiece(audio.Samples.AsSpan(start, length)));
         }
         int tokens = rows.Count / EmbeddingWidth;
         if (tokens != layout.Rows) throw new InvalidOperationException($"pieces gave {tokens} rows for a layout of {layout.Rows}");
@@ -123,20 +147,38 @@ public sealed class AudioEmbedder : IDisposable
     /// <summary>One piece of 1 … 480 000 samples at 16 kHz through every stage, keeping the intermediates.</summary>
     public AudioPieceOutputs EncodePiece(ReadOnlySpan<float> samples)
     {
-        if (samples.Length == 0 || samples.Length > WhisperLogMel.PaddedSamples)
-            throw new ArgumentException($"a piece holds 1 to {WhisperLogMel.PaddedSamples} samples (30 s at 16 kHz), not {samples.Length}", nameof(samples));
-        var mel = _logMel.Compute(samples);
-        int melFrames = WhisperLogMel.FrameCount(samples.Length);
-        var hidden = _encoder.Encode(mel, melFrames, ChunkFrames, _pool);
+        var (mel, melFrames) = LogMel(samples);
+        if (_gpu is not null)
+        {
+            var o = _gpu.Run(mel, melFrames, ChunkFrames, intermediates: true);
+            return new AudioPieceOutputs(mel, melFrames, o.Hidden, o.EncoderFrames, o.Projected, o.Pooled, o.Tokens);
+        }
+        var hidden = _encoder!.Encode(mel, melFrames, ChunkFrames, _pool);
         int frames = WhisperEncoder.OutputFrames(melFrames);
-        var projected = _projector.Project(hidden, frames, _pool);
+        var projected = _projector!.Project(hidden, frames, _pool);
         var pooled = AudioProjector.AveragePool(projected, frames, EmbeddingWidth, Config.PoolStep);
         return new AudioPieceOutputs(mel, melFrames, hidden, frames, projected, pooled, pooled.Length / EmbeddingWidth);
     }
 
+    /// <summary>A piece's pooled embeddings only (on a GPU, nothing else is read back).</summary>
+    private float[] EmbedPiece(ReadOnlySpan<float> samples)
+    {
+        if (_gpu is null) return EncodePiece(samples).Pooled;
+        var (mel, melFrames) = LogMel(samples);
+        return _gpu.Embed(mel, melFrames, ChunkFrames);
+    }
+
+    private (float[] Mel, int Frames) LogMel(ReadOnlySpan<float> samples)
+    {
+        if (samples.Length == 0 || samples.Length > WhisperLogMel.PaddedSamples)
+            throw new ArgumentException($"a piece holds 1 to {WhisperLogMel.PaddedSamples} samples (30 s at 16 kHz), not {samples.Length}", nameof(samples));
+        return (_logMel.Compute(samples), WhisperLogMel.FrameCount(samples.Length));
+    }
+
     public void Dispose()
     {
-        _pool.Dispose();
+        _pool?.Dispose();
+        _gpu?.Dispose();
         _owned?.Dispose();
     }
 }

@@ -133,13 +133,18 @@ internal sealed class TowerWeights(Checkpoint checkpoint)
     }
 
     /// <summary>A convolution kernel [outputs, channels, k, k] as the rows [outputs, channels·k·k] of <see cref="Convolution"/>, copied.</summary>
-    public HostMatrix HostConvolution(string name, int outputs, int channels, int kernel)
+    public HostMatrix HostConvolution(string name, int outputs, int channels, int kernel) => HostKernelRows(name, [outputs, channels, kernel, kernel]);
+
+    /// <summary>
+    /// A convolution kernel of <paramref name="shape"/> [outputs, channels, taps…] (Conv1d's [out, in, k], Conv2d's
+    /// [out, in, k, k]) as the matrix [outputs, product of the rest] that multiplies im2col rows, copied in the file dtype.
+    /// </summary>
+    public HostMatrix HostKernelRows(string name, long[] shape)
     {
         var weight = Require(name);
-        long[] expected = [outputs, channels, kernel, kernel];
-        if (!weight.Shape.SequenceEqual(expected) || weight.Transposed)
-            throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", weight.Shape)}]; [{string.Join(", ", expected)}] expected", weight.Tensor.Name);
-        int cols = channels * kernel * kernel;
+        if (!weight.Shape.SequenceEqual(shape) || weight.Transposed)
+            throw new ModelFormatException(SourcePath, $"weight '{name}' has shape [{string.Join(", ", weight.Shape)}]; [{string.Join(", ", shape)}] expected", weight.Tensor.Name);
+        int outputs = checked((int)shape[0]), cols = checked((int)shape.Skip(1).Aggregate(1L, (a, b) => a * b));
         long rowBytes = weight.Tensor.Type.RowBytes(cols)
             ?? throw new UnsupportedWeightTypeException(name, weight.Tensor.Type, "GPU");
         var data = File.GetData(weight.Tensor).AsSpan();

@@ -18,7 +18,7 @@ public sealed class CudaFactAttribute : FactAttribute
 /// The golden cases through the GPU backend, judged with the manifests' tolerances exactly as the CPU backend is:
 /// `llm` (HF logits, greedy continuation, cache reuse, per-layer hidden states of the tiny Qwen2) through the GPU
 /// decoder, `vision` through <see cref="Engine.Vision.Gpu.GpuSiglipEncoder"/>, `resampler` through
-/// <see cref="Engine.Vision.Gpu.GpuResampler"/>. CUDA only: on ILGPU's CPU simulator one thread group costs about a
+/// <see cref="Engine.Vision.Gpu.GpuResampler"/>, `audio` through <see cref="Engine.Audio.Gpu.GpuWhisperEncoder"/>. CUDA only: on ILGPU's CPU simulator one thread group costs about a
 /// second here, and even the prefill of the 2-layer LLM launches thousands of groups (tried: over 15 minutes), so the
 /// simulator covers the kernels one by one and the models at micro shapes instead.
 /// </summary>
@@ -35,6 +35,9 @@ public sealed class GoldenCasesOnGpuTests(ITestOutputHelper output)
 
     [CudaFact]
     public void ResamplerPassesOnCuda() => RunOn("resampler", "output");
+
+    [CudaFact]
+    public void AudioPassesOnCuda() => RunOn("audio", "audio_embeds_chunked");
 
     private void RunOn(string goldenCase, string mainOutput)
     {

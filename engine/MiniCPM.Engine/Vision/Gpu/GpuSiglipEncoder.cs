@@ -13,8 +13,7 @@ namespace MiniCPM.Engine.Vision.Gpu;
 /// <see cref="SiglipEncoder"/> on a GPU — the NaViT SigLIP encoder of one slice, every activation on the device:
 /// <code>
 /// x = unfold(X)·W_convᵀ + b + P[id]                     gather, then the conv matmul accumulating onto it
-/// per layer:  [q|k|v] = LN1(x)·W_qkvᵀ + b;  x += attention(q, k, v)·W_oᵀ + b_o
-///             x += gelu_tanh(LN2(x)·W_fc1ᵀ + b1)·W_fc2ᵀ + b2
+/// per layer:  x = GpuEncoderLayer(x) with gelu_tanh           pre-LN attention, then the MLP fc1 → GELU → fc2
 /// F = LN_post(x)
 /// </code>
 /// <see cref="GpuVisionTower"/> hands F to the <see cref="GpuResampler"/> on the device; alone (a checkpoint holding
@@ -94,7 +93,7 @@ public sealed class GpuSiglipEncoder : IDisposable
         var v = Config;
         var k = _device.Kernels;
         var w = _weights;
-        int p = v.PatchSize, rows = slice.PatchRows(p), columns = slice.PatchColumns(p), n = rows * columns, hidden = v.HiddenSize;
+        int p = v.PatchSize, rows = slice.PatchRows(p), columns = slice.PatchColumns(p), n = rows * columns;
         float eps = (float)v.LayerNormEps;
         var s = EnsureScratch(n);
 
@@ -106,24 +105,8 @@ public sealed class GpuSiglipEncoder : IDisposable
         w.PatchConvolution.Apply(k, s.Unfolded.View, n, s.X.View, accumulate: true);
         if (!layers) return s.X.View;
 
-        ArrayView<float> qkv = s.QueryKeyValue.View;
-        foreach (var layer in w.Layers)
-        {
-            k.LayerNorm(s.X.View, n, layer.Norm1Weight.View, layer.Norm1Bias.View, eps, s.Normed.View);
-            layer.QueryKeyValue.Apply(k, s.Normed.View, n, qkv);
-            k.DenseAttention(new DenseAttentionArgs
-            {
-                Query = qkv, Key = qkv.SubView(hidden), Value = qkv.SubView(2 * hidden), Output = s.Attention.View,
-                QueryStride = 3 * hidden, KeyStride = 3 * hidden, ValueStride = 3 * hidden, OutputStride = hidden,
-                Queries = n, Keys = n, Heads = v.Heads, HeadDim = v.HeadDim, Scale = 1f / MathF.Sqrt(v.HeadDim),
-            });
-            layer.Output.Apply(k, s.Attention.View, n, s.X.View, accumulate: true);
-
-            k.LayerNorm(s.X.View, n, layer.Norm2Weight.View, layer.Norm2Bias.View, eps, s.Normed.View);
-            layer.Up.Apply(k, s.Normed.View, n, s.Widened.View);
-            k.GeluTanh(s.Widened.View, s.Widened.View, n * w.Intermediate);
-            layer.Down.Apply(k, s.Widened.View, n, s.X.View, accumulate: true);
-        }
+        var activations = new EncoderActivations(s.X.View, s.Normed.View, s.QueryKeyValue.View, s.Attention.View, s.Widened.View);
+        foreach (var layer in w.Layers) layer.Forward(k, activations, n, v.Heads, v.HeadDim, eps, GeluForm.Tanh);
         k.LayerNorm(s.X.View, n, w.PostNormWeight.View, w.PostNormBias.View, eps, s.Normed.View);
         return s.Normed.View;
     }

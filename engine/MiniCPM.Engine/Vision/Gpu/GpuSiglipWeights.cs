@@ -7,11 +7,6 @@ using Buffer = ILGPU.Runtime.MemoryBuffer1D<float, ILGPU.Stride1D.Dense>;
 
 namespace MiniCPM.Engine.Vision.Gpu;
 
-/// <summary>One SigLIP layer on the device: two LayerNorms, the fused q|k|v projection, out, fc1 (up) and fc2 (down).</summary>
-internal sealed record GpuSiglipLayer(
-    Buffer Norm1Weight, Buffer Norm1Bias, FusedLinear QueryKeyValue, FusedLinear Output,
-    Buffer Norm2Weight, Buffer Norm2Bias, FusedLinear Up, FusedLinear Down);
-
 /// <summary>
 /// The SigLIP encoder's weights in device memory, uploaded once in their file dtype (norms and biases as float32; a
 /// weight the file stores transposed as float32, as the CPU reads it). Two widths are not whole 32-column units in
@@ -23,7 +18,7 @@ internal sealed class GpuSiglipWeights : IDisposable
 {
     public required FusedLinear PatchConvolution { get; init; }
     public required GpuMatrix PositionTable { get; init; }
-    public required GpuSiglipLayer[] Layers { get; init; }
+    public required GpuEncoderLayer[] Layers { get; init; }
     public required Buffer PostNormWeight { get; init; }
     public required Buffer PostNormBias { get; init; }
 
@@ -36,7 +31,7 @@ internal sealed class GpuSiglipWeights : IDisposable
     public long Bytes => AllLinears.Sum(l => l.WeightBytes) + PositionTable.Bytes;
 
     private IEnumerable<FusedLinear> AllLinears =>
-        Layers.SelectMany(l => new[] { l.QueryKeyValue, l.Output, l.Up, l.Down }).Append(PatchConvolution);
+        Layers.SelectMany(l => l.Linears).Append(PatchConvolution);
 
     public static int RoundUp32(int n) => (n + 31) / 32 * 32;
 
@@ -51,12 +46,12 @@ internal sealed class GpuSiglipWeights : IDisposable
         FusedLinear Linear(string weight, string bias, int rows, int cols, int paddedRows = 0, int paddedCols = 0) =>
             uploader.Linear([w.HostRows(weight, rows, cols)], [w.Vector(bias, rows)], paddedRows, paddedCols);
 
-        var layers = new GpuSiglipLayer[vision.LayersUsed];
+        var layers = new GpuEncoderLayer[vision.LayersUsed];
         for (int i = 0; i < layers.Length; i++)
         {
             string N(string part) => WeightNames.Vision(i, part);
             var qkv = new[] { "attn_q", "attn_k", "attn_v" };
-            layers[i] = new GpuSiglipLayer(
+            layers[i] = new GpuEncoderLayer(
                 Vector(N("ln1.weight"), hidden), Vector(N("ln1.bias"), hidden),
                 uploader.Linear(qkv.Select(x => w.HostRows(N(x + ".weight"), hidden, hidden)).ToArray(),
                     qkv.Select(x => w.Vector(N(x + ".bias"), hidden)).ToArray()),
@@ -88,9 +83,9 @@ internal sealed class GpuSiglipWeights : IDisposable
     {
         int hidden = vision.HiddenSize, side = vision.PositionGridSide;
         int patchLength = RoundUp32(3 * vision.PatchSize * vision.PatchSize), intermediate = RoundUp32(vision.IntermediateSize);
-        var layers = new GpuSiglipLayer[vision.LayersUsed];
+        var layers = new GpuEncoderLayer[vision.LayersUsed];
         for (int i = 0; i < layers.Length; i++)
-            layers[i] = new GpuSiglipLayer(random.Filled(hidden, 1), random.Filled(hidden, 0),
+            layers[i] = new GpuEncoderLayer(random.Filled(hidden, 1), random.Filled(hidden, 0),
                 random.Linear(3 * hidden, hidden), random.Linear(hidden, hidden),
                 random.Filled(hidden, 1), random.Filled(hidden, 0), random.Linear(intermediate, hidden), random.Linear(hidden, intermediate));
         return new GpuSiglipWeights
@@ -107,8 +102,8 @@ internal sealed class GpuSiglipWeights : IDisposable
 
     public void Dispose()
     {
-        foreach (var linear in AllLinears) linear.Dispose();
-        foreach (var layer in Layers) { layer.Norm1Weight.Dispose(); layer.Norm1Bias.Dispose(); layer.Norm2Weight.Dispose(); layer.Norm2Bias.Dispose(); }
+        foreach (var layer in Layers) layer.Dispose();
+        PatchConvolution.Dispose();
         PositionTable.Dispose();
         PostNormWeight.Dispose();
         PostNormBias.Dispose();

@@ -5,7 +5,7 @@ using Buffer = ILGPU.Runtime.MemoryBuffer1D<float, ILGPU.Stride1D.Dense>;
 
 namespace MiniCPM.Engine.Vision.Gpu;
 
-/// <summary>Random float matrices filled on the device (each with the next seed) and constant vectors: a tower of any
+/// <summary>Random float matrices filled on the device (each with the next seed) and constant vectors: an encoder of any
 /// shape without a file, for benchmarks.</summary>
 internal sealed class RandomDeviceWeights
 {
@@ -16,7 +16,7 @@ internal sealed class RandomDeviceWeights
     public RandomDeviceWeights(GpuDevice device, TensorType type, uint seed)
     {
         if (type is not (TensorType.F32 or TensorType.F16 or TensorType.BF16))
-            throw new ArgumentException($"random vision weights are F32, F16 or BF16, not {type}", nameof(type));
+            throw new ArgumentException($"random encoder weights are F32, F16 or BF16, not {type}", nameof(type));
         _device = device;
         _type = type;
         _next = seed;
