@@ -7,8 +7,8 @@
 #   tests   the Gpu test program on CUDA (MINICPM_GPU_TEST_DEVICE=cuda; the CUDA-only facts run too) → $OUT/tests.log
 #   poison  the same with every new device buffer filled with 0xFF (MINICPM_GPU_POISON=1)       → $OUT/tests-poison.log
 #   repeat  the Gpu tests on CUDA three more times, for failures that come and go                → $OUT/tests-repeat-N.log
-#   golden  the golden llm, vision and resampler cases on the GPU backend                      → $OUT/golden.log
-#   full    the whole GPU bench (kernels, decode, prefill, vision)                                → $OUT/full.log
+#   golden  the golden llm, vision, resampler and audio cases on the GPU backend                → $OUT/golden.log
+#   full    the whole GPU bench (kernels, decode, prefill, vision, audio)                         → $OUT/full.log
 #   sanitize  the decode/prefill model tests under compute-sanitizer (initcheck: device memory read before anything
 #           wrote it, on the hardware; then racecheck on shared memory) → $OUT/sanitize-*.log (skipped without it)
 #   beside  each older GpuBench in the payload (BESIDE= in gpu-payload.sh), kernels only (--quick --skip-e2e)
@@ -55,7 +55,7 @@ for step in "$@"; do
         echo "sanitize skipped: no compute-sanitizer in the payload" >> "$OUT/rc.txt"
       fi ;;
     golden)
-      timeout 150 $bench --device cuda --golden tests/golden/llm --golden tests/golden/vision --golden tests/golden/resampler --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
+      timeout 150 $bench --device cuda --golden tests/golden/llm --golden tests/golden/vision --golden tests/golden/resampler --golden tests/golden/audio --vision-only --tiny-vision > "$OUT/golden.log" 2>&1
       echo "golden rc=$?" >> "$OUT/rc.txt" ;;
     full)
       timeout 300 $bench --device cuda > "$OUT/full.log" 2>&1

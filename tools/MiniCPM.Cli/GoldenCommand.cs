@@ -11,7 +11,7 @@ namespace MiniCPM.Cli;
 /// </summary>
 internal static class GoldenCommand
 {
-    public const string Usage = "usage: minicpm golden <case-dir> [--threads N] [--device cpu|cuda[:N]|opencl[:N]]";
+    public const string Usage = "usage: minicpm golden <case-dir> [--threads N] [--device cpu|cuda[:N]|opencl[:N]|simulator]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {

@@ -101,17 +101,7 @@ public sealed class AudioKernelTests(SimulatorDevice simulator)
         var expected = new float[frames * width];
         PrefixAttention.Compute(q, k, v, expected, frames, frames, heads, heads, headDim, scale, AudioAttentionMask.VisibleKeys(frames, chunk));
 
-        using var qBuffer = _device.Upload<float>(q);
-        using var kBuffer = _device.Upload<float>(k);
-        using var vBuffer = _device.Upload<float>(v);
-        using var output = _device.Allocate<float>(frames * width);
-        _device.Kernels.DenseAttention(new DenseAttentionArgs
-        {
-            Query = qBuffer.View, Key = kBuffer.View, Value = vBuffer.View, Output = output.View,
-            QueryStride = width, KeyStride = width, ValueStride = width, OutputStride = width,
-            Queries = frames, Keys = frames, Heads = heads, HeadDim = headDim, Scale = scale, KeyChunk = chunk,
-        });
-        Check.Close(expected, Check.Download(_device, output.View, frames * width), 2e-6, 1e-5);
+        Check.Close(expected, Attend(q, k, v, frames, heads, headDim, scale, chunk), 2e-6, 1e-5);
     }
 
     [Fact]
@@ -121,23 +111,26 @@ public sealed class AudioKernelTests(SimulatorDevice simulator)
         // the first chunk must differ from full attention's, and the last chunk's must not.
         const int frames = 40, chunk = 20, d = 16;
         float[] q = Check.Random(frames * d, 8), k = Check.Random(frames * d, 9, 2f), v = Check.Random(frames * d, 10);
-        float[] Run(int keyChunk)
-        {
-            using var qBuffer = _device.Upload<float>(q);
-            using var kBuffer = _device.Upload<float>(k);
-            using var vBuffer = _device.Upload<float>(v);
-            using var output = _device.Allocate<float>(frames * d);
-            _device.Kernels.DenseAttention(new DenseAttentionArgs
-            {
-                Query = qBuffer.View, Key = kBuffer.View, Value = vBuffer.View, Output = output.View,
-                QueryStride = d, KeyStride = d, ValueStride = d, OutputStride = d,
-                Queries = frames, Keys = frames, Heads = 1, HeadDim = d, Scale = 0.25f, KeyChunk = keyChunk,
-            });
-            return Check.Download(_device, output.View, frames * d);
-        }
-        float[] chunked = Run(chunk), full = Run(0);
+        float[] chunked = Attend(q, k, v, frames, 1, d, 0.25f, chunk), full = Attend(q, k, v, frames, 1, d, 0.25f, 0);
         Assert.NotEqual(full.AsSpan(0, chunk * d).ToArray(), chunked.AsSpan(0, chunk * d).ToArray());
         Assert.Equal(full.AsSpan(chunk * d).ToArray(), chunked.AsSpan(chunk * d).ToArray());
+    }
+
+    /// <summary>Self-attention of q, k, v rows [frames, heads·headDim] on the device with the given key chunk.</summary>
+    private float[] Attend(float[] q, float[] k, float[] v, int frames, int heads, int headDim, float scale, int keyChunk)
+    {
+        int width = heads * headDim;
+        using var qBuffer = _device.Upload<float>(q);
+        using var kBuffer = _device.Upload<float>(k);
+        using var vBuffer = _device.Upload<float>(v);
+        using var output = _device.Allocate<float>(frames * width);
+        _device.Kernels.DenseAttention(new DenseAttentionArgs
+        {
+            Query = qBuffer.View, Key = kBuffer.View, Value = vBuffer.View, Output = output.View,
+            QueryStride = width, KeyStride = width, ValueStride = width, OutputStride = width,
+            Queries = frames, Keys = frames, Heads = heads, HeadDim = headDim, Scale = scale, KeyChunk = keyChunk,
+        });
+        return Check.Download(_device, output.View, frames * width);
     }
 
     [Theory]

@@ -35,11 +35,7 @@ public sealed class GpuWhisperEncoder : IDisposable
 
     private GpuWhisperEncoder(GpuDevice device, AudioConfig config, Func<GpuWhisperWeights> weights)
     {
-        string? problem = null;
-        if (config.DModel % 32 != 0) problem = $"audio d_model {config.DModel} is not a multiple of 32";
-        else if (config.DModel % config.Heads != 0 || config.HeadDim > DenseAttentionKernel.MaxHeadDim)
-            problem = $"audio head dimension {config.DModel}/{config.Heads} exceeds the attention kernel's {DenseAttentionKernel.MaxHeadDim}";
-        if (problem is not null) throw new GpuUnavailableException(device.Name, problem + "; use --device cpu");
+        GpuEncoderLayer.RequireShape(device, "audio d_model", config.DModel, config.Heads);
         _device = device;
         Config = config;
         _weights = weights();

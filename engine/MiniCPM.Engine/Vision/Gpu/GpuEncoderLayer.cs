@@ -1,4 +1,5 @@
 using ILGPU;
+using MiniCPM.Engine.Errors;
 using MiniCPM.Engine.Models.Qwen2Gpu;
 using MiniCPM.Kernels.Gpu;
 using Buffer = ILGPU.Runtime.MemoryBuffer1D<float, ILGPU.Stride1D.Dense>;
@@ -25,6 +26,17 @@ internal sealed record GpuEncoderLayer(
     Buffer Norm2Weight, Buffer Norm2Bias, FusedLinear Up, FusedLinear Down) : IDisposable
 {
     public IEnumerable<FusedLinear> Linears => [QueryKeyValue, Output, Up, Down];
+
+    /// <summary>Throws <see cref="GpuUnavailableException"/> (naming <paramref name="what"/>, e.g. "vision hidden size")
+    /// unless the kernels take a layer this wide: whole 32-column units, heads of at most the attention kernel's width.</summary>
+    public static void RequireShape(GpuDevice device, string what, int width, int heads)
+    {
+        string? problem = null;
+        if (width % 32 != 0) problem = $"{what} {width} is not a multiple of 32";
+        else if (width % heads != 0 || width / heads > DenseAttentionKernel.MaxHeadDim)
+            problem = $"{what} {width} in {heads} heads: the head dimension exceeds the attention kernel's {DenseAttentionKernel.MaxHeadDim}";
+        if (problem is not null) throw new GpuUnavailableException(device.Name, problem + "; use --device cpu");
+    }
 
     /// <param name="keyChunk">0: every row sees every row; otherwise block-causal chunks of this many rows
     /// (<see cref="DenseAttentionArgs.KeyChunk"/>).</param>

@@ -28,11 +28,7 @@ public sealed class GpuSiglipEncoder : IDisposable
 
     private GpuSiglipEncoder(GpuDevice device, VisionConfig config, Func<GpuSiglipWeights> weights)
     {
-        string? problem = null;
-        if (config.HiddenSize % 32 != 0) problem = $"vision hidden size {config.HiddenSize} is not a multiple of 32";
-        else if (config.HiddenSize % config.Heads != 0 || config.HeadDim > DenseAttentionKernel.MaxHeadDim)
-            problem = $"vision head dimension {config.HiddenSize}/{config.Heads} exceeds the attention kernel's {DenseAttentionKernel.MaxHeadDim}";
-        if (problem is not null) throw new GpuUnavailableException(device.Name, problem + "; use --device cpu");
+        GpuEncoderLayer.RequireShape(device, "vision hidden size", config.HiddenSize, config.Heads);
         _device = device;
         Config = config;
         _weights = weights();
