@@ -573,6 +573,24 @@ public sealed class GpuKernels
         _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
     }
 
+    // ---- Sampling: the candidates of a top-k step ----
+    private Action<AcceleratorStream, KernelConfig, LogitCandidatesArgs>? _logitCandidates;
+
+    /// <summary>The top-k candidates of one logits row and the penalized ids' logits (see <see cref="LogitCandidatesKernel"/>).</summary>
+    public void LogitCandidates(LogitCandidatesArgs args)
+    {
+        if (args.K < 1) throw new ArgumentOutOfRangeException(nameof(args), args.K, "K must be at least 1");
+        if (args.Capacity < 1 || args.PenalizedCapacity < 0 || args.MarginKeys < 0)
+            throw new ArgumentException($"capacities {args.Capacity}/{args.PenalizedCapacity} and margin {args.MarginKeys}", nameof(args));
+        int words = (args.Vocabulary + 31) / 32;
+        if (args.Logits.Length < args.Vocabulary || args.Allowed.Length < words || args.Eligible.Length < words
+            || args.Output.Length < LogitCandidatesKernel.OutputLength(args.Capacity, args.PenalizedCapacity))
+            throw new ArgumentException("a buffer is shorter than the vocabulary or the output layout needs", nameof(args));
+        _logitCandidates ??= _loader.LoadKernel<LogitCandidatesArgs>(LogitCandidatesKernel.Kernel);
+        Launches++;
+        _logitCandidates(Stream, new KernelConfig(1, LogitCandidatesKernel.GroupSize), args);
+    }
+
     // ---- Audio encoder: 1-D convolution unfold, exact GELU, ReLU, average pooling ----
     private Action<AcceleratorStream, Index1D, Conv1dUnfoldArgs>? _conv1dUnfold;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? _geluErf, _relu;
