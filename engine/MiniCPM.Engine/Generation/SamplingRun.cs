@@ -13,6 +13,9 @@ namespace MiniCPM.Engine.Generation;
 /// first to the model instead: it runs a window of steps, the same stop checks decide where the reply ends, and the
 /// window's tokens come out of <see cref="Step"/> one at a time — the same tokens, finish and sequence as feeding them
 /// one by one.</para>
+/// <para>On a model that hands out a step's top-k candidates (<see cref="ILogitCandidateSource"/>), when top-k (or
+/// greedy choice) settles the step and nothing needs the logits on the host, each step feeds for candidates and
+/// chooses from them; a step they cannot settle exactly fetches its whole row. Same choices, same random draws.</para>
 /// </summary>
 internal sealed class SamplingRun
 {
@@ -23,6 +26,9 @@ internal sealed class SamplingRun
     private readonly ReplyText? _text;
     private readonly StepLogitsObserver? _observer;
     private readonly IDeviceGreedyDecoder? _device;
+    private readonly ILogitCandidateSource? _candidateSource;
+    /// <summary>Candidate path: the current step's candidates (then <see cref="_logits"/> is stale).</summary>
+    private LogitCandidates? _candidates;
     private readonly List<int> _tokens = [];
     private float[] _logits;
     /// <summary>Device path: the last chosen id, which the next window feeds.</summary>
@@ -48,7 +54,13 @@ internal sealed class SamplingRun
         if (model is IDeviceGreedyDecoder device && context.Options.Strategy == DecodingStrategy.Greedy
             && context.Options.RepetitionPenalty == 1f && observer is null)
             _device = device;
+        else if (model is ILogitCandidateSource { } source && observer is null && _pipeline.CandidateRank is { } k && k <= source.MaxCandidateRank)
+            _candidateSource = source;
     }
+
+    /// <summary>Steps whose choice came from candidates, and steps among them that needed the whole row after all.</summary>
+    public int CandidateChoices { get; private set; }
+    public int CandidateFallbacks { get; private set; }
 
     /// <summary>Every id chosen so far (on the device path also those still waiting to be returned), the final stop
     /// token included.</summary>
@@ -75,12 +87,29 @@ internal sealed class SamplingRun
         }
 
         _observer?.Invoke(_tokens.Count, _logits);
-        var id = _pipeline.Choose(_logits, CollectionsMarshal.AsSpan(_tokens));
+        var id = ChooseNext();
         var chosen = Decide(id, _model.SequenceLength(_sequence));
         if (_decided) return chosen;
         if (_device is not null) DecodeOnDevice(id);
+        else if (_candidateSource is not null)
+            _candidates = _candidateSource.FeedForCandidates(_sequence, id,
+                new LogitCandidateQuery(_pipeline.CandidateRank!.Value, _context.AllowedIds, _context.Options.RepetitionPenalty == 1f ? [] : _tokens));
         else _logits = DecodingContext.Feed(_model, _sequence, new[] { id }, _logits);
         return chosen;
+    }
+
+    /// <summary>The next id: from the step's candidates when they settle it, else from the whole row.</summary>
+    private int ChooseNext()
+    {
+        if (_candidates is { } candidates)
+        {
+            _candidates = null;
+            CandidateChoices++;
+            if (_pipeline.ChooseFromCandidates(candidates) is { } id) return id;
+            CandidateFallbacks++;
+            _logits = _candidateSource!.LastLogits();
+        }
+        return _pipeline.Choose(_logits, CollectionsMarshal.AsSpan(_tokens));
     }
 
     /// <summary>Takes <paramref name="id"/> and checks the stop conditions; <paramref name="cached"/> is what the

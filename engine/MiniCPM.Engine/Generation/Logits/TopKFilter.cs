@@ -15,7 +15,7 @@ internal static class TopKFilter
     }
 
     /// <summary>The k-th largest value (k ≥ 1), via a min-heap of the k largest seen so far: O(n log k).</summary>
-    private static float KthLargest(ReadOnlySpan<float> scores, int k)
+    internal static float KthLargest(ReadOnlySpan<float> scores, int k)
     {
         var heap = new PriorityQueue<float, float>(k);
         foreach (var s in scores)

@@ -41,12 +41,19 @@ internal sealed class GreedyDecodeBuffers : IDisposable
     {
         bool[]? source = ImmutableCollectionsMarshal.AsArray(allowed);
         if (_maskUploaded && ReferenceEquals(source, _maskSource)) return;
-        var words = new uint[_mask.Length];
-        for (int id = 0; id < _vocabulary; id++)
-            if (source is null || (id < source.Length && source[id])) words[id >> 5] |= 1u << (id & 31);
-        _mask.View.CopyFromCPU(words);
+        _mask.View.CopyFromCPU(MaskWords(source, _vocabulary));
         _maskSource = source;
         _maskUploaded = true;
+    }
+
+    /// <summary>One bit per id of <paramref name="vocabulary"/>, set where <paramref name="allowed"/> allows it (null:
+    /// every id; ids past its length: none) — the mask layout of <see cref="ArgMaxArgs.Allowed"/>.</summary>
+    public static uint[] MaskWords(bool[]? allowed, int vocabulary)
+    {
+        var words = new uint[(vocabulary + 31) / 32];
+        for (int id = 0; id < vocabulary; id++)
+            if (allowed is null || (id < allowed.Length && allowed[id])) words[id >> 5] |= 1u << (id & 31);
+        return words;
     }
 
     /// <summary>Starts a window's record: no steps yet, slots reserved below <paramref name="reservedPositions"/>.</summary>

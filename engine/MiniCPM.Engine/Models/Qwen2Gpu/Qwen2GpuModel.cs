@@ -200,7 +200,13 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         var batch = new ForwardRequest[requests.Count];
         for (int i = 0; i < batch.Length; i++)
             batch[i] = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
+        CopyLogits(batch, Pass(batch));
+    }
 
+    /// <summary>Validates the batch, reserves its cache slots, queues the whole pass and advances the sequences; the
+    /// logits rows are then on the device (<see cref="Scratch.Logits"/>).</summary>
+    private Scratch Pass(ForwardRequest[] batch)
+    {
         int rows = Validate(batch);
         var appends = batch.Select(r => (r.Sequence.Value, r.Tokens.Length)).ToArray();
         _cache.Reserve(appends);
@@ -242,7 +248,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             if (rows == 1) _eagerDecodeSteps++;
         }
         foreach (var request in batch) _cache.Advance(request.Sequence.Value, request.Tokens.Length);
-        CopyLogits(batch, s);
+        return s;
     }
 
     /// <summary>Every kernel of one forward pass, queued: embedding, the layers, the final norm and lm_head.</summary>
@@ -662,6 +668,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _disposed = true;
         DisposeGraphs();
         _greedy?.Dispose();
+        _candidates?.Dispose();
         _scratch?.Dispose();
         _int8?.Dispose();
         _normBlocks?.Dispose();

@@ -1,0 +1,53 @@
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Engine.Models.Qwen2Gpu;
+
+/// <summary>
+/// Sampled decoding reads back a step's top-k candidates instead of its 600 KB logits row: after the usual one-token
+/// pass (a replayed graph), <see cref="LogitCandidatesKernel"/> ranks the row on the device and one copy of a few KB
+/// brings the candidates back. The row stays on the device for <see cref="LastLogits"/>.
+/// </summary>
+public sealed partial class Qwen2GpuModel : ILogitCandidateSource
+{
+    private LogitCandidateBuffers? _candidates;
+
+    /// <summary>Whether generation may use <see cref="FeedForCandidates"/> (default on; off: every step reads back its
+    /// whole row, as benchmarks and tests compare).</summary>
+    public bool LogitCandidates { get; set; } = true;
+
+    /// <summary>Steps <see cref="FeedForCandidates"/> has run.</summary>
+    public long CandidateSteps { get; private set; }
+
+    /// <inheritdoc/>
+    public int MaxCandidateRank => LogitCandidates ? LogitCandidateBuffers.MaxK : 0;
+
+    /// <inheritdoc/>
+    public LogitCandidates FeedForCandidates(SequenceId sequence, int token, LogitCandidateQuery query)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.K < 1 || query.K > LogitCandidateBuffers.MaxK)
+            throw new ArgumentOutOfRangeException(nameof(query), query.K, $"the top-k rank must be 1 … {LogitCandidateBuffers.MaxK}");
+        var s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
+        var c = _candidates ??= new LogitCandidateBuffers(_device, VocabularySize);
+        c.SetMasks(query.Allowed, query.Penalized);
+        _device.Kernels.LogitCandidates(new LogitCandidatesArgs
+        {
+            Logits = s.Logits!.View, Vocabulary = VocabularySize, Allowed = c.Allowed, Eligible = c.Eligible,
+            K = query.K, MarginKeys = query.MarginKeys, Capacity = LogitCandidateBuffers.Capacity,
+            PenalizedCapacity = LogitCandidateBuffers.PenalizedCapacity, Output = c.Output,
+        });
+        CandidateSteps++;
+        return c.Read();
+    }
+
+    /// <inheritdoc/>
+    public float[] LastLogits()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var s = _scratch ?? throw new InvalidOperationException("no pass has run yet");
+        var request = new ForwardRequest { Sequence = default, Tokens = new[] { 0 } }; // stands for the pass's one row
+        CopyLogits([request], s);
+        return request.Logits!;
+    }
+}
