@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using ILGPU;
 using ILGPU.Runtime;
+using MiniCPM.Engine.Generation;
 using MiniCPM.Engine.Golden;
 using MiniCPM.Engine.Models;
 using MiniCPM.Engine.Models.Qwen2Gpu;
@@ -629,6 +630,7 @@ internal static partial class GpuBenchmark
         })
             Guarded(() => EndToEndLine(gpu, spec, variant, graphs, quick));
         Guarded(() => BatchedDecodeLine(gpu, spec, quick));
+        Guarded(() => SampledDecodeLine(gpu, spec, quick));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
         // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
         // and the merge quantize what they write, and the norms after o and down ride in those projections' tails
@@ -757,6 +759,39 @@ internal static partial class GpuBenchmark
         double many = watch.Elapsed.TotalSeconds / steps;
         Line($"batched decode, Q4_0 int8, one by one: {batch} sequences {many * 1e3:F2} ms/step ({batch / many:F0} tok/s) against 1 sequence {one * 1e3:F2} ms/step ({1 / one:F0} tok/s): {many / one:F2}× the time for {batch}× the tokens");
         foreach (var sequence in sequences) model.FreeSequence(sequence);
+    }
+
+    /// <summary>
+    /// Sampled generation with MiniCPM's chat settings (temperature 0.7, top-k 100, top-p 0.8, repetition penalty
+    /// 1.05) through the engine's Generator, Q4_0 int8, graphs on: each step reading back the device's top-k candidates
+    /// (Qwen2GpuModel.FeedForCandidates) against each step reading back the whole logits row and running the host's
+    /// pipeline over the vocabulary. The same seed gives the same tokens both ways; ms per token from the second token
+    /// on (the prompt's prefill left out).
+    /// </summary>
+    private static void SampledDecodeLine(GpuDevice gpu, SyntheticModelSpec spec, bool quick)
+    {
+        using var model = Qwen2GpuModel.Random(gpu, spec.Llm, TensorType.Q4_0,
+            new Qwen2GpuOptions { KvCacheTokens = _tiny ? 64 : 1024, Activations = ActivationPrecision.Int8 });
+        var random = new Random(7);
+        var prompt = Enumerable.Range(0, _tiny ? 3 : 16).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
+        var options = new GenerationOptions { MaxNewTokens = _tiny ? 3 : quick ? 32 : 128, Seed = 5 };
+        (double Seconds, int[] Tokens, long Fallbacks) Run(bool candidates)
+        {
+            model.LogitCandidates = candidates;
+            long before = model.CandidateSteps;
+            var tokens = new List<int>();
+            var watch = new Stopwatch();
+            foreach (var token in new Generator(model).Stream(prompt, options))
+            {
+                if (tokens.Count == 0) watch.Start(); // the first token comes from the prefill
+                tokens.Add(token.TokenId);
+            }
+            return (watch.Elapsed.TotalSeconds / Math.Max(1, tokens.Count - 1), tokens.ToArray(), model.CandidateSteps - before);
+        }
+        if (!_tiny) { Run(true); Run(false); } // warm-up: kernels, graphs
+        var rows = Run(false);
+        var candidates = Run(true);
+        Line($"sampled decode (T 0.7, top-k 100, top-p 0.8, penalty 1.05), Q4_0 int8, graphs on: top-k candidates read back {candidates.Seconds * 1e3:F2} ms/token, whole logits rows {rows.Seconds * 1e3:F2} ms/token ({rows.Seconds / candidates.Seconds:F2}×); {candidates.Tokens.Length} tokens, {(candidates.Tokens.SequenceEqual(rows.Tokens) ? "the same" : "DIFFERENT")} both ways");
     }
 
     /// <summary>Steps per host round trip of the device greedy decoding (Qwen2GpuOptions.GreedyWindow's default).</summary>
