@@ -58,10 +58,6 @@ internal sealed class SamplingRun
             _candidateSource = source;
     }
 
-    /// <summary>Steps whose choice came from candidates, and steps among them that needed the whole row after all.</summary>
-    public int CandidateChoices { get; private set; }
-    public int CandidateFallbacks { get; private set; }
-
     /// <summary>Every id chosen so far (on the device path also those still waiting to be returned), the final stop
     /// token included.</summary>
     public IReadOnlyList<int> Tokens => _tokens;
@@ -104,9 +100,7 @@ internal sealed class SamplingRun
         if (_candidates is { } candidates)
         {
             _candidates = null;
-            CandidateChoices++;
             if (_pipeline.ChooseFromCandidates(candidates) is { } id) return id;
-            CandidateFallbacks++;
             _logits = _candidateSource!.LastLogits();
         }
         return _pipeline.Choose(_logits, CollectionsMarshal.AsSpan(_tokens));

@@ -28,9 +28,10 @@ public sealed partial class Qwen2GpuModel : ILogitCandidateSource
         ArgumentNullException.ThrowIfNull(query);
         if (query.K < 1 || query.K > LogitCandidateBuffers.MaxK)
             throw new ArgumentOutOfRangeException(nameof(query), query.K, $"the top-k rank must be 1 … {LogitCandidateBuffers.MaxK}");
-        var s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
+        // The masks go up before the pass is queued: an upload waits for the stream, and the pass need not finish first.
         var c = _candidates ??= new LogitCandidateBuffers(_device, VocabularySize);
         c.SetMasks(query.Allowed, query.Penalized);
+        var s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
         _device.Kernels.LogitCandidates(new LogitCandidatesArgs
         {
             Logits = s.Logits!.View, Vocabulary = VocabularySize, Allowed = c.Allowed, Eligible = c.Eligible,
