@@ -13,7 +13,7 @@ internal sealed record KernelEntry(string Name, MethodInfo Method, bool Explicit
 
 /// <summary>The kernels of a quantized decode step: the int8 matrix-vector kernel for every int8 weight format (plain,
 /// and for Q4_0 with the RoPE epilogue and the RMSNorm tail), split-K attention and its merge, the fused int8 producers,
-/// and the float matrix kernel on F16 and Q4_0.</summary>
+/// the float matrix kernel on F16 and Q4_0, and the sampled step's top-k candidates.</summary>
 internal static class DecodeKernels
 {
     private static readonly Type[] Int8Formats =
@@ -38,6 +38,7 @@ internal static class DecodeKernels
         yield return new KernelEntry("split-attention-then-merge", Method(typeof(SplitAttentionKernel), nameof(SplitAttentionKernel.KernelThenMerge)), true);
         yield return new KernelEntry("rmsnorm-int8", Method(typeof(NormKernels), nameof(NormKernels.RmsNormInt8)), true);
         yield return new KernelEntry("silu-mul-int8", Method(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SiluMulFusedInt8)), true);
+        yield return new KernelEntry("logit-candidates", Method(typeof(LogitCandidatesKernel), nameof(LogitCandidatesKernel.Kernel)), true);
         foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
             yield return new KernelEntry($"matvec-{Short(format)}",
                 Method(typeof(MatMulKernel), nameof(MatMulKernel.Kernel)).MakeGenericMethod(format, typeof(RowPairStore)), true);
