@@ -56,6 +56,24 @@ public sealed class GpuWhisperEncoderTests(SimulatorDevice simulator) : IDisposa
     }
 
     [Fact]
+    public void APieceTooShortForATokenGivesNoRowsAsOnTheCpu()
+    {
+        string folder = Path.Combine(_dir, "short-o");
+        SyntheticModel.WriteHfFolder(SyntheticModelSpec.Preset("tiny-o") with { Audio = SyntheticModelSpec.WhisperShape(dModel: 64, layers: 1, heads: 2) },
+            folder, TensorType.BF16, seed: 9);
+        using var checkpoint = Checkpoint.Open(folder);
+        using var cpu = new AudioEmbedder(checkpoint, new AudioEmbedderOptions { Threads = 1 });
+        using var gpu = new AudioEmbedder(checkpoint, new AudioEmbedderOptions { Device = _device });
+        var samples = Noise(100, 4); // one mel frame, one encoder frame: no pooled token
+        var expected = cpu.EncodePiece(samples);
+        var actual = gpu.EncodePiece(samples);
+        Assert.Equal((1, 1, 0), (actual.MelFrames, actual.EncoderFrames, actual.Tokens));
+        Assert.Empty(actual.Pooled);
+        AssertClose(expected.Hidden, actual.Hidden);
+        Assert.Throws<InvalidAudioException>(() => gpu.Embed(new AudioClip(samples, AudioClip.WhisperSampleRate)));
+    }
+
+    [Fact]
     public void TheModelPutsTheAudioEncoderOnItsDevice()
     {
         string folder = Path.Combine(_dir, "tiny-o-model");
