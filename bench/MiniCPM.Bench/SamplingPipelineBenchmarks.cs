@@ -62,7 +62,7 @@ public class SamplingPipelineBenchmarks
     {
         var eligible = Enumerable.Range(0, logits.Length).Where(id => !penalized.Contains(id)).ToArray();
         uint kth = eligible.Select(id => LogitCandidatesKernel.Key(logits[id])).OrderDescending().ElementAt(k - 1);
-        uint low = kth - 64;
+        uint low = kth - 64; // random logits in [−10, 10): far above −∞'s key
         var ids = eligible.Where(id => LogitCandidatesKernel.Key(logits[id]) >= low).ToArray();
         var penalizedIds = penalized.Order().ToArray();
         return new LogitCandidates(ids, ids.Select(id => logits[id]).ToArray(), penalizedIds,

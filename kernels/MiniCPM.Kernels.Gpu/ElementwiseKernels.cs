@@ -64,6 +64,10 @@ public static class ElementwiseKernels
     /// <summary>y = gelu(x) exactly, ½·x·erfc(−x/√2) (<see cref="DeviceErf"/>): Whisper's activation.</summary>
     public static void GeluErf(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = DeviceErf.Gelu(x[i]);
 
-    /// <summary>y = max(x, 0).</summary>
-    public static void Relu(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = IntrinsicMath.Max(x[i], 0f);
+    /// <summary>y = max(x, 0), NaN staying NaN as on the CPU (PTX's max would turn it into 0).</summary>
+    public static void Relu(Index1D i, ArrayView<float> x, ArrayView<float> y)
+    {
+        float v = x[i];
+        y[i] = XMath.IsNaN(v) ? v : IntrinsicMath.Max(v, 0f);
+    }
 }

@@ -42,11 +42,15 @@ public static class LogitCandidatesKernel
     public const int GroupSize = 256;
 
     /// <summary>Output: [0] candidates found (may exceed Capacity: then only Capacity were written), [1] penalized ids
-    /// found (likewise), [2] allowed NaN logits, [3] the lowest key taken (1: every eligible id with a number), then
-    /// Capacity candidate ids, Capacity candidate logits (float bits), PenalizedCapacity ids, PenalizedCapacity logits.</summary>
+    /// found (likewise), [2] allowed NaN logits, [3] the lowest key taken (1: every eligible id with a number, also
+    /// when the margin reaches down to −∞), then Capacity candidate ids, Capacity candidate logits (float bits),
+    /// PenalizedCapacity ids, PenalizedCapacity logits.</summary>
     public static int OutputLength(int capacity, int penalizedCapacity) => Header + 2 * capacity + 2 * penalizedCapacity;
 
     public const int Header = 4;
+
+    /// <summary>The lowest key a number has (−∞'s).</summary>
+    public const uint NegativeInfinityKey = 0x007F_FFFFu;
 
     /// <summary>The order-preserving key of a float (larger float, larger key; −0 just below +0).</summary>
     public static uint Key(float value)
@@ -116,8 +120,9 @@ public static class LogitCandidatesKernel
             prefixMask |= 255u << shift;
         }
 
+        // Every number's key is at least −∞'s: a threshold that reaches that far leaves no eligible number out (1).
         uint kth = state[0];
-        uint low = state[2] == 0 || kth <= (uint)a.MarginKeys + 1 ? 1u : kth - (uint)a.MarginKeys;
+        uint low = state[2] == 0 || kth <= NegativeInfinityKey + (uint)a.MarginKeys ? 1u : kth - (uint)a.MarginKeys;
         int candidates = LogitCandidatesKernel.Header, penalized = candidates + 2 * a.Capacity;
         for (int id = t; id < a.Vocabulary; id += GroupSize)
         {

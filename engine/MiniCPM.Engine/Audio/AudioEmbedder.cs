@@ -85,7 +85,16 @@ public sealed class AudioEmbedder : IDisposable
             EmbeddingWidth = _projector.Width;
             _pool = new CpuThreadPool(Math.Max(1, _options.Threads));
         }
-        _logMel = new WhisperLogMel(Config.MelBins);
+        try
+        {
+            _logMel = new WhisperLogMel(Config.MelBins);
+        }
+        catch
+        {
+            _gpu?.Dispose(); // its device memory would outlive a constructor that failed
+            _pool?.Dispose();
+            throw;
+        }
         _contextTokens = checkpoint.Config.Llm?.MaxPositions;
         _owned = owned ? checkpoint : null;
     }

@@ -27,8 +27,10 @@ internal sealed class SamplingRun
     private readonly StepLogitsObserver? _observer;
     private readonly IDeviceGreedyDecoder? _device;
     private readonly ILogitCandidateSource? _candidateSource;
-    /// <summary>Candidate path: the current step's candidates (then <see cref="_logits"/> is stale).</summary>
-    private LogitCandidates? _candidates;
+    /// <summary>Candidate path: the next id, chosen from its step's candidates as soon as they came (else
+    /// <see cref="_logits"/> holds that step's whole row, fetched at once: the model keeps it only until its next pass,
+    /// which another sequence may run before this run's next step).</summary>
+    private int? _nextId;
     private readonly List<int> _tokens = [];
     private float[] _logits;
     /// <summary>Device path: the last chosen id, which the next window feeds.</summary>
@@ -87,23 +89,31 @@ internal sealed class SamplingRun
         var chosen = Decide(id, _model.SequenceLength(_sequence));
         if (_decided) return chosen;
         if (_device is not null) DecodeOnDevice(id);
-        else if (_candidateSource is not null)
-            _candidates = _candidateSource.FeedForCandidates(_sequence, id,
-                new LogitCandidateQuery(_pipeline.CandidateRank!.Value, _context.AllowedIds, _context.Options.RepetitionPenalty == 1f ? [] : _tokens));
+        else if (_candidateSource is not null) FeedForCandidates(id);
         else _logits = DecodingContext.Feed(_model, _sequence, new[] { id }, _logits);
         return chosen;
     }
 
-    /// <summary>The next id: from the step's candidates when they settle it, else from the whole row.</summary>
+    /// <summary>The next id: chosen already from its step's candidates, or from the whole row.</summary>
     private int ChooseNext()
     {
-        if (_candidates is { } candidates)
+        if (_nextId is { } id)
         {
-            _candidates = null;
-            if (_pipeline.ChooseFromCandidates(candidates) is { } id) return id;
-            _logits = _candidateSource!.LastLogits();
+            _nextId = null;
+            return id;
         }
         return _pipeline.Choose(_logits, CollectionsMarshal.AsSpan(_tokens));
+    }
+
+    /// <summary>Feeds <paramref name="id"/> for the step's candidates and chooses the next id from them right away (its
+    /// random draw is the next one either way); a step they cannot settle fetches its row now.</summary>
+    private void FeedForCandidates(int id)
+    {
+        var query = new LogitCandidateQuery(_pipeline.CandidateRank!.Value, _context.AllowedIds,
+            _context.Options.RepetitionPenalty == 1f ? [] : _tokens);
+        var candidates = _candidateSource!.FeedForCandidates(_sequence, id, query);
+        _nextId = _pipeline.ChooseFromCandidates(candidates);
+        if (_nextId is null) _logits = _candidateSource.LastLogits();
     }
 
     /// <summary>Takes <paramref name="id"/> and checks the stop conditions; <paramref name="cached"/> is what the

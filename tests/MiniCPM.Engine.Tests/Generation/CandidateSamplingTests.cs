@@ -74,6 +74,32 @@ public sealed class CandidateSamplingTests
     }
 
     [Fact]
+    public void TwoRunsSteppedInTurnOnOneModelKeepTheirOwnRows()
+    {
+        // A step the candidates cannot settle needs its own row; the other run's pass in between must not replace it.
+        var options = new GenerationOptions { MaxNewTokens = 40, Temperature = 1.1f, TopK = 40, Seed = 4 };
+        int[] promptA = [1, 2, 3], promptB = [7, 8];
+        var soloA = new Generator(Model()).Generate(promptA, options).Tokens;
+        var soloB = new Generator(Model()).Generate(promptB, options).Tokens;
+
+        var shared = new FakeCandidateModel(Model(), marginOverride: 0);
+        var generator = new Generator(shared);
+        using var a = generator.Stream(promptA, options).GetEnumerator();
+        using var b = generator.Stream(promptB, options).GetEnumerator();
+        var tokensA = new List<int>();
+        var tokensB = new List<int>();
+        bool moreA = true, moreB = true;
+        while (moreA || moreB)
+        {
+            if (moreA && (moreA = a.MoveNext())) tokensA.Add(a.Current.TokenId);
+            if (moreB && (moreB = b.MoveNext())) tokensB.Add(b.Current.TokenId);
+        }
+        Assert.True(shared.RowsFetched > 0, "no step fell back to its row");
+        Assert.Equal(soloA, tokensA);
+        Assert.Equal(soloB, tokensB);
+    }
+
+    [Fact]
     public void SamplingWithoutTopKReadsWholeRows()
     {
         var candidates = new FakeCandidateModel(Model());

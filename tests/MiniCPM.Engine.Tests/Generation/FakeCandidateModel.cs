@@ -39,7 +39,7 @@ internal sealed class FakeCandidateModel(FakeLanguageModel inner, int? marginOve
         var penalized = query.Penalized.ToHashSet();
         var eligible = Enumerable.Range(0, vocabulary).Where(id => Allowed(id) && !penalized.Contains(id) && !float.IsNaN(_last[id])).ToArray();
         var keys = eligible.Select(id => LogitCandidatesKernel.Key(_last[id])).OrderByDescending(k => k).ToArray();
-        uint low = keys.Length < query.K || keys[query.K - 1] <= (uint)margin + 1 ? 1u : keys[query.K - 1] - (uint)margin;
+        uint low = keys.Length < query.K || keys[query.K - 1] <= LogitCandidatesKernel.NegativeInfinityKey + (uint)margin ? 1u : keys[query.K - 1] - (uint)margin;
         var ids = eligible.Where(id => LogitCandidatesKernel.Key(_last[id]) >= low).ToArray();
         var penalizedIds = Enumerable.Range(0, vocabulary).Where(id => Allowed(id) && penalized.Contains(id) && !float.IsNaN(_last[id])).ToArray();
         bool complete = !Enumerable.Range(0, vocabulary).Any(id => Allowed(id) && float.IsNaN(_last[id]));

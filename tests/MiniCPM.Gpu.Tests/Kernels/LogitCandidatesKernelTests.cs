@@ -41,7 +41,7 @@ public sealed class LogitCandidatesKernelTests(SimulatorDevice simulator)
 
         var keys = Enumerable.Range(0, vocabulary).Where(i => eligible[i] && !float.IsNaN(logits[i]))
             .Select(i => LogitCandidatesKernel.Key(logits[i])).OrderByDescending(x => x).ToArray();
-        uint low = keys.Length < k || keys[k - 1] <= (uint)margin + 1 ? 1u : keys[k - 1] - (uint)margin;
+        uint low = keys.Length < k || keys[k - 1] <= LogitCandidatesKernel.NegativeInfinityKey + (uint)margin ? 1u : keys[k - 1] - (uint)margin;
         var expectedCandidates = Enumerable.Range(0, vocabulary)
             .Where(i => eligible[i] && !float.IsNaN(logits[i]) && LogitCandidatesKernel.Key(logits[i]) >= low).ToArray();
         var expectedPenalized = Enumerable.Range(0, vocabulary).Where(i => allowed[i] && !eligible[i] && !float.IsNaN(logits[i])).ToArray();
@@ -64,6 +64,17 @@ public sealed class LogitCandidatesKernelTests(SimulatorDevice simulator)
         var ids = output.AsSpan(LogitCandidatesKernel.Header, 64).ToArray();
         Assert.Equal(64, ids.Distinct().Count());
         Assert.All(ids, id => Assert.InRange(id, 0, 599));
+    }
+
+    [Fact]
+    public void AThresholdAtMinusInfinityLeavesNothingOut()
+    {
+        // 10 numbers and 290 −∞: the 20th largest is −∞, so every eligible id is a candidate and none is reported left out.
+        var logits = Enumerable.Range(0, 300).Select(i => i % 30 == 0 ? i * 0.1f : float.NegativeInfinity).ToArray();
+        var all = Enumerable.Repeat(true, 300).ToArray();
+        var output = Run(logits, all, all, k: 20, margin: 64, capacity: 512, penalizedCapacity: 0);
+        Assert.Equal((300, 1), (output[0], output[3]));
+        Assert.Equal(LogitCandidatesKernel.NegativeInfinityKey, LogitCandidatesKernel.Key(float.NegativeInfinity));
     }
 
     [Fact]

@@ -76,15 +76,17 @@ internal sealed class LogitsPipeline
         Array.Sort(ids, scores); // the two lists are disjoint; the pipeline visits ids in ascending order
         if (n == 0) return null;
 
-        if (_options.Strategy != DecodingStrategy.Sample) return ids[TokenSampler.ArgMax(scores)];
-        TemperatureScaling.Apply(scores, _options.Temperature);
+        bool sample = _options.Strategy == DecodingStrategy.Sample;
+        if (sample) TemperatureScaling.Apply(scores, _options.Temperature);
         if (candidates.Lowest is { } lowest)
         {
-            // The largest logit an id left out can have, through the same temperature division.
+            // The largest logit an id left out can have, through the same temperature division: it must fall below
+            // the K-th score (greedy: the best), or one of those ids could tie with it on the whole row.
             float bound = LogitCandidatesKernel.Value(LogitCandidatesKernel.Key(lowest) - 1);
-            if (_options.Temperature != 1f) bound /= _options.Temperature;
+            if (sample && _options.Temperature != 1f) bound /= _options.Temperature;
             if (n < k || !(bound < TopKFilter.KthLargest(scores, k))) return null;
         }
+        if (!sample) return ids[TokenSampler.ArgMax(scores)];
         TopKFilter.Apply(scores, k);
         TopPFilter.Apply(scores, _options.TopP);
         MinPFilter.Apply(scores, _options.MinP);
