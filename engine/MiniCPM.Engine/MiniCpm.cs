@@ -113,7 +113,7 @@ public sealed class MiniCpm : IDisposable
             if (config.Audio is not null && checkpoint.Weights.Weights.Any(w => w.InternalName.StartsWith("audio.", StringComparison.Ordinal)))
                 audio = device is null
                     ? AudioEmbedder.Load(path, new AudioEmbedderOptions { Threads = options.Threads, Residency = options.WeightResidency })
-                    : new AudioEmbedder(checkpoint, new AudioEmbedderOptions { Device = device }); // the weights are copied to the device
+                    : new AudioEmbedder(checkpoint, new AudioEmbedderOptions { Threads = options.Threads, Device = device }); // the weights are copied to the device
             return (vision, audio, config.Slicing);
         }
         catch

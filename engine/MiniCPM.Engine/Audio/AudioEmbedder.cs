@@ -9,7 +9,7 @@ namespace MiniCPM.Engine.Audio;
 /// <summary>How <see cref="AudioEmbedder"/> runs.</summary>
 public sealed record AudioEmbedderOptions
 {
-    /// <summary>Worker threads, the caller included.</summary>
+    /// <summary>Worker threads, the caller included (the encoder's on the CPU; the log-mel's either way).</summary>
     public int Threads { get; init; } = Math.Min(Environment.ProcessorCount, 4);
 
     /// <summary>
@@ -57,7 +57,7 @@ public sealed class AudioEmbedder : IDisposable
     private readonly Checkpoint? _owned;
     private readonly WhisperEncoder? _encoder;
     private readonly AudioProjector? _projector;
-    private readonly CpuThreadPool? _pool;
+    private readonly CpuThreadPool _pool;
     private readonly GpuWhisperEncoder? _gpu;
     private readonly WhisperLogMel _logMel;
     private readonly AudioEmbedderOptions _options;
@@ -83,16 +83,16 @@ public sealed class AudioEmbedder : IDisposable
             _encoder = new WhisperEncoder(weights);
             _projector = new AudioProjector(weights);
             EmbeddingWidth = _projector.Width;
-            _pool = new CpuThreadPool(Math.Max(1, _options.Threads));
         }
         try
         {
             _logMel = new WhisperLogMel(Config.MelBins);
+            // The CPU path's encoder threads; on a GPU the log-mel's, which is then the CPU's whole share.
+            _pool = new CpuThreadPool(Math.Max(1, _options.Threads));
         }
         catch
         {
             _gpu?.Dispose(); // its device memory would outlive a constructor that failed
-            _pool?.Dispose();
             throw;
         }
         _contextTokens = checkpoint.Config.Llm?.MaxPositions;
@@ -181,12 +181,12 @@ public sealed class AudioEmbedder : IDisposable
     {
         if (samples.Length == 0 || samples.Length > WhisperLogMel.PaddedSamples)
             throw new ArgumentException($"a piece holds 1 to {WhisperLogMel.PaddedSamples} samples (30 s at 16 kHz), not {samples.Length}", nameof(samples));
-        return (_logMel.Compute(samples), WhisperLogMel.FrameCount(samples.Length));
+        return (_logMel.Compute(samples, _pool), WhisperLogMel.FrameCount(samples.Length));
     }
 
     public void Dispose()
     {
-        _pool?.Dispose();
+        _pool.Dispose();
         _gpu?.Dispose();
         _owned?.Dispose();
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using MiniCPM.Kernels.Cpu;
 
 namespace MiniCPM.Engine.Audio;
@@ -15,9 +16,10 @@ namespace MiniCPM.Engine.Audio;
 /// <item>keep the first ⌈n/160⌉ frames.</item>
 /// </list>
 /// Frames whose window holds only padding zeros are exactly log10(1e-10) = −10, the smallest possible value, so they
-/// never raise the maximum and are not transformed. Computed in double, stored as float.
+/// never raise the maximum and are not transformed. Computed in double, stored as float. Frames are independent and
+/// the maximum does not depend on the order it is taken in, so a thread pool splits the frames with the same result.
 /// </summary>
-public sealed class WhisperLogMel
+public sealed unsafe class WhisperLogMel
 {
     public const int SampleRate = AudioClip.WhisperSampleRate;
     public const int FftSize = 400;
@@ -43,11 +45,14 @@ public sealed class WhisperLogMel
     /// <summary>Valid frames of n samples: ⌈n/160⌉ (the extractor's attention mask subsampled every hop).</summary>
     public static int FrameCount(long samples) => checked((int)((samples + HopLength - 1) / HopLength));
 
+    /// <summary>Frames per work item when a pool splits them (each item sets up its own FFT).</summary>
+    private const int FramesPerJob = 64;
+
     /// <summary>
     /// Log-mel of one piece of 1 … 480 000 samples at 16 kHz: [MelBins, ⌈n/160⌉] row-major (mel bin major, as the
-    /// encoder's conv1 reads it).
+    /// encoder's conv1 reads it). <paramref name="pool"/> splits the frames (the same values either way).
     /// </summary>
-    public float[] Compute(ReadOnlySpan<float> samples)
+    public float[] Compute(ReadOnlySpan<float> samples, CpuThreadPool? pool = null)
     {
         if (samples.Length == 0 || samples.Length > PaddedSamples)
             throw new ArgumentException($"a mel piece holds 1 to {PaddedSamples} samples, not {samples.Length}", nameof(samples));
@@ -63,29 +68,28 @@ public sealed class WhisperLogMel
         // that touches the signal.
         int frames = Math.Max(computed, lastTouching + 1);
 
-        var fft = new RealFft(FftSize);
-        var frame = new double[FftSize];
-        var spectrum = new Complex[fft.Bins];
-        var power = new double[fft.Bins];
-        var mel = new double[MelBins];
         var logMel = new double[frames * MelBins]; // [frame, bin]
-        double max = LogFloor;
-        for (int t = 0; t < frames; t++)
+        var frameMax = new double[frames];
+        fixed (float* signal = samples)
         {
-            for (int i = 0; i < FftSize; i++)
+            var work = new FrameWork(this, signal, n, logMel, frameMax);
+            if (pool is null || frames < 2 * FramesPerJob) work.Run(0, frames);
+            else
             {
-                int source = Reflect(t * HopLength - FftSize / 2 + i);
-                frame[i] = (source < n ? samples[source] : 0.0) * _window[i];
-            }
-            fft.PowerSpectrum(frame, spectrum, power);
-            _filters.Apply(power, mel);
-            for (int m = 0; m < MelBins; m++)
-            {
-                double value = Math.Log10(Math.Max(mel[m], 1e-10));
-                logMel[t * MelBins + m] = value;
-                if (value > max) max = value;
+                var handle = GCHandle.Alloc(work);
+                try
+                {
+                    pool.For(frames, new FrameJob(handle), FramesPerJob);
+                }
+                finally
+                {
+                    handle.Free();
+                }
             }
         }
+        double max = LogFloor;
+        foreach (double m in frameMax)
+            if (m > max) max = m;
 
         double floor = max - DynamicRange;
         var result = new float[MelBins * keep];
@@ -96,6 +100,44 @@ public sealed class WhisperLogMel
                 result[m * keep + t] = (float)((Math.Max(value, floor) + 4) / 4);
             }
         return result;
+    }
+
+    /// <summary>The log-mel rows of frames [start, end) of one piece, and each frame's largest value.</summary>
+    private sealed class FrameWork(WhisperLogMel owner, float* samples, int length, double[] logMel, double[] frameMax)
+    {
+        public void Run(int start, int end)
+        {
+            int bins = owner.MelBins;
+            var fft = new RealFft(FftSize);
+            var frame = new double[FftSize];
+            var spectrum = new Complex[fft.Bins];
+            var power = new double[fft.Bins];
+            var mel = new double[bins];
+            for (int t = start; t < end; t++)
+            {
+                for (int i = 0; i < FftSize; i++)
+                {
+                    int source = Reflect(t * HopLength - FftSize / 2 + i);
+                    frame[i] = (source < length ? samples[source] : 0.0) * owner._window[i];
+                }
+                fft.PowerSpectrum(frame, spectrum, power);
+                owner._filters.Apply(power, mel);
+                double max = LogFloor;
+                for (int m = 0; m < bins; m++)
+                {
+                    double value = Math.Log10(Math.Max(mel[m], 1e-10));
+                    logMel[t * bins + m] = value;
+                    if (value > max) max = value; // a NaN never becomes the maximum
+                }
+                frameMax[t] = max;
+            }
+        }
+    }
+
+    /// <summary>A pool job over frames: the pool takes only unmanaged jobs, so the work is reached through a handle.</summary>
+    private readonly struct FrameJob(GCHandle work) : IRangeJob
+    {
+        public void Execute(int start, int end) => ((FrameWork)work.Target!).Run(start, end);
     }
 
     /// <summary>torch's reflect padding of the 480 000-sample piece: −k ↦ k, (L−1)+k ↦ (L−1)−k.</summary>

@@ -67,6 +67,20 @@ public class WhisperLogMelTests
         Assert.True(mel.Count(v => v == bottom) > 80 * 50, "the quiet half should be clamped");
     }
 
+    [Theory]
+    [InlineData(480000)] // a whole piece: 3000 frames, the reflected tail included
+    [InlineData(31000)]  // 194 frames: a few work items and a short last one
+    [InlineData(5000)]   // fewer frames than two work items: no split
+    public void AThreadPoolGivesTheSameValues(int length)
+    {
+        // The loudest frame sits in the middle, so the maximum (and the clamp) come from one work item among several.
+        var samples = new float[length];
+        for (int i = 0; i < length; i++) samples[i] = (float)((i > length / 2 && i < length / 2 + 800 ? 0.8 : 0.01) * Math.Sin(i * 0.37));
+        var logMel = new WhisperLogMel();
+        using var pool = new MiniCPM.Kernels.Cpu.CpuThreadPool(2);
+        Assert.Equal(logMel.Compute(samples), logMel.Compute(samples, pool));
+    }
+
     [Fact]
     public void LongAndEmptyPiecesAreRejected()
     {
