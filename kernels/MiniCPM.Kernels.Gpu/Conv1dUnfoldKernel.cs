@@ -24,13 +24,6 @@ public struct Conv1dUnfoldArgs
 /// </summary>
 public static class Conv1dUnfoldKernel
 {
-    /// <summary>Output steps: ⌊(length + 2·padding − taps) / stride⌋ + 1 (0 when the kernel does not fit).</summary>
-    public static int OutputLength(int length, int taps, int stride, int padding)
-    {
-        int span = length + 2 * padding - taps;
-        return span < 0 ? 0 : span / stride + 1;
-    }
-
     public static void Kernel(Index1D index, Conv1dUnfoldArgs a)
     {
         int step = index / a.RowStride, column = index % a.RowStride;

@@ -603,7 +603,7 @@ public sealed class GpuKernels
             throw new ArgumentException($"a convolution of {args.Channels} channels, {args.Taps} taps, stride {args.Stride}, padding {args.Padding} over {args.Length} steps", nameof(args));
         if (args.RowStride < args.Channels * args.Taps)
             throw new ArgumentOutOfRangeException(nameof(args), args.RowStride, $"rows shorter than {args.Channels}·{args.Taps}");
-        int steps = Conv1dUnfoldKernel.OutputLength(args.Length, args.Taps, args.Stride, args.Padding);
+        int steps = Cpu.Conv1d.OutputLength(args.Length, args.Taps, args.Stride, args.Padding);
         if (args.Columns.Length < (long)steps * args.RowStride)
             throw new ArgumentException($"the columns hold {args.Columns.Length} values; {steps}×{args.RowStride} needed", nameof(args));
         if (steps == 0) return 0;
