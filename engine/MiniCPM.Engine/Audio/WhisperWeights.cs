@@ -37,10 +37,14 @@ internal sealed class WhisperWeights
     /// <summary>Width of the projected embeddings (the LLM hidden size).</summary>
     public int EmbeddingWidth => Projection2.Outputs;
 
+    /// <summary>The audio encoder's config: the check every encoder (CPU and GPU) makes before loading.</summary>
+    /// <exception cref="ModelFormatException">The checkpoint has no audio encoder.</exception>
+    public static AudioConfig RequireAudio(Checkpoint checkpoint) => checkpoint.Config.Audio
+        ?? throw new ModelFormatException(checkpoint.SourcePath, "the checkpoint has no audio encoder (not MiniCPM-o, or init_audio is false)");
+
     public static WhisperWeights Load(Checkpoint checkpoint)
     {
-        var config = checkpoint.Config.Audio
-            ?? throw new ModelFormatException(checkpoint.SourcePath, "the checkpoint has no audio encoder (not MiniCPM-o, or init_audio is false)");
+        var config = RequireAudio(checkpoint);
         var file = checkpoint.Tensors;
         var map = checkpoint.Weights;
         string path = checkpoint.SourcePath;

@@ -49,8 +49,7 @@ public sealed class GpuWhisperEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(device);
-        var config = checkpoint.Config.Audio
-            ?? throw new ModelFormatException(checkpoint.SourcePath, "the checkpoint has no audio encoder (not MiniCPM-o, or init_audio is false)");
+        var config = WhisperWeights.RequireAudio(checkpoint);
         return new GpuWhisperEncoder(device, config, () => GpuWhisperWeights.Upload(device, checkpoint));
     }
 
