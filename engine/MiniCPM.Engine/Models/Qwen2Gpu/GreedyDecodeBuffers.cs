@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Kernels.Gpu;
@@ -13,17 +12,13 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// </summary>
 internal sealed class GreedyDecodeBuffers : IDisposable
 {
-    private readonly MemoryBuffer1D<uint, Stride1D.Dense> _mask;
+    private readonly AllowedIdMask _mask;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _record;
-    private readonly int _vocabulary;
-    private bool[]? _maskSource;
-    private bool _maskUploaded;
 
     public GreedyDecodeBuffers(GpuDevice device, int vocabulary, int window)
     {
-        _vocabulary = vocabulary;
         Window = window;
-        _mask = device.Allocate<uint>((vocabulary + 31) / 32);
+        _mask = new AllowedIdMask(device, vocabulary);
         _record = device.Allocate<int>(2 + window);
         ArgMax = new ArgMaxScratch(device, 1, vocabulary);
     }
@@ -35,26 +30,8 @@ internal sealed class GreedyDecodeBuffers : IDisposable
     public ArrayView<int> Record => _record.View;
     public ArgMaxScratch ArgMax { get; }
 
-    /// <summary>Uploads the mask of <paramref name="allowed"/> (default: every id) unless it is the one on the device
-    /// already (the same array: an <see cref="ImmutableArray{T}"/> does not change).</summary>
-    public void SetMask(ImmutableArray<bool> allowed)
-    {
-        bool[]? source = ImmutableCollectionsMarshal.AsArray(allowed);
-        if (_maskUploaded && ReferenceEquals(source, _maskSource)) return;
-        _mask.View.CopyFromCPU(MaskWords(source, _vocabulary));
-        _maskSource = source;
-        _maskUploaded = true;
-    }
-
-    /// <summary>One bit per id of <paramref name="vocabulary"/>, set where <paramref name="allowed"/> allows it (null:
-    /// every id; ids past its length: none) — the mask layout of <see cref="ArgMaxArgs.Allowed"/>.</summary>
-    public static uint[] MaskWords(bool[]? allowed, int vocabulary)
-    {
-        var words = new uint[(vocabulary + 31) / 32];
-        for (int id = 0; id < vocabulary; id++)
-            if (allowed is null || (id < allowed.Length && allowed[id])) words[id >> 5] |= 1u << (id & 31);
-        return words;
-    }
+    /// <summary>Uploads the mask of <paramref name="allowed"/> (default: every id) unless it is on the device already.</summary>
+    public void SetMask(ImmutableArray<bool> allowed) => _mask.Set(allowed);
 
     /// <summary>Starts a window's record: no steps yet, slots reserved below <paramref name="reservedPositions"/>.</summary>
     public void StartRecord(int reservedPositions) => _record.View.SubView(0, 2).CopyFromCPU([0, reservedPositions]);

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Kernels.Gpu;
@@ -19,20 +18,17 @@ internal sealed class LogitCandidateBuffers : IDisposable
     /// <summary>Most penalized ids a step reports (distinct ids generated so far).</summary>
     public const int PenalizedCapacity = 4096;
 
-    private readonly MemoryBuffer1D<uint, Stride1D.Dense> _allowed, _eligible;
+    private readonly AllowedIdMask _allowed;
+    private readonly MemoryBuffer1D<uint, Stride1D.Dense> _eligible;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _output;
     private readonly int _vocabulary;
-    private bool[]? _allowedSource;
-    private uint[] _allowedWords = [];
-    private bool _allowedUploaded;
     private readonly int[] _host = new int[LogitCandidatesKernel.OutputLength(Capacity, PenalizedCapacity)];
 
     public LogitCandidateBuffers(GpuDevice device, int vocabulary)
     {
         _vocabulary = vocabulary;
-        int words = (vocabulary + 31) / 32;
-        _allowed = device.Allocate<uint>(words);
-        _eligible = device.Allocate<uint>(words);
+        _allowed = new AllowedIdMask(device, vocabulary);
+        _eligible = device.Allocate<uint>((vocabulary + 31) / 32);
         _output = device.Allocate<int>(_host.Length);
     }
 
@@ -44,15 +40,8 @@ internal sealed class LogitCandidateBuffers : IDisposable
     /// <paramref name="penalized"/>.</summary>
     public void SetMasks(ImmutableArray<bool> allowed, IReadOnlyList<int> penalized)
     {
-        bool[]? source = ImmutableCollectionsMarshal.AsArray(allowed);
-        if (!_allowedUploaded || !ReferenceEquals(source, _allowedSource))
-        {
-            _allowedWords = GreedyDecodeBuffers.MaskWords(source, _vocabulary);
-            _allowed.View.CopyFromCPU(_allowedWords);
-            _allowedSource = source;
-            _allowedUploaded = true;
-        }
-        var eligible = (uint[])_allowedWords.Clone();
+        _allowed.Set(allowed);
+        var eligible = (uint[])_allowed.HostWords.Clone();
         foreach (int id in penalized)
             if ((uint)id < (uint)_vocabulary) eligible[id >> 5] &= ~(1u << (id & 31));
         _eligible.View.CopyFromCPU(eligible);
