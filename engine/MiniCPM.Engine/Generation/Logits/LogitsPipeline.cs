@@ -60,8 +60,8 @@ internal sealed class LogitsPipeline
     /// </summary>
     public int? ChooseFromCandidates(LogitCandidates candidates)
     {
-        if (!candidates.Complete || CandidateRank is not { } k) return null;
         int n = candidates.Ids.Length + candidates.PenalizedIds.Length;
+        if (!candidates.Complete || CandidateRank is not { } k || n == 0) return null;
         var ids = new int[n];
         var scores = new float[n];
         candidates.Ids.CopyTo(ids, 0);
@@ -74,7 +74,6 @@ internal sealed class LogitsPipeline
             scores[candidates.Ids.Length + j] = penalty == 1f ? s : s < 0 ? s * penalty : s / penalty;
         }
         Array.Sort(ids, scores); // the two lists are disjoint; the pipeline visits ids in ascending order
-        if (n == 0) return null;
 
         bool sample = _options.Strategy == DecodingStrategy.Sample;
         if (sample) TemperatureScaling.Apply(scores, _options.Temperature);
