@@ -39,17 +39,30 @@ internal static partial class GpuBenchmark
         for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
         var slice = new VisionSlice(pixels, side, side);
 
-        var watch = Stopwatch.StartNew();
-        tower.Embed(slice); // kernel compilation and scratch allocation
-        double first = watch.Elapsed.TotalSeconds;
-        int repetitions = tiny ? 1 : quick ? 3 : 10;
-        watch.Restart();
-        for (int i = 0; i < repetitions; i++) tower.Embed(slice);
-        double seconds = watch.Elapsed.TotalSeconds / repetitions;
         double flops = SliceFlops(v, r, patches);
-        Line($"| slice | patches | weights | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s |");
-        Line("|---|---|---|---|---|---|---|---|");
-        Line($"| {side}×{side} | {patches} | {tower.WeightBytes / 1e6:F0} MB | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {tower.WeightBytes / seconds / 1e9:F0} |");
+        Line($"| slice | patches | weights | matmuls on | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s | rows' max |difference| from CUDA cores, relative |");
+        Line("|---|---|---|---|---|---|---|---|---|---|");
+        bool tensorCores = gpu.Kernels.TensorCores;
+        float[]? cudaCoreRows = null;
+        try
+        {
+            foreach (bool onTensorCores in gpu.Kernels.HasTensorCores || gpu.IsSimulator ? new[] { false, true } : new[] { false })
+            {
+                gpu.Kernels.TensorCores = onTensorCores;
+                var watch = Stopwatch.StartNew();
+                float[] rows = tower.Embed(slice); // kernel compilation and scratch allocation
+                double first = watch.Elapsed.TotalSeconds;
+                int repetitions = tiny ? 1 : quick ? 3 : 10;
+                watch.Restart();
+                for (int i = 0; i < repetitions; i++) tower.Embed(slice);
+                double seconds = watch.Elapsed.TotalSeconds / repetitions;
+                string where = !onTensorCores ? "CUDA cores" : gpu.Kernels.TensorCores ? "TF32 tensor cores (3xTF32)" : $"CUDA cores (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})";
+                string difference = cudaCoreRows is null ? "—" : $"{RelativeDifference(cudaCoreRows, rows):E1}";
+                cudaCoreRows ??= rows;
+                Line($"| {side}×{side} | {patches} | {tower.WeightBytes / 1e6:F0} MB | {where} | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {tower.WeightBytes / seconds / 1e9:F0} | {difference} |");
+            }
+        }
+        finally { gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null; }
         if (!tiny || _tiny) // --tiny-vision alone skips them; the --tiny smoke run takes every path
         {
             Line("| dense attention | shape | µs/call | TFLOP/s |");

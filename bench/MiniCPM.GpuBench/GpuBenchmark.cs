@@ -204,9 +204,12 @@ internal static partial class GpuBenchmark
     /// against MatMulKernel at the same shape, and the token counts around the dispatch threshold.</summary>
     private static void TiledLines(GpuDevice gpu, bool quick)
     {
-        Line($"## tiled matmul (from {gpu.Kernels.TiledMinTokens} tokens) vs MatMulKernel (4 tokens per weight load) at the same shape");
-        Line("| shape | type | rows×cols | tokens | tiled µs | TFLOP/s | MatMulKernel µs | TFLOP/s | speed-up |");
-        Line("|---|---|---|---|---|---|---|---|---|");
+        Line($"## tiled matmul (from {gpu.Kernels.TiledMinTokens} tokens) on CUDA cores and on TF32 tensor cores (3xTF32) vs MatMulKernel (4 tokens per weight load) at the same shape");
+        Line(gpu.Kernels.HasTensorCores || gpu.IsSimulator
+            ? $"tensor cores: {(gpu.IsSimulator ? "emulated (simulator)" : "mma.sync m16n8k8 .tf32")}; max |difference| from the CUDA-core kernel, relative to max |y|"
+            : "tensor cores: none on this device (TF32 mma needs CUDA compute capability 8.0)");
+        Line("| shape | type | rows×cols | tokens | tiled µs | TFLOP/s | tensor-core µs | TFLOP/s | tensor / tiled | difference | MatMulKernel µs | TFLOP/s | tiled / MatMulKernel |");
+        Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         (string Name, int Rows, int Cols, int Tokens)[] shapes =
         [
             ("siglip fc1, 448² slice", 4320, 1152, 1024), // MLP width 4304, padded to whole 32-column units (GpuVisionWeights)
@@ -236,16 +239,50 @@ internal static partial class GpuBenchmark
         double flops = 2.0 * rows * cols * tokens;
         int repetitions = (int)Math.Clamp(2e12 / flops, 5, 200);
         int threshold = gpu.Kernels.TiledMinTokens;
-        double tiled, plain;
+        bool tensorCores = gpu.Kernels.TensorCores, haveTensorCores = gpu.Kernels.HasTensorCores || gpu.IsSimulator;
+        double tiled, plain, tensor = double.NaN, difference = double.NaN;
         try
         {
             gpu.Kernels.TiledMinTokens = 1;
+            gpu.Kernels.TensorCores = false;
             tiled = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+            if (haveTensorCores)
+            {
+                var cudaCores = Download(y.View, (long)tokens * rows);
+                gpu.Kernels.TensorCores = true;
+                tensor = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+                difference = gpu.Kernels.TensorCores ? RelativeDifference(cudaCores, Download(y.View, (long)tokens * rows)) : double.NaN;
+                if (!gpu.Kernels.TensorCores) Line($"tensor cores off: {gpu.Kernels.TensorCoreFallbackReason}");
+            }
             gpu.Kernels.TiledMinTokens = int.MaxValue;
             plain = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
         }
-        finally { gpu.Kernels.TiledMinTokens = threshold; }
-        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {tiled * 1e6:F1} | {flops / tiled / 1e12:F2} | {plain * 1e6:F1} | {flops / plain / 1e12:F2} | {plain / tiled:F2}× |");
+        finally
+        {
+            gpu.Kernels.TiledMinTokens = threshold;
+            gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null;
+        }
+        string tensorCells = double.IsNaN(tensor) ? "— | — | — | —" : $"{tensor * 1e6:F1} | {flops / tensor / 1e12:F2} | {tiled / tensor:F2}× faster | {difference:E1}";
+        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {tiled * 1e6:F1} | {flops / tiled / 1e12:F2} | {tensorCells} | {plain * 1e6:F1} | {flops / plain / 1e12:F2} | {plain / tiled:F2}× |");
+    }
+
+    private static float[] Download(ArrayView<float> view, long count)
+    {
+        var values = new float[count];
+        view.SubView(0, count).CopyToCPU(values);
+        return values;
+    }
+
+    /// <summary>max |a − b| / max |a|.</summary>
+    private static double RelativeDifference(float[] a, float[] b)
+    {
+        double worst = 0, scale = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs((double)a[i] - b[i]));
+            scale = Math.Max(scale, Math.Abs((double)a[i]));
+        }
+        return worst / Math.Max(scale, double.Epsilon);
     }
 
     /// <summary>Runs one measurement; a failure is printed and the bench goes on.</summary>
@@ -631,6 +668,8 @@ internal static partial class GpuBenchmark
             Guarded(() => EndToEndLine(gpu, spec, variant, graphs, quick));
         Guarded(() => BatchedDecodeLine(gpu, spec, quick));
         Guarded(() => SampledDecodeLine(gpu, spec, quick));
+        foreach (var type in _tiny ? [TensorType.Q4_0] : new[] { TensorType.Q4_0, TensorType.F16 })
+            Guarded(() => PrefillTensorCoreLine(gpu, spec, type));
         // Launches per decode token, counted (GpuKernels.Launches): embed; per layer norm, qkv (rope+cache in its
         // epilogue), attention + merge, o, norm, gate|up, silu·mul, down (with int8 activations the norms, silu·mul
         // and the merge quantize what they write, and the norms after o and down ride in those projections' tails
@@ -792,6 +831,46 @@ internal static partial class GpuBenchmark
         var rows = Run(false);
         var candidates = Run(true);
         Line($"sampled decode (T 0.7, top-k 100, top-p 0.8, penalty 1.05), Q4_0 int8, graphs on: top-k candidates read back {candidates.Seconds * 1e3:F2} ms/token, whole logits rows {rows.Seconds * 1e3:F2} ms/token ({rows.Seconds / candidates.Seconds:F2}×); {candidates.Tokens.Length} tokens, {(candidates.Tokens.SequenceEqual(rows.Tokens) ? "the same" : "DIFFERENT")} both ways");
+    }
+
+    /// <summary>
+    /// Prefill of one 512-token prompt (tiled products past GpuKernels.TiledMinTokens) with the matmuls on CUDA cores
+    /// and on the TF32 tensor cores, float activations: tokens/s both ways and how far the last row's logits moved,
+    /// relative to their largest magnitude (float32 rounding in another order, ~1e-6, not TF32's ~1e-3).
+    /// </summary>
+    private static void PrefillTensorCoreLine(GpuDevice gpu, SyntheticModelSpec spec, TensorType type)
+    {
+        if (!gpu.Kernels.HasTensorCores && !gpu.IsSimulator)
+        {
+            Line($"prefill, {type}: no tensor cores on this device");
+            return;
+        }
+        using var model = Qwen2GpuModel.Random(gpu, spec.Llm, type,
+            new Qwen2GpuOptions { KvCacheTokens = _tiny ? 128 : 1024, Activations = ActivationPrecision.Float32 });
+        int prompt = _tiny ? 64 : 512;
+        var random = new Random(9);
+        var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
+        bool tensorCores = gpu.Kernels.TensorCores;
+        (double Seconds, float[] Logits) Prefill(bool onTensorCores)
+        {
+            gpu.Kernels.TensorCores = onTensorCores;
+            var sequence = model.CreateSequence();
+            var request = new ForwardRequest { Sequence = sequence, Tokens = ids };
+            var watch = Stopwatch.StartNew();
+            model.Forward([request]);
+            double seconds = watch.Elapsed.TotalSeconds;
+            model.FreeSequence(sequence);
+            return (seconds, request.Logits!.ToArray());
+        }
+        try
+        {
+            if (!_tiny) { Prefill(false); Prefill(true); } // warm-up: kernel compilation, scratch
+            var cudaCores = Prefill(false);
+            var tensor = Prefill(true);
+            string where = gpu.Kernels.TensorCores ? "TF32 tensor cores" : $"CUDA cores again (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})";
+            Line($"prefill {prompt} tokens, {type}, float activations: CUDA cores {prompt / cudaCores.Seconds:F0} tok/s, {where} {prompt / tensor.Seconds:F0} tok/s ({cudaCores.Seconds / tensor.Seconds:F2}×); last row's logits max |difference| {RelativeDifference(cudaCores.Logits, tensor.Logits):E1} of max |logit|");
+        }
+        finally { gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null; }
     }
 
     /// <summary>Steps per host round trip of the device greedy decoding (Qwen2GpuOptions.GreedyWindow's default).</summary>

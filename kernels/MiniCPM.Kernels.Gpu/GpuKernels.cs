@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using MiniCPM.Kernels.Formats;
 using MiniCPM.Kernels.Gpu.RowFormats;
 
@@ -14,6 +15,7 @@ public sealed class GpuKernels
     private readonly KernelLoader _loader;
     private readonly Dictionary<(Type Format, Type Output), Delegate> _matMuls = [];
     private readonly Dictionary<Type, Delegate> _tiledMatMuls = [];
+    private readonly Dictionary<Type, Delegate> _tensorCoreMatMuls = [];
     private readonly Dictionary<Type, Delegate> _gathers = [];
     private readonly Dictionary<(Type Format, Type Output, Type Tail), Delegate> _int8MatVecs = [];
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, Int8Blocks, int>? _quantize;
@@ -34,9 +36,14 @@ public sealed class GpuKernels
 
     internal GpuKernels(Accelerator accelerator)
     {
+        _accelerator = accelerator;
         _loader = new KernelLoader(accelerator);
         Stream = accelerator.DefaultStream;
+        HasTensorCores = accelerator is CudaAccelerator cuda && cuda.Architecture is { } arch && arch >= CudaArchitecture.SM_80;
+        TensorCores = HasTensorCores;
     }
+
+    private readonly Accelerator _accelerator;
 
     /// <summary>
     /// The stream every launch below is queued on: the accelerator's default stream, except while a decode step is
@@ -50,6 +57,25 @@ public sealed class GpuKernels
     /// 16 tokens (its Rows / 64 groups leave most of the GPU idle), 0.69–1.12× at 32, 1.3–2.1× at 64, and 4.6–6.7× at
     /// 128 tokens of the wide gate|up; 48 sits at the crossover. int.MaxValue: never tiled (benchmarks compare both).</summary>
     public int TiledMinTokens { get; set; } = 48;
+
+    /// <summary>Whether the device has TF32 tensor cores (<c>mma.sync</c> m16n8k8 .tf32: CUDA, compute capability 8.0 and up).</summary>
+    public bool HasTensorCores { get; }
+
+    /// <summary>
+    /// Whether the tiled products (from <see cref="TiledMinTokens"/> tokens: prefill, the vision and audio towers) run
+    /// on the tensor cores (<see cref="TensorCoreMatMulKernel"/>, float32 accuracy through the 3xTF32 split) rather
+    /// than CUDA-core FMAs (<see cref="TiledMatMulKernel"/>). On by default where <see cref="HasTensorCores"/>. The
+    /// first such product checks the tensor-core kernel against the CUDA-core one on a probe (<see cref="TensorCoreProbe"/>):
+    /// a kernel the driver refuses, or results that disagree, turn it off for the device, and
+    /// <see cref="TensorCoreFallbackReason"/> says why. Off the GPU (ILGPU's simulator) it is off by default; set, the
+    /// simulator emulates the instruction from its fragment table (<see cref="Tf32MmaEmulation"/>: the tests), without the probe.
+    /// </summary>
+    public bool TensorCores { get; set; }
+
+    private bool _tensorCoresProbed;
+
+    /// <summary>Why <see cref="TensorCores"/> went off after the probe (null while it has not).</summary>
+    public string? TensorCoreFallbackReason { get; private set; }
 
     /// <summary>Y[t] = W·X[t] (+ bias) (+ Y[t] when <paramref name="accumulate"/>), for <paramref name="tokens"/> rows of X.</summary>
     /// <remarks><paramref name="yStride"/>: floats per output row (0: the matrix's rows); <paramref name="y"/> may be a
@@ -126,6 +152,43 @@ public sealed class GpuKernels
     }
 
     private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    {
+        if (TensorCores && TensorCoresPassProbe())
+        {
+            TensorCoreMatMul(args);
+            return;
+        }
+        CudaCoreTiledMatMul(args);
+    }
+
+    /// <summary>On a CUDA device, the first tensor-core product runs <see cref="TensorCoreProbe"/> (and turns
+    /// <see cref="TensorCores"/> off if it fails); the simulator's emulation is taken as set.</summary>
+    private bool TensorCoresPassProbe()
+    {
+        if (_tensorCoresProbed || _accelerator is not CudaAccelerator) return true;
+        _tensorCoresProbed = true;
+        TensorCoreFallbackReason = TensorCoreProbe.Run(this, _accelerator);
+        if (TensorCoreFallbackReason is null) return true;
+        TensorCores = false;
+        return false;
+    }
+
+    internal void TensorCoreMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    {
+        if (!_tensorCoreMatMuls.TryGetValue(typeof(TFormat), out var kernel))
+            _tensorCoreMatMuls[typeof(TFormat)] = kernel = _accelerator is CudaAccelerator
+                ? _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaInstruction>)
+                : _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaEmulation>);
+        var tiles = new Index2D(
+            (args.Rows + TensorCoreMatMulKernel.TileRows - 1) / TensorCoreMatMulKernel.TileRows,
+            (args.Tokens + TensorCoreMatMulKernel.TileTokens - 1) / TensorCoreMatMulKernel.TileTokens);
+        int weightsAreTf32 = typeof(TFormat) == typeof(F16Rows) || typeof(TFormat) == typeof(Bf16Rows) ? 1 : 0;
+        Launches++;
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>, int>)kernel)(
+            Stream, new KernelConfig(tiles, new Index2D(TensorCoreMatMulKernel.GroupSize, 1)), args, weightsAreTf32);
+    }
+
+    internal void CudaCoreTiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
     {
         if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
             _tiledMatMuls[typeof(TFormat)] = tiled = _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>>(TiledMatMulKernel.Kernel);

@@ -13,7 +13,8 @@ internal sealed record KernelEntry(string Name, MethodInfo Method, bool Explicit
 
 /// <summary>The kernels of a quantized decode step: the int8 matrix-vector kernel for every int8 weight format (plain,
 /// and for Q4_0 with the RoPE epilogue and the RMSNorm tail), split-K attention and its merge, the fused int8 producers,
-/// the float matrix kernel on F16 and Q4_0, and the sampled step's top-k candidates.</summary>
+/// the float matrix kernel on F16 and Q4_0, and the sampled step's top-k candidates; and for prefill and the encoders, the tiled
+/// and tensor-core matrix kernels on F16 and Q4_0.</summary>
 internal static class DecodeKernels
 {
     private static readonly Type[] Int8Formats =
@@ -42,6 +43,14 @@ internal static class DecodeKernels
         foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
             yield return new KernelEntry($"matvec-{Short(format)}",
                 Method(typeof(MatMulKernel), nameof(MatMulKernel.Kernel)).MakeGenericMethod(format, typeof(RowPairStore)), true);
+        // Prefill and the encoders (not decode, but the same tool answers the same questions for them).
+        foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
+        {
+            yield return new KernelEntry($"tiled-matmul-{Short(format)}",
+                Method(typeof(TiledMatMulKernel), nameof(TiledMatMulKernel.Kernel)).MakeGenericMethod(format), true);
+            yield return new KernelEntry($"tensor-core-matmul-{Short(format)}",
+                Method(typeof(TensorCoreMatMulKernel), nameof(TensorCoreMatMulKernel.Kernel)).MakeGenericMethod(format, typeof(Tf32MmaInstruction)), true);
+        }
     }
 
     private static KernelEntry Int8MatVec(Type format, Type output, string name) =>

@@ -33,13 +33,24 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
     public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens)
     {
         Assert.True(tokens >= _device.Kernels.TiledMinTokens); // these shapes exercise the tiled kernel
-        MatMulKernelTests.ExpectTheCpuProduct(_device, type, rows, cols, tokens);
+        using (CudaCoresOnly())
+            MatMulKernelTests.ExpectTheCpuProduct(_device, type, rows, cols, tokens);
     }
 
     /// <summary>Two matrices fill one fused output row each (yStride = both widths, the second at an offset), the
     /// second also adding into what is already there: the fused q|k|v / residual-add uses, with and without bias.</summary>
     [Fact]
     public void WritesItsPartOfWiderRowsAndAccumulates()
+    {
+        using (CudaCoresOnly())
+            ExpectFusedRowsAndAccumulation(_device);
+    }
+
+    /// <summary>On a CUDA device the tiled products default to the tensor cores: these tests pin the CUDA-core kernel
+    /// (<see cref="TensorCoreMatMulKernelTests"/> runs the same cases on the tensor cores).</summary>
+    private TensorCoreSwitch CudaCoresOnly() => TensorCoreSwitch.Off(_device);
+
+    internal static void ExpectFusedRowsAndAccumulation(GpuDevice device)
     {
         const int cols = 64, tokens = 49, rowsA = 10, rowsB = 67, stride = rowsA + rowsB + 3; // tiled (≥ 48 tokens)
         byte[] bytesA = WeightBytes.Random(TensorType.Q8_0, rowsA, cols, seed: 21);
@@ -56,15 +67,15 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
             for (int r = 0; r < rowsB; r++) expected[t * stride + rowsA + r] += b[t * rowsB + r];
         }
 
-        using var matrixA = GpuMatrix.Upload(_device, TensorType.Q8_0, bytesA, rowsA, cols);
-        using var matrixB = GpuMatrix.Upload(_device, TensorType.F16, bytesB, rowsB, cols);
-        using var xs = _device.Upload<float>(x);
-        using var ys = _device.Upload<float>(initial);
-        using var bias = _device.Upload<float>(biasA);
-        _device.Kernels.MatMul(matrixA, xs.View, tokens, ys.View, bias.View, yStride: stride);
-        _device.Kernels.MatMul(matrixB, xs.View, tokens, ys.View.SubView(rowsA, tokens * stride - rowsA), accumulate: true, yStride: stride);
+        using var matrixA = GpuMatrix.Upload(device, TensorType.Q8_0, bytesA, rowsA, cols);
+        using var matrixB = GpuMatrix.Upload(device, TensorType.F16, bytesB, rowsB, cols);
+        using var xs = device.Upload<float>(x);
+        using var ys = device.Upload<float>(initial);
+        using var bias = device.Upload<float>(biasA);
+        device.Kernels.MatMul(matrixA, xs.View, tokens, ys.View, bias.View, yStride: stride);
+        device.Kernels.MatMul(matrixB, xs.View, tokens, ys.View.SubView(rowsA, tokens * stride - rowsA), accumulate: true, yStride: stride);
         // The 3 padding floats of each row stay untouched: compared exactly with everything else.
-        Check.Close(expected, Check.Download(_device, ys.View, tokens * stride), absolute: 2e-4 * Math.Sqrt(cols), relative: 1e-4);
+        Check.Close(expected, Check.Download(device, ys.View, tokens * stride), absolute: 2e-4 * Math.Sqrt(cols), relative: 1e-4);
     }
 
     private static float[] Cpu(TensorType type, byte[] bytes, int rows, int cols, float[] x, int tokens, float[]? bias)
