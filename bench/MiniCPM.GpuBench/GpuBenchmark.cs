@@ -60,6 +60,7 @@ internal static partial class GpuBenchmark
             using var gpu = GpuDevice.Open(device);
             Line($"# MiniCPM GPU bench — {gpu.Description} ({gpu.Name}), {gpu.MemoryBytes / (1L << 30)} GiB, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
             Line($"# ILGPU {typeof(Context).Assembly.GetName().Version}, .NET {Environment.Version}");
+            Line($"# TF32 tensor cores: {(gpu.Kernels.HasTensorCores ? "yes (tiled products use them unless a line says otherwise)" : "no")}");
             var total = Stopwatch.StartNew();
             if (!visionOnly)
             {
@@ -73,6 +74,7 @@ internal static partial class GpuBenchmark
             Guarded(() => VisionSection(gpu, quick, tinyVision));
             Guarded(() => AudioSection(gpu, quick, tinyVision));
             KernelResourceTable(gpu);
+            if (gpu.Kernels.TensorCoreFallbackReason is { } reason) Line($"# tensor cores turned off by their probe: {reason}");
             Line($"# total {total.Elapsed.TotalSeconds:F0} s");
             return 0;
         }
@@ -251,8 +253,12 @@ internal static partial class GpuBenchmark
                 var cudaCores = Download(y.View, (long)tokens * rows);
                 gpu.Kernels.TensorCores = true;
                 tensor = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
-                difference = gpu.Kernels.TensorCores ? RelativeDifference(cudaCores, Download(y.View, (long)tokens * rows)) : double.NaN;
-                if (!gpu.Kernels.TensorCores) Line($"tensor cores off: {gpu.Kernels.TensorCoreFallbackReason}");
+                if (gpu.Kernels.TensorCores) difference = RelativeDifference(cudaCores, Download(y.View, (long)tokens * rows));
+                else
+                {
+                    tensor = double.NaN; // the probe failed: that time was the CUDA-core kernel's
+                    Line($"tensor cores off: {gpu.Kernels.TensorCoreFallbackReason}");
+                }
             }
             gpu.Kernels.TiledMinTokens = int.MaxValue;
             plain = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);

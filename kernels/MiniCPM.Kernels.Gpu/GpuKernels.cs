@@ -40,7 +40,7 @@ public sealed class GpuKernels
         _loader = new KernelLoader(accelerator);
         Stream = accelerator.DefaultStream;
         HasTensorCores = accelerator is CudaAccelerator cuda && cuda.Architecture is { } arch && arch >= CudaArchitecture.SM_80;
-        TensorCores = HasTensorCores;
+        _tensorCores = HasTensorCores;
     }
 
     private readonly Accelerator _accelerator;
@@ -70,8 +70,13 @@ public sealed class GpuKernels
     /// <see cref="TensorCoreFallbackReason"/> says why. Off the GPU (ILGPU's simulator) it is off by default; set, the
     /// simulator emulates the instruction from its fragment table (<see cref="Tf32MmaEmulation"/>: the tests), without the probe.
     /// </summary>
-    public bool TensorCores { get; set; }
+    public bool TensorCores
+    {
+        get => _tensorCores;
+        set => _tensorCores = value && TensorCoreFallbackReason is null; // a device whose probe failed keeps them off
+    }
 
+    private bool _tensorCores;
     private bool _tensorCoresProbed;
 
     /// <summary>Why <see cref="TensorCores"/> went off after the probe (null while it has not).</summary>
@@ -161,15 +166,21 @@ public sealed class GpuKernels
         CudaCoreTiledMatMul(args);
     }
 
-    /// <summary>On a CUDA device, the first tensor-core product runs <see cref="TensorCoreProbe"/> (and turns
-    /// <see cref="TensorCores"/> off if it fails); the simulator's emulation is taken as set.</summary>
+    /// <summary>
+    /// On a CUDA device, the first tensor-core product runs <see cref="TensorCoreProbe"/> (and turns
+    /// <see cref="TensorCores"/> off for good if it fails); the simulator's emulation is taken as set. The probe
+    /// allocates and synchronizes, so it runs on the default stream only: a product queued while a graph is being
+    /// captured takes the CUDA-core kernel until the probe has run.
+    /// </summary>
     private bool TensorCoresPassProbe()
     {
-        if (_tensorCoresProbed || _accelerator is not CudaAccelerator) return true;
+        if (_accelerator is not CudaAccelerator) return true;
+        if (_tensorCoresProbed) return TensorCoreFallbackReason is null;
+        if (Stream != _accelerator.DefaultStream) return false;
         _tensorCoresProbed = true;
         TensorCoreFallbackReason = TensorCoreProbe.Run(this, _accelerator);
         if (TensorCoreFallbackReason is null) return true;
-        TensorCores = false;
+        _tensorCores = false;
         return false;
     }
 

@@ -57,13 +57,18 @@ public static class TensorCoreMatMulKernel
         var w = loadsWeights ? a.Weights.Load(weightRow, 0) : default;
         LoadActivations(a, x, xRow, xLive, quarter, 0, out var v0, out var v1);
 
-        float c00 = 0, c01 = 0, c02 = 0, c03 = 0; // instruction tile (rows +0, tokens +0)
-        float c10 = 0, c11 = 0, c12 = 0, c13 = 0; // (rows +16, tokens +0)
-        float c20 = 0, c21 = 0, c22 = 0, c23 = 0; // (rows +0, tokens +8)
-        float c30 = 0, c31 = 0, c32 = 0, c33 = 0; // (rows +16, tokens +8)
+        // Running sums per instruction tile: (rows +0, tokens +0), (rows +16, +0), (+0, tokens +8), (+16, +8).
+        float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        float s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
         int units = a.Cols / UnitCols;
         for (int unit = 0; unit < units; unit++)
         {
+            // The unit's products go into fresh accumulators, added to the running sums by ordinary (round-to-
+            // nearest) float adds after the unit. Tensor cores may round their accumulator toward zero (reported for
+            // A100): one accumulator over all of a long row would drift by up to an ulp per instruction, always the
+            // same way; a unit's 8–12 instructions on a small partial sum cannot.
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
             if (loadsWeights) StoreUnit(wHigh, wLow, thread, w, split: weightsAreTf32 == 0);
             StoreActivations(xHigh, xLow, xSlot, v0, v1);
             Group.Barrier(); // the tiles are complete
@@ -107,14 +112,16 @@ public static class TensorCoreMatMulKernel
                 mma.MultiplyAdd(ref c30, ref c31, ref c32, ref c33, h10, h11, h12, h13, xh10, xh11);
             }
             Group.Barrier(); // everyone is done with the tiles before the next unit overwrites them
+            s00 += c00; s01 += c01; s02 += c02; s03 += c03; s10 += c10; s11 += c11; s12 += c12; s13 += c13;
+            s20 += c20; s21 += c21; s22 += c22; s23 += c23; s30 += c30; s31 += c31; s32 += c32; s33 += c33;
         }
 
-        // Accumulator fragment: c·0 = (row g, token 2t), c·1 = (g, 2t + 1), c·2 = (g + 8, 2t), c·3 = (g + 8, 2t + 1).
+        // Accumulator fragment: ·0 = (row g, token 2t), ·1 = (g, 2t + 1), ·2 = (g + 8, 2t), ·3 = (g + 8, 2t + 1).
         int row = row0 + warpRow + g, token = token0 + warpToken + 2 * t;
-        WriteTile(a, row, token, c00, c01, c02, c03);
-        WriteTile(a, row + 16, token, c10, c11, c12, c13);
-        WriteTile(a, row, token + 8, c20, c21, c22, c23);
-        WriteTile(a, row + 16, token + 8, c30, c31, c32, c33);
+        WriteTile(a, row, token, s00, s01, s02, s03);
+        WriteTile(a, row + 16, token, s10, s11, s12, s13);
+        WriteTile(a, row, token + 8, s20, s21, s22, s23);
+        WriteTile(a, row + 16, token + 8, s30, s31, s32, s33);
     }
 
     /// <summary>This thread's 8 activations of the unit: two 16-byte loads at piece A (quarters 0, 1) or B (2, 3).</summary>
@@ -170,12 +177,14 @@ public static class TensorCoreMatMulKernel
         else high[at] = value;
     }
 
-    /// <summary>value = high + low (+ a rounding below 2⁻²² |value|), both TF32.</summary>
+    /// <summary>value = high + low (+ a rounding below 2⁻²² |value|), both TF32. A non-finite high part gets a zero low
+    /// part rather than inf − inf. Products with an infinite activation still come out NaN (0·inf among the three
+    /// products) where the CUDA-core kernel gives ±inf: non-finite either way, and kept to that token's sums.</summary>
     private static void StoreSplit(ArrayView<float> high, ArrayView<float> low, int at, float value)
     {
         float h = Tf32.Round(value);
         high[at] = h;
-        low[at] = Tf32.Round(value - h);
+        low[at] = (Interop.FloatAsInt(h) & 0x7F800000u) == 0x7F800000u ? 0f : Tf32.Round(value - h);
     }
 
     /// <summary>One instruction tile's four sums of this lane: rows row and row + 8, tokens token and token + 1.</summary>

@@ -2,29 +2,20 @@ using MiniCPM.Kernels.Gpu;
 
 namespace MiniCPM.Gpu.Tests.Kernels;
 
-/// <summary>Sets <see cref="GpuKernels.TensorCores"/> for one test and puts it back. Turned on, it also requires that it
-/// stayed on: on a CUDA device a failed probe turns it off, and a test must not pass on the CUDA-core kernel instead.</summary>
-internal sealed class TensorCoreSwitch : IDisposable
+/// <summary>Runs a test body with <see cref="GpuKernels.TensorCores"/> set, and puts it back. With the tensor cores on,
+/// it also requires, after the body, that they stayed on: on a CUDA device a failed probe turns them off, and a test
+/// must not pass on the CUDA-core kernel instead.</summary>
+internal static class TensorCoreSwitch
 {
-    private readonly GpuDevice _device;
-    private readonly bool _wanted, _was;
-
-    private TensorCoreSwitch(GpuDevice device, bool wanted)
+    public static void With(GpuDevice device, bool tensorCores, Action body)
     {
-        _device = device;
-        _wanted = wanted;
-        _was = device.Kernels.TensorCores;
-        device.Kernels.TensorCores = wanted;
-    }
-
-    public static TensorCoreSwitch On(GpuDevice device) => new(device, true);
-
-    public static TensorCoreSwitch Off(GpuDevice device) => new(device, false);
-
-    public void Dispose()
-    {
-        bool now = _device.Kernels.TensorCores;
-        _device.Kernels.TensorCores = _was;
-        Assert.True(now == _wanted, $"the tensor cores went off: {_device.Kernels.TensorCoreFallbackReason}");
+        bool was = device.Kernels.TensorCores;
+        device.Kernels.TensorCores = tensorCores;
+        try
+        {
+            body();
+            Assert.True(device.Kernels.TensorCores == tensorCores, $"the tensor cores went off: {device.Kernels.TensorCoreFallbackReason}");
+        }
+        finally { device.Kernels.TensorCores = was; }
     }
 }

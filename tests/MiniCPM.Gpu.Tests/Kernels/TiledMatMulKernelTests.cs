@@ -8,7 +8,9 @@ namespace MiniCPM.Gpu.Tests.Kernels;
 /// The shared-memory tiled matrix kernel (what <see cref="GpuKernels.MatMul"/> takes from
 /// <see cref="GpuKernels.TiledMinTokens"/> tokens on) against the CPU backend's MatMul on the same file-format bytes,
 /// for every weight type: edge tiles (rows and tokens not multiples of 64), one 32-column unit, several K-quant
-/// super-blocks, bias, accumulation and outputs wider than the matrix (a fused projection's part of each row).
+/// super-blocks, bias, accumulation and outputs wider than the matrix (a fused projection's part of each row). On a
+/// CUDA device the tiled products default to the tensor cores: these tests pin the CUDA-core kernel
+/// (<see cref="TensorCoreMatMulKernelTests"/> runs the same cases on the tensor cores).
 /// Shapes stay at ≤ 4 groups per launch: the simulator is slow.
 /// </summary>
 [Collection(Simulator.Name)]
@@ -33,8 +35,7 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
     public void MatchesTheCpuBackend(TensorType type, int rows, int cols, int tokens)
     {
         Assert.True(tokens >= _device.Kernels.TiledMinTokens); // these shapes exercise the tiled kernel
-        using (CudaCoresOnly())
-            MatMulKernelTests.ExpectTheCpuProduct(_device, type, rows, cols, tokens);
+        TensorCoreSwitch.With(_device, tensorCores: false, () => MatMulKernelTests.ExpectTheCpuProduct(_device, type, rows, cols, tokens));
     }
 
     /// <summary>Two matrices fill one fused output row each (yStride = both widths, the second at an offset), the
@@ -42,13 +43,8 @@ public sealed unsafe class TiledMatMulKernelTests(SimulatorDevice simulator)
     [Fact]
     public void WritesItsPartOfWiderRowsAndAccumulates()
     {
-        using (CudaCoresOnly())
-            ExpectFusedRowsAndAccumulation(_device);
+        TensorCoreSwitch.With(_device, tensorCores: false, () => ExpectFusedRowsAndAccumulation(_device));
     }
-
-    /// <summary>On a CUDA device the tiled products default to the tensor cores: these tests pin the CUDA-core kernel
-    /// (<see cref="TensorCoreMatMulKernelTests"/> runs the same cases on the tensor cores).</summary>
-    private TensorCoreSwitch CudaCoresOnly() => TensorCoreSwitch.Off(_device);
 
     internal static void ExpectFusedRowsAndAccumulation(GpuDevice device)
     {
