@@ -135,7 +135,7 @@ public sealed class GpuDevice : IDisposable
     /// <summary>An accelerator on OpenCL device <paramref name="index"/>, or null with why not added to
     /// <paramref name="reasons"/>: ILGPU's OpenCL backend needs OpenCL C 2.0 features (generic address space,
     /// sub-groups), and the kernels 32-lane sub-groups.</summary>
-    private static Accelerator? TryOpenCL(Context context, CLDevice cl, int index, List<string> reasons)
+    internal static Accelerator? TryOpenCL(Context context, CLDevice cl, int index, List<string> reasons)
     {
         string which = $"OpenCL device {index} ({cl.Name}: OpenCL {cl.DeviceVersion}, OpenCL C {cl.CVersion.ToString().Replace("CL", "")})";
         Accelerator accelerator;

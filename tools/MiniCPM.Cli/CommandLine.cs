@@ -25,6 +25,7 @@ public static class CommandLine
             case "logits": return LogitsCommand.Run(rest, output, error);
             case "bench": return BenchCommand.Run(rest, output, error);
             case "embed-image": return EmbedImageCommand.Run(rest, output, error);
+            case "devices": return DevicesCommand.Run(rest, output, error);
         }
         error.WriteLine($"minicpm: unknown command '{args[0]}'");
         error.WriteLine(Usage);
@@ -45,6 +46,7 @@ public static class CommandLine
           embed-image --model <path> [--mmproj FILE] --image FILE [--max-slices N] [--out FILE]
                                   one image through slicing, SigLIP and the resampler, as JSON
           info <file-or-folder>   describe a GGUF file, a safetensors file or an HF checkpoint folder
+          devices                 what --device can name here: the CPU backend and each CUDA/OpenCL device, usable or why not
           convert <hf-folder> --out <dir> [--type f16] [--mmproj-type f16]
                                   write llama.cpp's GGUF pair (text model + mmproj) from an HF checkpoint
           quantize <in.gguf|hf-folder> <out.gguf> --type q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m
