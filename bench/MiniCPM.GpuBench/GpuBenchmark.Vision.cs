@@ -65,8 +65,8 @@ internal static partial class GpuBenchmark
         finally { gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null; }
         if (!tiny || _tiny) // --tiny-vision alone skips them; the --tiny smoke run takes every path
         {
-            Line("| dense attention | shape | µs/call | TFLOP/s |");
-            Line("|---|---|---|---|");
+            Line("| dense attention | shape | µs/call | TFLOP/s | max |difference| from the fused kernel, relative |");
+            Line("|---|---|---|---|---|");
             Guarded(() => DenseAttentionLine(gpu, "SigLIP self-attention", patches, patches, v.Heads, v.HeadDim, quick));
             Guarded(() => DenseAttentionLine(gpu, "resampler cross-attention", r.Queries, patches, r.Heads, r.HeadDim, quick));
         }
@@ -102,8 +102,30 @@ internal static partial class GpuBenchmark
             QueryStride = width, KeyStride = width, ValueStride = width, OutputStride = width,
             Queries = queries, Keys = keys, Heads = heads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
         };
-        double seconds = Seconds(gpu, () => gpu.Kernels.DenseAttention(args), quick ? 5 : 20);
         double flops = 4.0 * queries * keys * width;
-        Line($"| {name} | {queries}×{keys}, {heads}×{headDim} | {seconds * 1e6:F1} | {flops / seconds / 1e12:F2} |");
+        bool asProducts = gpu.Kernels.DenseAttentionAsProducts, tensorCores = gpu.Kernels.TensorCores;
+        float[]? fused = null;
+        try
+        {
+            // The fused kernel, then the same attention as products (GpuKernels.DenseAttentionAsProducts) on the CUDA
+            // cores and, where there are any, the tensor cores; each with its difference from the fused result.
+            foreach (var (products, onTensorCores, label) in new[] { (false, false, "fused kernel"), (true, false, "as products, CUDA cores"), (true, true, "as products, tensor cores") })
+            {
+                if (onTensorCores && !gpu.Kernels.HasTensorCores && !gpu.IsSimulator) continue;
+                gpu.Kernels.DenseAttentionAsProducts = products;
+                gpu.Kernels.TensorCores = onTensorCores;
+                double seconds = Seconds(gpu, () => gpu.Kernels.DenseAttention(args), quick ? 5 : 20);
+                float[] result = Download(o.View, o.Length);
+                string difference = fused is null ? "—" : $"{RelativeDifference(fused, result):E1}";
+                fused ??= result;
+                string off = onTensorCores && !gpu.Kernels.TensorCores ? $" (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})" : "";
+                Line($"| {name}, {label}{off} | {queries}×{keys}, {heads}×{headDim} | {seconds * 1e6:F1} | {flops / seconds / 1e12:F2} | {difference} |");
+            }
+        }
+        finally
+        {
+            gpu.Kernels.DenseAttentionAsProducts = asProducts;
+            gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null;
+        }
     }
 }

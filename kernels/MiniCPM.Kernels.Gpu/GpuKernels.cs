@@ -156,14 +156,16 @@ public sealed class GpuKernels
             Visit(format);
     }
 
-    private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    /// <summary>The tiled product (or <paramref name="batches"/> of them, see <see cref="MatMulBatch"/>) on the tensor
+    /// cores or the CUDA cores.</summary>
+    private void TiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args, MatMulBatch batch = default, int batches = 1) where TFormat : struct, IRowFormat
     {
         if (TensorCores && TensorCoresPassProbe())
         {
-            TensorCoreMatMul(args);
+            TensorCoreMatMul(args, batch, batches);
             return;
         }
-        CudaCoreTiledMatMul(args);
+        CudaCoreTiledMatMul(args, batch, batches);
     }
 
     /// <summary>
@@ -184,30 +186,33 @@ public sealed class GpuKernels
         return false;
     }
 
-    internal void TensorCoreMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    internal void TensorCoreMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args, MatMulBatch batch = default, int batches = 1)
+        where TFormat : struct, IRowFormat
     {
         if (!_tensorCoreMatMuls.TryGetValue(typeof(TFormat), out var kernel))
             _tensorCoreMatMuls[typeof(TFormat)] = kernel = _accelerator is CudaAccelerator
-                ? _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaInstruction>)
-                : _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaEmulation>);
-        var tiles = new Index2D(
+                ? _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int, MatMulBatch>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaInstruction>)
+                : _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, int, MatMulBatch>(TensorCoreMatMulKernel.Kernel<TFormat, Tf32MmaEmulation>);
+        var tiles = new Index3D(
             (args.Rows + TensorCoreMatMulKernel.TileRows - 1) / TensorCoreMatMulKernel.TileRows,
-            (args.Tokens + TensorCoreMatMulKernel.TileTokens - 1) / TensorCoreMatMulKernel.TileTokens);
+            (args.Tokens + TensorCoreMatMulKernel.TileTokens - 1) / TensorCoreMatMulKernel.TileTokens, batches);
         int weightsAreTf32 = typeof(TFormat) == typeof(F16Rows) || typeof(TFormat) == typeof(Bf16Rows) ? 1 : 0;
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>, int>)kernel)(
-            Stream, new KernelConfig(tiles, new Index2D(TensorCoreMatMulKernel.GroupSize, 1)), args, weightsAreTf32);
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>, int, MatMulBatch>)kernel)(
+            Stream, new KernelConfig(tiles, new Index3D(TensorCoreMatMulKernel.GroupSize, 1, 1)), args, weightsAreTf32, batch);
     }
 
-    internal void CudaCoreTiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args) where TFormat : struct, IRowFormat
+    internal void CudaCoreTiledMatMul<TFormat>(MatMulArgs<TFormat, RowPairStore> args, MatMulBatch batch = default, int batches = 1)
+        where TFormat : struct, IRowFormat
     {
         if (!_tiledMatMuls.TryGetValue(typeof(TFormat), out var tiled))
-            _tiledMatMuls[typeof(TFormat)] = tiled = _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>>(TiledMatMulKernel.Kernel);
-        var tiles = new Index2D(
+            _tiledMatMuls[typeof(TFormat)] = tiled = _loader.LoadKernel<MatMulArgs<TFormat, RowPairStore>, MatMulBatch>(TiledMatMulKernel.Kernel);
+        var tiles = new Index3D(
             (args.Rows + TiledMatMulKernel.TileRows - 1) / TiledMatMulKernel.TileRows,
-            (args.Tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens);
+            (args.Tokens + TiledMatMulKernel.TileTokens - 1) / TiledMatMulKernel.TileTokens, batches);
         Launches++;
-        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>>)tiled)(Stream, new KernelConfig(tiles, new Index2D(TiledMatMulKernel.GroupSize, 1)), args);
+        ((Action<AcceleratorStream, KernelConfig, MatMulArgs<TFormat, RowPairStore>, MatMulBatch>)tiled)(
+            Stream, new KernelConfig(tiles, new Index3D(TiledMatMulKernel.GroupSize, 1, 1)), args, batch);
     }
 
     private void MatMul<TFormat, TOutput>(MatMulArgs<TFormat, TOutput> args) where TFormat : struct, IRowFormat where TOutput : struct, IRowPairOutput
@@ -641,10 +646,65 @@ public sealed class GpuKernels
         if (args.Queries <= 0 || args.Heads <= 0) return;
         if (args.Keys <= 0) throw new ArgumentException("attention needs at least one key", nameof(args));
         if (args.KeyChunk < 0) throw new ArgumentOutOfRangeException(nameof(args), args.KeyChunk, "the key chunk is 0 (no mask) or positive");
+        if (DenseAttentionAsProducts)
+        {
+            AttentionAsProducts(args);
+            return;
+        }
         _denseAttention ??= _loader.LoadKernel<DenseAttentionArgs>(DenseAttentionKernel.Kernel);
         var grid = new Index2D(DenseAttentionKernel.QueryTiles(args.Queries), args.Heads);
         Launches++;
         _denseAttention(Stream, new KernelConfig(grid, new Index2D(DenseAttentionKernel.GroupSize, 1)), args);
+    }
+
+    /// <summary>
+    /// Whether <see cref="DenseAttention"/> runs as <see cref="AttentionProducts"/> (pack, Q·Kᵀ for every head in one
+    /// tiled product, masked row softmax, P·V in another: four launches, the products on the tensor cores where
+    /// <see cref="TensorCores"/> is on) instead of the fused <see cref="DenseAttentionKernel"/> (one launch, CUDA
+    /// cores; 5.9 TFLOP/s at SigLIP's shape on an H200). Same results up to float32 rounding. Off until a GPU has
+    /// timed both (GpuBench's dense attention lines); the products need scratch of
+    /// <see cref="AttentionProducts.ScratchFloats"/> floats (64 MB for a SigLIP layer), kept for the next call.
+    /// </summary>
+    public bool DenseAttentionAsProducts { get; set; }
+
+    private MemoryBuffer1D<float, Stride1D.Dense>? _attentionScratch;
+    private Action<AcceleratorStream, Index1D, DenseAttentionArgs, AttentionProductLayout>? _attentionPack;
+    private Action<AcceleratorStream, KernelConfig, DenseAttentionArgs, AttentionProductLayout>? _attentionSoftmax;
+
+    private void AttentionAsProducts(DenseAttentionArgs a)
+    {
+        long need = AttentionProducts.ScratchFloats(a);
+        if (_attentionScratch is null || _attentionScratch.Length < need)
+        {
+            _attentionScratch?.Dispose();
+            _attentionScratch = null;
+            _attentionScratch = _accelerator.Allocate1D<float>(need);
+        }
+        var p = AttentionProducts.Layout(a, _attentionScratch.View);
+        long packed = AttentionProducts.PackCount(a, p);
+        if (packed > int.MaxValue) throw new ArgumentException($"attention of {a.Heads} heads × {a.Queries} queries × {a.Keys} keys is too large for one call", nameof(a));
+        _attentionPack ??= _loader.LoadAutoGroupedKernel<Index1D, DenseAttentionArgs, AttentionProductLayout>(AttentionProducts.Pack);
+        _attentionSoftmax ??= _loader.LoadKernel<DenseAttentionArgs, AttentionProductLayout>(AttentionProducts.Softmax);
+        int d = a.HeadDim, dp = p.HeadDimPadded, kp = p.KeysPadded;
+
+        Launches++;
+        _attentionPack(Stream, (int)packed, a, p);
+        // S_h = Qh·Khᵀ: the keys are the "weight rows", the queries the tokens.
+        TiledMatMul(new MatMulArgs<F32Rows, RowPairStore>
+        {
+            Weights = new F32Rows { Words = p.Keys.Cast<UInt4>(), WordsPerRow = dp / 4 }, X = p.Queries,
+            Rows = kp, Cols = dp, Tokens = a.Queries,
+            Output = new RowPairStore { Y = p.Scores, Bias = p.Scores, YStride = kp, Rows = kp },
+        }, new MatMulBatch { WeightRows = kp, Tokens = a.Queries, Y = (long)a.Queries * kp }, a.Heads);
+        Launches++;
+        _attentionSoftmax(Stream, new KernelConfig(a.Heads * a.Queries, NormKernels.GroupSize), a, p);
+        // O[:, h] = P_h·Vh: Vhᵀ's rows are the "weight rows", each head's outputs start at its d columns.
+        TiledMatMul(new MatMulArgs<F32Rows, RowPairStore>
+        {
+            Weights = new F32Rows { Words = p.ValuesT.Cast<UInt4>(), WordsPerRow = kp / 4 }, X = p.Scores,
+            Rows = d, Cols = kp, Tokens = a.Queries,
+            Output = new RowPairStore { Y = a.Output, Bias = a.Output, YStride = a.OutputStride, Rows = d },
+        }, new MatMulBatch { WeightRows = d, Tokens = a.Queries, Y = d }, a.Heads);
     }
 
     // ---- Sampling: the candidates of a top-k step ----

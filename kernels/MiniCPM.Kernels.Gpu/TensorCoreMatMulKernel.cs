@@ -18,6 +18,7 @@ namespace MiniCPM.Kernels.Gpu;
 /// 16 tokens block (2 × 2 instruction tiles) over the unit's four 8-column steps. The next unit's weights and
 /// activations are loaded into registers while the tensor cores work on the current one.
 /// </para>
+/// A <see cref="MatMulBatch"/> runs several such products, one per grid z index.
 /// <typeparamref name="TMma"/>: <see cref="Tf32MmaInstruction"/> on CUDA, <see cref="Tf32MmaEmulation"/> on the simulator.
 /// </summary>
 public static class TensorCoreMatMulKernel
@@ -30,7 +31,7 @@ public static class TensorCoreMatMulKernel
     /// falls in 32 different banks.</summary>
     private const int Stride = TileRows + 8;
 
-    public static void Kernel<TFormat, TMma>(MatMulArgs<TFormat, RowPairStore> a, int weightsAreTf32) where TFormat : struct, IRowFormat where TMma : struct, ITf32Mma
+    public static void Kernel<TFormat, TMma>(MatMulArgs<TFormat, RowPairStore> a, int weightsAreTf32, MatMulBatch batch) where TFormat : struct, IRowFormat where TMma : struct, ITf32Mma
     {
         var mma = default(TMma);
         // Column-major tiles as in the tiled kernel: [k · Stride + row], k = the column's place in the unit (0..15
@@ -47,11 +48,12 @@ public static class TensorCoreMatMulKernel
         // Loader roles (as TiledMatMulKernel): the first 64 threads load one weight row's unit each; every thread loads
         // 8 activations of one token. Rows and tokens past the matrix load clamped / zero data and are never written.
         bool loadsWeights = thread < TileRows;
-        int weightRow = IntrinsicMath.Min(row0 + thread, a.Rows - 1);
+        int entry = Grid.IdxZ; // the batch entry (0 for a single product)
+        int weightRow = entry * batch.WeightRows + IntrinsicMath.Min(row0 + thread, a.Rows - 1);
         int xToken = thread % TileTokens, quarter = thread / TileTokens;
         bool xLive = token0 + xToken < a.Tokens;
         var x = a.X.Cast<Float4>();
-        long xRow = (long)IntrinsicMath.Min(token0 + xToken, a.Tokens - 1) * (a.Cols / 4);
+        long xRow = ((long)entry * batch.Tokens + IntrinsicMath.Min(token0 + xToken, a.Tokens - 1)) * (a.Cols / 4);
         int xSlot = quarter * 8 * Stride + xToken;
 
         var w = loadsWeights ? a.Weights.Load(weightRow, 0) : default;
@@ -118,10 +120,11 @@ public static class TensorCoreMatMulKernel
 
         // Accumulator fragment: ·0 = (row g, token 2t), ·1 = (g, 2t + 1), ·2 = (g + 8, 2t), ·3 = (g + 8, 2t + 1).
         int row = row0 + warpRow + g, token = token0 + warpToken + 2 * t;
-        WriteTile(a, row, token, s00, s01, s02, s03);
-        WriteTile(a, row + 16, token, s10, s11, s12, s13);
-        WriteTile(a, row, token + 8, s20, s21, s22, s23);
-        WriteTile(a, row + 16, token + 8, s30, s31, s32, s33);
+        long y = entry * batch.Y;
+        WriteTile(a, y, row, token, s00, s01, s02, s03);
+        WriteTile(a, y, row + 16, token, s10, s11, s12, s13);
+        WriteTile(a, y, row, token + 8, s20, s21, s22, s23);
+        WriteTile(a, y, row + 16, token + 8, s30, s31, s32, s33);
     }
 
     /// <summary>This thread's 8 activations of the unit: two 16-byte loads at piece A (quarters 0, 1) or B (2, 3).</summary>
@@ -188,20 +191,20 @@ public static class TensorCoreMatMulKernel
     }
 
     /// <summary>One instruction tile's four sums of this lane: rows row and row + 8, tokens token and token + 1.</summary>
-    private static void WriteTile<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float s0, float s1, float s2, float s3)
+    private static void WriteTile<TFormat>(MatMulArgs<TFormat, RowPairStore> a, long y, int row, int token, float s0, float s1, float s2, float s3)
         where TFormat : struct, IRowFormat
     {
-        Write(a, row, token, s0);
-        Write(a, row, token + 1, s1);
-        Write(a, row + 8, token, s2);
-        Write(a, row + 8, token + 1, s3);
+        Write(a, y, row, token, s0);
+        Write(a, y, row, token + 1, s1);
+        Write(a, y, row + 8, token, s2);
+        Write(a, y, row + 8, token + 1, s3);
     }
 
-    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float sum) where TFormat : struct, IRowFormat
+    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, long y, int row, int token, float sum) where TFormat : struct, IRowFormat
     {
         if (row >= a.Rows || token >= a.Tokens) return;
         if (a.Output.HasBias != 0) sum += a.Output.Bias[row];
-        long index = (long)token * a.Output.YStride + row;
+        long index = y + (long)token * a.Output.YStride + row;
         if (a.Output.Accumulate != 0) sum += a.Output.Y[index];
         a.Output.Y[index] = sum;
     }

@@ -11,7 +11,7 @@ namespace MiniCPM.Kernels.Gpu;
 /// memory, every thread loads eight of the tokens' activations at the same 32 columns, and then each thread
 /// accumulates a 4 rows × 4 tokens register block over those 32 columns. Each loaded weight is thereby reused by 64
 /// tokens (MatMulKernel: 4) and each activation by 64 rows. Plain CUDA-core FMAs: no tensor cores, which the simulator
-/// could not validate.
+/// could not validate. A <see cref="MatMulBatch"/> runs several such products, one per grid z index.
 /// </summary>
 public static class TiledMatMulKernel
 {
@@ -22,7 +22,7 @@ public static class TiledMatMulKernel
     private const int Across = 16;
     private const int UnitCols = 32;
 
-    public static void Kernel<TFormat>(MatMulArgs<TFormat, RowPairStore> a) where TFormat : struct, IRowFormat
+    public static void Kernel<TFormat>(MatMulArgs<TFormat, RowPairStore> a, MatMulBatch batch) where TFormat : struct, IRowFormat
     {
         // Column-major tiles: ws[k · 64 + row] is the dequantized weight, xs[k · 64 + token] the activation, k = the
         // column's place in the unit (0..15 piece A, 16..31 piece B), so any format's unit order lines up by itself.
@@ -38,11 +38,12 @@ public static class TiledMatMulKernel
         // Loader roles. Rows and tokens past the matrix load clamped / zero data and are never written. A warp's
         // activation loads are 32 tokens' same 8 columns: its shared stores fill 32 consecutive floats (no conflicts).
         bool loadsWeights = thread < TileRows;
-        int weightRow = IntrinsicMath.Min(row0 + thread, a.Rows - 1);
+        int entry = Grid.IdxZ; // the batch entry (0 for a single product)
+        int weightRow = entry * batch.WeightRows + IntrinsicMath.Min(row0 + thread, a.Rows - 1);
         int xToken = thread % TileTokens, quarter = thread / TileTokens;
         bool xLive = token0 + xToken < a.Tokens;
         var x = a.X.Cast<Float4>();
-        long xRow = (long)IntrinsicMath.Min(token0 + xToken, a.Tokens - 1) * (a.Cols / 4);
+        long xRow = ((long)entry * batch.Tokens + IntrinsicMath.Min(token0 + xToken, a.Tokens - 1)) * (a.Cols / 4);
         int xSlot = quarter * 8 * TileTokens + xToken;
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -73,10 +74,11 @@ public static class TiledMatMulKernel
         }
 
         int row = row0 + 4 * across, token = token0 + 4 * down;
-        Write(a, row, token, c00, c01, c02, c03);
-        Write(a, row + 1, token, c10, c11, c12, c13);
-        Write(a, row + 2, token, c20, c21, c22, c23);
-        Write(a, row + 3, token, c30, c31, c32, c33);
+        long y = entry * batch.Y;
+        Write(a, y, row, token, c00, c01, c02, c03);
+        Write(a, y, row + 1, token, c10, c11, c12, c13);
+        Write(a, y, row + 2, token, c20, c21, c22, c23);
+        Write(a, y, row + 3, token, c30, c31, c32, c33);
     }
 
     /// <summary>The unit's 32 true weights (scale · level + offset) into column-major shared memory at <paramref name="row"/>.</summary>
@@ -103,21 +105,21 @@ public static class TiledMatMulKernel
     }
 
     /// <summary>One row's sums for the thread's four tokens (token … token + 3), each only when inside the matrix.</summary>
-    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float s0, float s1, float s2, float s3)
+    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, long y, int row, int token, float s0, float s1, float s2, float s3)
         where TFormat : struct, IRowFormat
     {
         if (row >= a.Rows) return;
         float bias = a.Output.HasBias != 0 ? a.Output.Bias[row] : 0f;
-        Write(a, row, token, s0 + bias);
-        Write(a, row, token + 1, s1 + bias);
-        Write(a, row, token + 2, s2 + bias);
-        Write(a, row, token + 3, s3 + bias);
+        Write(a, y, row, token, s0 + bias);
+        Write(a, y, row, token + 1, s1 + bias);
+        Write(a, y, row, token + 2, s2 + bias);
+        Write(a, y, row, token + 3, s3 + bias);
     }
 
-    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, int row, int token, float sum) where TFormat : struct, IRowFormat
+    private static void Write<TFormat>(MatMulArgs<TFormat, RowPairStore> a, long y, int row, int token, float sum) where TFormat : struct, IRowFormat
     {
         if (token >= a.Tokens) return;
-        long index = (long)token * a.Output.YStride + row;
+        long index = y + (long)token * a.Output.YStride + row;
         if (a.Output.Accumulate != 0) sum += a.Output.Y[index];
         a.Output.Y[index] = sum;
     }

@@ -2,6 +2,7 @@ using ILGPU;
 using MiniCPM.Engine.Audio;
 using MiniCPM.Kernels.Cpu;
 using MiniCPM.Kernels.Gpu;
+using MiniCPM.Gpu.Tests.Kernels;
 
 namespace MiniCPM.Gpu.Tests.Audio;
 
@@ -91,12 +92,23 @@ public sealed class AudioKernelTests(SimulatorDevice simulator)
         Assert.True(float.IsNaN(expected[300]));
     }
 
+    public static TheoryData<int, int, int, int, DenseAttentionPath> ChunkedCases()
+    {
+        var cases = new TheoryData<int, int, int, int, DenseAttentionPath>();
+        foreach (var path in DenseAttentionPaths.All)
+        {
+            cases.Add(100, 50, 1, 16, path); // the golden audio shape's head (64 / 4): 50-frame chunks, 100 frames
+            cases.Add(37, 10, 2, 64, path);  // chunks that cut the 16-query tiles and the 32-key tiles unevenly
+            cases.Add(20, 3, 1, 24, path);   // chunks smaller than a warp's four queries
+            cases.Add(45, 0, 1, 32, path);   // 0: full attention, as before the mask
+        }
+        return cases;
+    }
+
+    /// <summary>Every path of <see cref="GpuKernels.DenseAttention"/> (<see cref="DenseAttentionPath"/>) with the block-causal mask.</summary>
     [Theory]
-    [InlineData(100, 50, 1, 16)]  // the golden audio shape's head (64 / 4): 50-frame chunks, 100 frames
-    [InlineData(37, 10, 2, 64)]   // chunks that cut the 16-query tiles and the 32-key tiles unevenly
-    [InlineData(20, 3, 1, 24)]    // chunks smaller than a warp's four queries
-    [InlineData(45, 0, 1, 32)]    // 0: full attention, as before the mask
-    public void ChunkedAttentionMatchesTheCpuPrefixAttention(int frames, int chunk, int heads, int headDim)
+    [MemberData(nameof(ChunkedCases))]
+    public void ChunkedAttentionMatchesTheCpuPrefixAttention(int frames, int chunk, int heads, int headDim, DenseAttentionPath path)
     {
         int width = heads * headDim;
         float[] q = Check.Random(frames * width, 5), k = Check.Random(frames * width, 6, 2f), v = Check.Random(frames * width, 7);
@@ -104,7 +116,9 @@ public sealed class AudioKernelTests(SimulatorDevice simulator)
         var expected = new float[frames * width];
         PrefixAttention.Compute(q, k, v, expected, frames, frames, heads, heads, headDim, scale, AudioAttentionMask.VisibleKeys(frames, chunk));
 
-        Check.Close(expected, Attend(q, k, v, frames, heads, headDim, scale, chunk), 2e-6, 1e-5);
+        float[] actual = [];
+        DenseAttentionPaths.With(_device, path, () => actual = Attend(q, k, v, frames, heads, headDim, scale, chunk));
+        Check.Close(expected, actual, 2e-6, 1e-5);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using ILGPU.Runtime;
 using MiniCPM.Engine.Vision;
 using MiniCPM.Kernels.Cpu;
 using MiniCPM.Kernels.Gpu;
+using MiniCPM.Gpu.Tests.Kernels;
 
 namespace MiniCPM.Gpu.Tests.Vision;
 
@@ -17,12 +18,23 @@ public sealed class VisionKernelTests(SimulatorDevice simulator)
 {
     private readonly GpuDevice _device = simulator.Device;
 
+    public static TheoryData<int, int, int, int, DenseAttentionPath> DenseCases()
+    {
+        var cases = new TheoryData<int, int, int, int, DenseAttentionPath>();
+        foreach (var path in DenseAttentionPaths.All)
+        {
+            cases.Add(13, 45, 2, 72, path);  // SigLIP-like head dim; 2 key tiles, the second partial; a partial query tile
+            cases.Add(5, 33, 1, 128, path);  // resampler-like head dim, one query tile mostly empty
+            cases.Add(17, 17, 1, 16, path);  // self-attention over two query tiles, tiny heads (tiny-v's 64 / 4)
+            cases.Add(3, 1, 2, 40, path);    // a single key: every weight is 1
+        }
+        return cases;
+    }
+
+    /// <summary>Every path of <see cref="GpuKernels.DenseAttention"/> (<see cref="DenseAttentionPath"/>).</summary>
     [Theory]
-    [InlineData(13, 45, 2, 72)]  // SigLIP-like head dim; 2 key tiles, the second partial; a partial query tile
-    [InlineData(5, 33, 1, 128)]  // resampler-like head dim, one query tile mostly empty
-    [InlineData(17, 17, 1, 16)]  // self-attention over two query tiles, tiny heads (tiny-v's 64 / 4)
-    [InlineData(3, 1, 2, 40)]    // a single key: every weight is 1
-    public void DenseAttentionMatchesTheCpuAttention(int queries, int keys, int heads, int headDim)
+    [MemberData(nameof(DenseCases))]
+    public void DenseAttentionMatchesTheCpuAttention(int queries, int keys, int heads, int headDim, DenseAttentionPath path)
     {
         int width = heads * headDim;
         // q, k and v as parts of one fused row per position (stride 3·width), as the SigLIP layer lays them out,
@@ -41,12 +53,12 @@ public sealed class VisionKernelTests(SimulatorDevice simulator)
         using var kvBuffer = _device.Upload<float>(kv);
         int outputStride = width + 4;
         using var output = _device.Upload<float>(Enumerable.Repeat(float.NaN, queries * outputStride).ToArray());
-        _device.Kernels.DenseAttention(new DenseAttentionArgs
+        DenseAttentionPaths.With(_device, path, () => _device.Kernels.DenseAttention(new DenseAttentionArgs
         {
             Query = qBuffer.View, Key = ((ArrayView<float>)kvBuffer.View).SubView(width), Value = ((ArrayView<float>)kvBuffer.View).SubView(2 * width), Output = output.View,
             QueryStride = queryStride, KeyStride = fused, ValueStride = fused, OutputStride = outputStride,
             Queries = queries, Keys = keys, Heads = heads, HeadDim = headDim, Scale = scale,
-        });
+        }));
         var actual = Check.Download(_device, output.View, queries * outputStride);
         Check.Close(expected, Gather(actual, queries, outputStride, 0, width), 2e-6, 1e-5);
         for (int r = 0; r < queries; r++)

@@ -19,6 +19,8 @@ public sealed class VisionPtxTests
     [InlineData(typeof(NormKernels), nameof(NormKernels.LayerNorm), true)]
     [InlineData(typeof(ElementwiseKernels), nameof(ElementwiseKernels.GeluTanh), false)]
     [InlineData(typeof(SoftmaxKernel), nameof(SoftmaxKernel.Kernel), true)]
+    [InlineData(typeof(AttentionProducts), nameof(AttentionProducts.Pack), false)]
+    [InlineData(typeof(AttentionProducts), nameof(AttentionProducts.Softmax), true)]
     public void CompilesToPtxTheDriverAccepts(Type kernel, string name, bool explicitlyGrouped)
     {
         MethodInfo method = kernel.GetMethod(name)!;
