@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace MiniCPM.Kernels.Gpu;
 
@@ -84,21 +83,7 @@ public static class AttentionProducts
     /// <summary>One group per (head, query) row of the scores: softmax over the keys the query sees, zeros past them.</summary>
     public static void Softmax(DenseAttentionArgs a, AttentionProductLayout p)
     {
-        int row = Grid.IdxX, query = row % a.Queries, visible = a.VisibleKeys(query);
-        long start = (long)row * p.KeysPadded;
-        var s = p.Scores;
-        float max = float.NegativeInfinity;
-        for (int i = Group.IdxX; i < visible; i += NormKernels.GroupSize) max = IntrinsicMath.Max(max, s[start + i]);
-        max = NormKernels.BlockMax(max);
-        float sum = 0;
-        for (int i = Group.IdxX; i < visible; i += NormKernels.GroupSize)
-        {
-            float e = XMath.Exp(s[start + i] - max);
-            s[start + i] = e;
-            sum += e;
-        }
-        float inverse = 1f / NormKernels.BlockSum(sum);
-        for (int i = Group.IdxX; i < p.KeysPadded; i += NormKernels.GroupSize)
-            s[start + i] = i < visible ? s[start + i] * inverse : 0f;
+        int row = Grid.IdxX;
+        SoftmaxKernel.Row(p.Scores.SubView((long)row * p.KeysPadded, p.KeysPadded), a.VisibleKeys(row % a.Queries), p.KeysPadded);
     }
 }

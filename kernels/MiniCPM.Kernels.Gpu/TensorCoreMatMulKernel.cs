@@ -23,8 +23,8 @@ namespace MiniCPM.Kernels.Gpu;
 /// </summary>
 public static class TensorCoreMatMulKernel
 {
-    public const int TileRows = 64;
-    public const int TileTokens = 64;
+    public const int TileRows = TiledMatMulKernel.TileRows; // the tiles TileLoads fills
+    public const int TileTokens = TiledMatMulKernel.TileTokens;
     public const int GroupSize = 256;
     private const int UnitCols = 32;
     /// <summary>Floats per column of a shared tile: 64 rows (tokens) + 8, so one fragment load (4 columns × 8 rows)
@@ -45,19 +45,10 @@ public static class TensorCoreMatMulKernel
         int row0 = Grid.IdxX * TileRows, token0 = Grid.IdxY * TileTokens;
         int warpRow = (warp & 1) * 32, warpToken = (warp >> 1) * 16;
 
-        // Loader roles (as TiledMatMulKernel): the first 64 threads load one weight row's unit each; every thread loads
-        // 8 activations of one token. Rows and tokens past the matrix load clamped / zero data and are never written.
-        bool loadsWeights = thread < TileRows;
-        int entry = Grid.IdxZ; // the batch entry (0 for a single product)
-        int weightRow = entry * batch.WeightRows + IntrinsicMath.Min(row0 + thread, a.Rows - 1);
-        int xToken = thread % TileTokens, quarter = thread / TileTokens;
-        bool xLive = token0 + xToken < a.Tokens;
-        var x = a.X.Cast<Float4>();
-        long xRow = ((long)entry * batch.Tokens + IntrinsicMath.Min(token0 + xToken, a.Tokens - 1)) * (a.Cols / 4);
-        int xSlot = quarter * 8 * Stride + xToken;
-
-        var w = loadsWeights ? a.Weights.Load(weightRow, 0) : default;
-        LoadActivations(a, x, xRow, xLive, quarter, 0, out var v0, out var v1);
+        var loads = new TileLoads<TFormat>(a, batch, thread);
+        int xSlot = loads.Quarter * 8 * Stride + loads.Token;
+        var w = loads.LoadsWeights ? loads.Weights(0) : default;
+        loads.Activations(0, out var v0, out var v1);
 
         // Running sums per instruction tile: (rows +0, tokens +0), (rows +16, +0), (+0, tokens +8), (+16, +8).
         float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
@@ -71,14 +62,14 @@ public static class TensorCoreMatMulKernel
             // same way; a unit's 8–12 instructions on a small partial sum cannot.
             float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
             float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-            if (loadsWeights) StoreUnit(wHigh, wLow, thread, w, split: weightsAreTf32 == 0);
+            if (loads.LoadsWeights) StoreUnit(wHigh, wLow, thread, w, split: weightsAreTf32 == 0);
             StoreActivations(xHigh, xLow, xSlot, v0, v1);
             Group.Barrier(); // the tiles are complete
 
             if (unit + 1 < units)
             {
-                if (loadsWeights) w = a.Weights.Load(weightRow, unit + 1);
-                LoadActivations(a, x, xRow, xLive, quarter, unit + 1, out v0, out v1);
+                if (loads.LoadsWeights) w = loads.Weights(unit + 1);
+                loads.Activations(unit + 1, out v0, out v1);
             }
 
             for (int k0 = 0; k0 < UnitCols; k0 += 8)
@@ -120,21 +111,11 @@ public static class TensorCoreMatMulKernel
 
         // Accumulator fragment: ·0 = (row g, token 2t), ·1 = (g, 2t + 1), ·2 = (g + 8, 2t), ·3 = (g + 8, 2t + 1).
         int row = row0 + warpRow + g, token = token0 + warpToken + 2 * t;
-        long y = entry * batch.Y;
+        long y = Grid.IdxZ * batch.Y;
         WriteTile(a, y, row, token, s00, s01, s02, s03);
         WriteTile(a, y, row + 16, token, s10, s11, s12, s13);
         WriteTile(a, y, row, token + 8, s20, s21, s22, s23);
         WriteTile(a, y, row + 16, token + 8, s30, s31, s32, s33);
-    }
-
-    /// <summary>This thread's 8 activations of the unit: two 16-byte loads at piece A (quarters 0, 1) or B (2, 3).</summary>
-    private static void LoadActivations<TFormat>(MatMulArgs<TFormat, RowPairStore> a, ArrayView<Float4> x, long xRow, bool live,
-        int quarter, int unit, out Float4 v0, out Float4 v1) where TFormat : struct, IRowFormat
-    {
-        int piece = quarter < 2 ? a.Weights.PieceA(unit) : a.Weights.PieceB(unit);
-        long p = xRow + (piece + (quarter & 1) * 8) / 4;
-        v0 = live ? x[p] : default;
-        v1 = live ? x[p + 1] : default;
     }
 
     private static void StoreActivations(ArrayView<float> high, ArrayView<float> low, int slot, Float4 v0, Float4 v1)

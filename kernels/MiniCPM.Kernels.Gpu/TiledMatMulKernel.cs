@@ -35,28 +35,16 @@ public static class TiledMatMulKernel
         int row0 = Grid.IdxX * TileRows, token0 = Grid.IdxY * TileTokens;
         int across = thread % Across, down = thread / Across; // this thread's rows 4·across + i, tokens 4·down + j
 
-        // Loader roles. Rows and tokens past the matrix load clamped / zero data and are never written. A warp's
-        // activation loads are 32 tokens' same 8 columns: its shared stores fill 32 consecutive floats (no conflicts).
-        bool loadsWeights = thread < TileRows;
-        int entry = Grid.IdxZ; // the batch entry (0 for a single product)
-        int weightRow = entry * batch.WeightRows + IntrinsicMath.Min(row0 + thread, a.Rows - 1);
-        int xToken = thread % TileTokens, quarter = thread / TileTokens;
-        bool xLive = token0 + xToken < a.Tokens;
-        var x = a.X.Cast<Float4>();
-        long xRow = ((long)entry * batch.Tokens + IntrinsicMath.Min(token0 + xToken, a.Tokens - 1)) * (a.Cols / 4);
-        int xSlot = quarter * 8 * TileTokens + xToken;
+        var loads = new TileLoads<TFormat>(a, batch, thread);
+        int xSlot = loads.Quarter * 8 * TileTokens + loads.Token; // a warp's shared stores fill 32 consecutive floats
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
         int units = a.Cols / UnitCols;
         for (int unit = 0; unit < units; unit++)
         {
-            if (loadsWeights) StoreUnit(ws, thread, a.Weights.Load(weightRow, unit));
-
-            int piece = quarter < 2 ? a.Weights.PieceA(unit) : a.Weights.PieceB(unit);
-            long p = xRow + (piece + (quarter & 1) * 8) / 4;
-            var v0 = xLive ? x[p] : default;
-            var v1 = xLive ? x[p + 1] : default;
+            if (loads.LoadsWeights) StoreUnit(ws, thread, loads.Weights(unit));
+            loads.Activations(unit, out var v0, out var v1);
             xs[xSlot] = v0.X; xs[xSlot + TileTokens] = v0.Y; xs[xSlot + 2 * TileTokens] = v0.Z; xs[xSlot + 3 * TileTokens] = v0.W;
             xs[xSlot + 4 * TileTokens] = v1.X; xs[xSlot + 5 * TileTokens] = v1.Y; xs[xSlot + 6 * TileTokens] = v1.Z; xs[xSlot + 7 * TileTokens] = v1.W;
             Group.Barrier(); // the tiles are complete
@@ -74,7 +62,7 @@ public static class TiledMatMulKernel
         }
 
         int row = row0 + 4 * across, token = token0 + 4 * down;
-        long y = entry * batch.Y;
+        long y = Grid.IdxZ * batch.Y;
         Write(a, y, row, token, c00, c01, c02, c03);
         Write(a, y, row + 1, token, c10, c11, c12, c13);
         Write(a, y, row + 2, token, c20, c21, c22, c23);
