@@ -663,7 +663,8 @@ public sealed class GpuKernels
     /// <see cref="TensorCores"/> is on) instead of the fused <see cref="DenseAttentionKernel"/> (one launch, CUDA
     /// cores; 5.9 TFLOP/s at SigLIP's shape on an H200). Same results up to float32 rounding. Off until a GPU has
     /// timed both (GpuBench's dense attention lines); the products need scratch of
-    /// <see cref="AttentionProducts.ScratchFloats"/> floats (64 MB for a SigLIP layer), kept for the next call.
+    /// <see cref="AttentionProducts.ScratchFloats"/> floats (84 MB for a SigLIP layer, 163 MB for 30 s of Whisper),
+    /// kept for the next call until the device is disposed.
     /// </summary>
     public bool DenseAttentionAsProducts { get; set; }
 
@@ -676,6 +677,10 @@ public sealed class GpuKernels
         long need = AttentionProducts.ScratchFloats(a);
         if (_attentionScratch is null || _attentionScratch.Length < need)
         {
+            // Growing allocates and frees: not inside a graph capture, and not under kernels still queued on it.
+            if (Stream != _accelerator.DefaultStream)
+                throw new InvalidOperationException("dense attention as products cannot grow its scratch inside a CUDA graph capture; run it once outside first");
+            Stream.Synchronize();
             _attentionScratch?.Dispose();
             _attentionScratch = null;
             _attentionScratch = _accelerator.Allocate1D<float>(need);

@@ -101,6 +101,7 @@ public sealed class AudioKernelTests(SimulatorDevice simulator)
             cases.Add(37, 10, 2, 64, path);  // chunks that cut the 16-query tiles and the 32-key tiles unevenly
             cases.Add(20, 3, 1, 24, path);   // chunks smaller than a warp's four queries
             cases.Add(45, 0, 1, 32, path);   // 0: full attention, as before the mask
+            if (path == DenseAttentionPath.Products || Simulator.DeviceName != "cpu") cases.Add(70, 30, 2, 64, path); // several query and key tiles per head under the mask
         }
         return cases;
     }
