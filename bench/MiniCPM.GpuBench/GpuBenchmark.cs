@@ -28,6 +28,7 @@ internal static partial class GpuBenchmark
 {
     private static readonly StringBuilder Report = new();
     private static double _copyBandwidth; // bytes/s
+    private static double _fmaFlops = double.NaN, _mmaFlops = double.NaN; // FLOP/s: float FMA on CUDA cores, TF32 products on tensor cores (NaN: none)
     private static double _launchSeconds;
     private static bool _tiny;
 
@@ -65,6 +66,7 @@ internal static partial class GpuBenchmark
             if (!visionOnly)
             {
                 CopyBandwidth(gpu, quick);
+                Guarded(() => ComputeCeilings(gpu));
                 LaunchOverhead(gpu);
                 Kernels(gpu, quick);
                 Guarded(() => Int8TeamWidths(gpu));
@@ -128,6 +130,29 @@ internal static partial class GpuBenchmark
         double seconds = Seconds(gpu, () => a.View.CopyTo(b.View), 20);
         _copyBandwidth = 2.0 * bytes / seconds;
         Line($"## device copy: {bytes >> 20} MiB in {seconds * 1e3:F3} ms → {_copyBandwidth / 1e9:F0} GB/s (read + write) = the ceiling below");
+    }
+
+    /// <summary>The compute ceilings, as the copy is the memory ceiling: float FMA chains on every thread, and TF32
+    /// tensor-core products on every warp (PeakKernels), from registers only.</summary>
+    private static void ComputeCeilings(GpuDevice gpu)
+    {
+        using var sink = gpu.Allocate<float>(1024);
+        int iterations = _tiny ? 4 : 2048, groups = _tiny ? 2 : gpu.Accelerator.NumMultiprocessors * 8;
+        var fma = gpu.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float>(PeakKernels.Fma);
+        int threads = groups * 256;
+        double seconds = Seconds(gpu, () => fma(threads, sink.View, iterations, 3f), 5);
+        _fmaFlops = 2.0 * threads * iterations * PeakKernels.FmaChains * PeakKernels.FmaRounds / seconds;
+        _mmaFlops = double.NaN;
+        if (gpu.Kernels.HasTensorCores || gpu.IsSimulator)
+        {
+            var mma = gpu.IsCuda
+                ? gpu.Accelerator.LoadStreamKernel<ArrayView<float>, int, float>(PeakKernels.Mma<Tf32MmaInstruction>)
+                : gpu.Accelerator.LoadStreamKernel<ArrayView<float>, int, float>(PeakKernels.Mma<Tf32MmaEmulation>);
+            seconds = Seconds(gpu, () => mma(new KernelConfig(groups, 256), sink.View, iterations, 3f), 5);
+            _mmaFlops = groups * 8.0 * iterations * PeakKernels.MmaChains * PeakKernels.MmaFlops / seconds;
+        }
+        Line($"## compute ceilings: float FMA {_fmaFlops / 1e12:F1} TFLOP/s" + (double.IsNaN(_mmaFlops) ? ", no TF32 tensor cores"
+            : $", TF32 mma {_mmaFlops / 1e12:F1} TFLOP/s (3xTF32 float32 products: {_mmaFlops / 3e12:F1}, F16/BF16 weights' two products: {_mmaFlops / 2e12:F1})"));
     }
 
     private static void LaunchOverhead(GpuDevice gpu)
@@ -210,7 +235,7 @@ internal static partial class GpuBenchmark
         Line(gpu.Kernels.HasTensorCores || gpu.IsSimulator
             ? $"tensor cores: {(gpu.IsSimulator ? "emulated (simulator)" : "mma.sync m16n8k8 .tf32")}; max |difference| from the CUDA-core kernel, relative to max |y|"
             : "tensor cores: none on this device (TF32 mma needs CUDA compute capability 8.0)");
-        Line("| shape | type | rows×cols | tokens | tiled µs | TFLOP/s | tensor-core µs | TFLOP/s | tensor / tiled | difference | MatMulKernel µs | TFLOP/s | tiled / MatMulKernel |");
+        Line("| shape | type | rows×cols | tokens | tiled µs | TFLOP/s (of FMA ceiling) | tensor-core µs | TFLOP/s (of its ceiling) | tensor / tiled | difference | MatMulKernel µs | TFLOP/s | tiled / MatMulKernel |");
         Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         (string Name, int Rows, int Cols, int Tokens)[] shapes =
         [
@@ -268,8 +293,12 @@ internal static partial class GpuBenchmark
             gpu.Kernels.TiledMinTokens = threshold;
             gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null;
         }
-        string tensorCells = double.IsNaN(tensor) ? "— | — | — | —" : $"{tensor * 1e6:F1} | {flops / tensor / 1e12:F2} | {tiled / tensor:F2}× faster | {difference:E1}";
-        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {tiled * 1e6:F1} | {flops / tiled / 1e12:F2} | {tensorCells} | {plain * 1e6:F1} | {flops / plain / 1e12:F2} | {plain / tiled:F2}× |");
+        // Against the ceilings: the CUDA-core kernel's FMAs, the tensor-core kernel's effective products (3 per unit
+        // step, 2 for F16/BF16 weights).
+        double tensorCeiling = _mmaFlops / (type is TensorType.F16 or TensorType.BF16 ? 2 : 3);
+        string tensorCells = double.IsNaN(tensor) ? "— | — | — | —"
+            : $"{tensor * 1e6:F1} | {flops / tensor / 1e12:F2} ({flops / tensor / tensorCeiling:P0}) | {tiled / tensor:F2}× faster | {difference:E1}";
+        Line($"| {name} | {type} | {rows}×{cols} | {tokens} | {tiled * 1e6:F1} | {flops / tiled / 1e12:F2} ({flops / tiled / _fmaFlops:P0}) | {tensorCells} | {plain * 1e6:F1} | {flops / plain / 1e12:F2} | {plain / tiled:F2}× |");
     }
 
     private static float[] Download(ArrayView<float> view, long count)

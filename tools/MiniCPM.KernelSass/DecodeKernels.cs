@@ -43,6 +43,9 @@ internal static class DecodeKernels
         foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
             yield return new KernelEntry($"matvec-{Short(format)}",
                 Method(typeof(MatMulKernel), nameof(MatMulKernel.Kernel)).MakeGenericMethod(format, typeof(RowPairStore)), true);
+        // The bench's compute ceilings.
+        yield return new KernelEntry("peak-fma", Method(typeof(PeakKernels), nameof(PeakKernels.Fma)), false);
+        yield return new KernelEntry("peak-mma", Method(typeof(PeakKernels), nameof(PeakKernels.Mma)).MakeGenericMethod(typeof(Tf32MmaInstruction)), true);
         // Prefill and the encoders (not decode, but the same tool answers the same questions for them).
         foreach (var format in new[] { typeof(F16Rows), typeof(Q4_0Rows) })
         {

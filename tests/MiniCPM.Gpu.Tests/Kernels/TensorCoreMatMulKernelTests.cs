@@ -166,6 +166,18 @@ public sealed unsafe class TensorCoreMatMulKernelTests(SimulatorDevice simulator
         Assert.True(Math.Abs(value - (double)high - low) <= Math.Pow(2, -22) * value);
     }
 
+    /// <summary>The bench's compute ceilings compile to what they claim: 4 products per loop (the instruction, no
+    /// emulation), and float FMA chains with nothing in local memory.</summary>
+    [Fact]
+    public void TheCeilingKernelsCompile()
+    {
+        string mma = Ptx.Grouped(typeof(PeakKernels).GetMethod(nameof(PeakKernels.Mma))!.MakeGenericMethod(typeof(Tf32MmaInstruction)));
+        Assert.Equal(PeakKernels.MmaChains, mma.Split('\n').Count(l => l.Contains("mma.sync.aligned.m16n8k8", StringComparison.Ordinal)));
+        Assert.DoesNotContain("bar.sync", mma); // the emulation's barriers are not in the CUDA kernel
+        string fma = Ptx.Indexed(typeof(PeakKernels).GetMethod(nameof(PeakKernels.Fma))!);
+        Assert.DoesNotContain(".local", fma);
+    }
+
     /// <summary>Twelve <c>mma.sync</c> per 8-column step (3 per instruction tile × 4 tiles) for every format, and
     /// nothing in local memory but ILGPU's 4-byte slots for the inline PTX's operands (ptxas keeps those in registers:
     /// <c>minicpm-kernel-sass tensor-core</c> shows no local loads or stores).</summary>
