@@ -36,19 +36,28 @@ internal static partial class GpuBenchmark
         var mel = new float[a.MelBins * melFrames];
         for (int i = 0; i < mel.Length; i++) mel[i] = (float)(random.NextDouble() * 2 - 1);
 
-        var watch = Stopwatch.StartNew();
-        encoder.Embed(mel, melFrames, chunk); // kernel compilation and scratch allocation
-        double first = watch.Elapsed.TotalSeconds;
-        int repetitions = tiny ? 1 : quick ? 3 : 10;
-        watch.Restart();
-        for (int i = 0; i < repetitions; i++) encoder.Embed(mel, melFrames, chunk);
-        double seconds = watch.Elapsed.TotalSeconds / repetitions;
         int frames = AudioTokenCount.EncoderFrames(melFrames);
         double flops = PieceFlops(a, width, melFrames, frames, chunk);
         double audioSeconds = melFrames / 100.0;
-        Line("| piece | encoder frames | weights | first call (compile) | ms/piece | GFLOP/piece | TFLOP/s | × real time |");
-        Line("|---|---|---|---|---|---|---|---|");
-        Line($"| {audioSeconds:F0} s | {frames} | {encoder.WeightBytes / 1e6:F0} MB | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {audioSeconds / seconds:F0} |");
+        Line("| piece | encoder frames | weights | path | first call (compile) | ms/piece | GFLOP/piece | TFLOP/s | × real time | max |difference| from the first path, relative |");
+        Line("|---|---|---|---|---|---|---|---|---|---|");
+        float[]? reference = null;
+        foreach (var path in EncoderPath.For(gpu))
+        {
+            var (first, seconds, rows, label) = path.Run(gpu, () =>
+            {
+                var watch = Stopwatch.StartNew();
+                float[] rows = encoder.Embed(mel, melFrames, chunk); // kernel compilation and scratch allocation
+                double first = watch.Elapsed.TotalSeconds;
+                int repetitions = tiny ? 1 : quick ? 3 : 10;
+                watch.Restart();
+                for (int i = 0; i < repetitions; i++) encoder.Embed(mel, melFrames, chunk);
+                return (first, watch.Elapsed.TotalSeconds / repetitions, rows, path.Label(gpu));
+            });
+            string difference = reference is null ? "—" : $"{RelativeDifference(reference, rows):E1}";
+            reference ??= rows;
+            Line($"| {audioSeconds:F0} s | {frames} | {encoder.WeightBytes / 1e6:F0} MB | {label} | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {audioSeconds / seconds:F0} | {difference} |");
+        }
     }
 
     /// <summary>

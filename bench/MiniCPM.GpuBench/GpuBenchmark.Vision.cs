@@ -40,29 +40,25 @@ internal static partial class GpuBenchmark
         var slice = new VisionSlice(pixels, side, side);
 
         double flops = SliceFlops(v, r, patches);
-        Line($"| slice | patches | weights | matmuls on | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s | rows' max |difference| from CUDA cores, relative |");
+        Line($"| slice | patches | weights | path | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s | rows' max |difference| from the first path, relative |");
         Line("|---|---|---|---|---|---|---|---|---|---|");
-        bool tensorCores = gpu.Kernels.TensorCores;
-        float[]? cudaCoreRows = null;
-        try
+        float[]? reference = null;
+        foreach (var path in EncoderPath.For(gpu))
         {
-            foreach (bool onTensorCores in gpu.Kernels.HasTensorCores || gpu.IsSimulator ? new[] { false, true } : new[] { false })
+            var (first, seconds, rows, label) = path.Run(gpu, () =>
             {
-                gpu.Kernels.TensorCores = onTensorCores;
                 var watch = Stopwatch.StartNew();
                 float[] rows = tower.Embed(slice); // kernel compilation and scratch allocation
                 double first = watch.Elapsed.TotalSeconds;
                 int repetitions = tiny ? 1 : quick ? 3 : 10;
                 watch.Restart();
                 for (int i = 0; i < repetitions; i++) tower.Embed(slice);
-                double seconds = watch.Elapsed.TotalSeconds / repetitions;
-                string where = !onTensorCores ? "CUDA cores" : gpu.Kernels.TensorCores ? "TF32 tensor cores (3xTF32)" : $"CUDA cores (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})";
-                string difference = cudaCoreRows is null ? "—" : $"{RelativeDifference(cudaCoreRows, rows):E1}";
-                cudaCoreRows ??= rows;
-                Line($"| {side}×{side} | {patches} | {tower.WeightBytes / 1e6:F0} MB | {where} | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {tower.WeightBytes / seconds / 1e9:F0} | {difference} |");
-            }
+                return (first, watch.Elapsed.TotalSeconds / repetitions, rows, path.Label(gpu));
+            });
+            string difference = reference is null ? "—" : $"{RelativeDifference(reference, rows):E1}";
+            reference ??= rows;
+            Line($"| {side}×{side} | {patches} | {tower.WeightBytes / 1e6:F0} MB | {label} | {first:F2} s | {seconds * 1e3:F2} | {flops / 1e9:F1} | {flops / seconds / 1e12:F2} | {tower.WeightBytes / seconds / 1e9:F0} | {difference} |");
         }
-        finally { gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null; }
         if (!tiny || _tiny) // --tiny-vision alone skips them; the --tiny smoke run takes every path
         {
             Line("| dense attention | shape | µs/call | TFLOP/s | max |difference| from the fused kernel, relative |");
