@@ -42,7 +42,7 @@ internal static partial class GpuBenchmark
         Line("| piece | encoder frames | weights | path | first call (compile) | ms/piece | GFLOP/piece | TFLOP/s | × real time | max |difference| from the first path, relative |");
         Line("|---|---|---|---|---|---|---|---|---|---|");
         float[]? reference = null;
-        foreach (var path in EncoderPath.For(gpu))
+        foreach (var path in KernelPath.ForEncoders(gpu))
         {
             var (first, seconds, rows, label) = path.Run(gpu, () =>
             {

@@ -43,7 +43,7 @@ internal static partial class GpuBenchmark
         Line($"| slice | patches | weights | path | first call (compile) | ms/slice | GFLOP/slice | TFLOP/s | weight GB/s | rows' max |difference| from the first path, relative |");
         Line("|---|---|---|---|---|---|---|---|---|---|");
         float[]? reference = null;
-        foreach (var path in EncoderPath.For(gpu))
+        foreach (var path in KernelPath.ForEncoders(gpu))
         {
             var (first, seconds, rows, label) = path.Run(gpu, () =>
             {
@@ -99,29 +99,17 @@ internal static partial class GpuBenchmark
             Queries = queries, Keys = keys, Heads = heads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
         };
         double flops = 4.0 * queries * keys * width;
-        bool asProducts = gpu.Kernels.DenseAttentionAsProducts, tensorCores = gpu.Kernels.TensorCores;
         float[]? fused = null;
-        try
+        // The fused kernel, then the same attention as products (GpuKernels.DenseAttentionAsProducts) on the CUDA cores
+        // and, where there are any, the tensor cores; each with its difference from the fused result.
+        foreach (var path in KernelPath.ForAttention(gpu))
         {
-            // The fused kernel, then the same attention as products (GpuKernels.DenseAttentionAsProducts) on the CUDA
-            // cores and, where there are any, the tensor cores; each with its difference from the fused result.
-            foreach (var (products, onTensorCores, label) in new[] { (false, false, "fused kernel"), (true, false, "as products, CUDA cores"), (true, true, "as products, tensor cores") })
-            {
-                if (onTensorCores && !gpu.Kernels.HasTensorCores && !gpu.IsSimulator) continue;
-                gpu.Kernels.DenseAttentionAsProducts = products;
-                gpu.Kernels.TensorCores = onTensorCores;
-                double seconds = Seconds(gpu, () => gpu.Kernels.DenseAttention(args), quick ? 5 : 20);
-                float[] result = Download(o.View, o.Length);
-                string difference = fused is null ? "—" : $"{RelativeDifference(fused, result):E1}";
-                fused ??= result;
-                string off = onTensorCores && !gpu.Kernels.TensorCores ? $" (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})" : "";
-                Line($"| {name}, {label}{off} | {queries}×{keys}, {heads}×{headDim} | {seconds * 1e6:F1} | {flops / seconds / 1e12:F2} | {difference} |");
-            }
-        }
-        finally
-        {
-            gpu.Kernels.DenseAttentionAsProducts = asProducts;
-            gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null;
+            var (seconds, result, label) = path.Run(gpu, () =>
+                (Seconds(gpu, () => gpu.Kernels.DenseAttention(args), quick ? 5 : 20), Download(o.View, o.Length),
+                 path.AttentionAsProducts ? "as products, " + path.MatMuls(gpu) : "fused kernel"));
+            string difference = fused is null ? "—" : $"{RelativeDifference(fused, result):E1}";
+            fused ??= result;
+            Line($"| {name}, {label} | {queries}×{keys}, {heads}×{headDim} | {seconds * 1e6:F1} | {flops / seconds / 1e12:F2} | {difference} |");
         }
     }
 }

@@ -266,33 +266,24 @@ internal static partial class GpuBenchmark
         double flops = 2.0 * rows * cols * tokens;
         int repetitions = (int)Math.Clamp(2e12 / flops, 5, 200);
         int threshold = gpu.Kernels.TiledMinTokens;
-        bool tensorCores = gpu.Kernels.TensorCores, haveTensorCores = gpu.Kernels.HasTensorCores || gpu.IsSimulator;
-        double tiled, plain, tensor = double.NaN, difference = double.NaN;
+        double tiled = double.NaN, plain, tensor = double.NaN, difference = double.NaN;
         try
         {
             gpu.Kernels.TiledMinTokens = 1;
-            gpu.Kernels.TensorCores = false;
-            tiled = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
-            if (haveTensorCores)
+            float[]? cudaCores = null;
+            foreach (var path in KernelPath.ForMatMuls(gpu))
             {
-                var cudaCores = Download(y.View, (long)tokens * rows);
-                gpu.Kernels.TensorCores = true;
-                tensor = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
-                if (gpu.Kernels.TensorCores) difference = RelativeDifference(cudaCores, Download(y.View, (long)tokens * rows));
-                else
-                {
-                    tensor = double.NaN; // the probe failed: that time was the CUDA-core kernel's
-                    Line($"tensor cores off: {gpu.Kernels.TensorCoreFallbackReason}");
-                }
+                var (seconds, result, onTensorCores) = path.Run(gpu, () =>
+                    (Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions), Download(y.View, (long)tokens * rows),
+                     gpu.Kernels.TensorCores));
+                if (!path.TensorCores) (tiled, cudaCores) = (seconds, result);
+                else if (onTensorCores) (tensor, difference) = (seconds, RelativeDifference(cudaCores!, result));
+                else Line($"tensor cores off: {gpu.Kernels.TensorCoreFallbackReason}"); // that time was the CUDA-core kernel's
             }
             gpu.Kernels.TiledMinTokens = int.MaxValue;
-            plain = Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions);
+            plain = new KernelPath(false).Run(gpu, () => Seconds(gpu, () => gpu.Kernels.MatMul(matrix, x.View, tokens, y.View), repetitions));
         }
-        finally
-        {
-            gpu.Kernels.TiledMinTokens = threshold;
-            gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null;
-        }
+        finally { gpu.Kernels.TiledMinTokens = threshold; }
         // Against the ceilings: the CUDA-core kernel's FMAs, the tensor-core kernel's effective products (3 per unit
         // step, 2 for F16/BF16 weights).
         double tensorCeiling = _mmaFlops / (type is TensorType.F16 or TensorType.BF16 ? 2 : 3);
@@ -885,10 +876,8 @@ internal static partial class GpuBenchmark
         int prompt = _tiny ? 64 : 512;
         var random = new Random(9);
         var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(spec.Llm.VocabSize)).ToArray();
-        bool tensorCores = gpu.Kernels.TensorCores;
-        (double Seconds, float[] Logits) Prefill(bool onTensorCores)
+        (double Seconds, float[] Logits) Prefill(bool onTensorCores) => new KernelPath(onTensorCores).Run(gpu, () =>
         {
-            gpu.Kernels.TensorCores = onTensorCores;
             var sequence = model.CreateSequence();
             var request = new ForwardRequest { Sequence = sequence, Tokens = ids };
             var watch = Stopwatch.StartNew();
@@ -896,16 +885,12 @@ internal static partial class GpuBenchmark
             double seconds = watch.Elapsed.TotalSeconds;
             model.FreeSequence(sequence);
             return (seconds, request.Logits!.ToArray());
-        }
-        try
-        {
-            if (!_tiny) { Prefill(false); Prefill(true); } // warm-up: kernel compilation, scratch
-            var cudaCores = Prefill(false);
-            var tensor = Prefill(true);
-            string where = gpu.Kernels.TensorCores ? "TF32 tensor cores" : $"CUDA cores again (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})";
-            Line($"prefill {prompt} tokens, {type}, float activations: CUDA cores {prompt / cudaCores.Seconds:F0} tok/s, {where} {prompt / tensor.Seconds:F0} tok/s ({cudaCores.Seconds / tensor.Seconds:F2}×); last row's logits max |difference| {RelativeDifference(cudaCores.Logits, tensor.Logits):E1} of max |logit|");
-        }
-        finally { gpu.Kernels.TensorCores = tensorCores && gpu.Kernels.TensorCoreFallbackReason is null; }
+        });
+        if (!_tiny) { Prefill(false); Prefill(true); } // warm-up: kernel compilation, scratch
+        var cudaCores = Prefill(false);
+        var tensor = Prefill(true);
+        string where = gpu.Kernels.TensorCoreFallbackReason is null ? "TF32 tensor cores" : $"CUDA cores again (tensor cores off: {gpu.Kernels.TensorCoreFallbackReason})";
+        Line($"prefill {prompt} tokens, {type}, float activations: CUDA cores {prompt / cudaCores.Seconds:F0} tok/s, {where} {prompt / tensor.Seconds:F0} tok/s ({cudaCores.Seconds / tensor.Seconds:F2}×); last row's logits max |difference| {RelativeDifference(cudaCores.Logits, tensor.Logits):E1} of max |logit|");
     }
 
     /// <summary>Steps per host round trip of the device greedy decoding (Qwen2GpuOptions.GreedyWindow's default).</summary>

@@ -49,7 +49,7 @@ public static class AttentionProducts
     }
 
     /// <summary>Elements <see cref="Pack"/> writes (one thread each).</summary>
-    public static long PackCount(DenseAttentionArgs a, AttentionProductLayout p) =>
+    public static long PackCount(AttentionProductLayout p) =>
         p.Queries.Length + p.Keys.Length + p.ValuesT.Length;
 
     /// <summary>One element of the padded Q·scale, K or Vᵀ blocks.</summary>

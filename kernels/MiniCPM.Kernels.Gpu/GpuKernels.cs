@@ -686,7 +686,7 @@ public sealed class GpuKernels
             _attentionScratch = _accelerator.Allocate1D<float>(need);
         }
         var p = AttentionProducts.Layout(a, _attentionScratch.View);
-        long packed = AttentionProducts.PackCount(a, p);
+        long packed = AttentionProducts.PackCount(p);
         if (packed > int.MaxValue) throw new ArgumentException($"attention of {a.Heads} heads × {a.Queries} queries × {a.Keys} keys is too large for one call", nameof(a));
         _attentionPack ??= _loader.LoadAutoGroupedKernel<Index1D, DenseAttentionArgs, AttentionProductLayout>(AttentionProducts.Pack);
         _attentionSoftmax ??= _loader.LoadKernel<DenseAttentionArgs, AttentionProductLayout>(AttentionProducts.Softmax);
