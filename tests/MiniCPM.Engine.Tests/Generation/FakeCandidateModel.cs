@@ -10,28 +10,19 @@ namespace MiniCPM.Engine.Tests.Generation;
 /// less the margin); <paramref name="marginOverride"/> replaces the query's margin (0 makes the host's exactness check
 /// fall back often). Counts the steps and the whole rows fetched.
 /// </summary>
-internal sealed class FakeCandidateModel(FakeLanguageModel inner, int? marginOverride = null) : ILogitCandidateSource
+internal sealed class FakeCandidateModel(FakeLanguageModel inner, int? marginOverride = null) : FakeModelWrapper(inner), ILogitCandidateSource
 {
     private float[] _last = [];
 
     public int CandidateSteps { get; private set; }
     public int RowsFetched { get; private set; }
 
-    public LlmConfig Config => inner.Config;
-    public int VocabularySize => inner.VocabularySize;
-    public int MaxSequenceLength => inner.MaxSequenceLength;
     public int MaxCandidateRank => 512;
-    public SequenceId CreateSequence() => inner.CreateSequence();
-    public SequenceId ForkSequence(SequenceId source) => inner.ForkSequence(source);
-    public void FreeSequence(SequenceId sequence) => inner.FreeSequence(sequence);
-    public int SequenceLength(SequenceId sequence) => inner.SequenceLength(sequence);
-    public void Forward(IReadOnlyList<ForwardRequest> requests) => inner.Forward(requests);
-    public void Dispose() => inner.Dispose();
 
     public LogitCandidates FeedForCandidates(SequenceId sequence, int token, LogitCandidateQuery query)
     {
         var request = new ForwardRequest { Sequence = sequence, Tokens = new[] { token } };
-        inner.Forward([request]);
+        Inner.Forward([request]);
         _last = request.Logits!;
         CandidateSteps++;
         int vocabulary = _last.Length, margin = marginOverride ?? query.MarginKeys;

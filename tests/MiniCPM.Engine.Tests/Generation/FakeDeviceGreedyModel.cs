@@ -11,27 +11,15 @@ namespace MiniCPM.Engine.Tests.Generation;
 /// is the next input, id 0 in place of "nothing to choose"), a window cut short where the cache runs out of blocks, then
 /// the ids handed out and the sequence cut back to what feeding them one by one leaves.
 /// </summary>
-internal sealed class FakeDeviceGreedyModel(FakeLanguageModel inner, int window) : IDeviceGreedyDecoder
+internal sealed class FakeDeviceGreedyModel(FakeLanguageModel inner, int window) : FakeModelWrapper(inner), IDeviceGreedyDecoder
 {
-    public FakeLanguageModel Inner => inner;
-
     /// <summary>Windows run (each a host round trip on a real device).</summary>
     public int Windows { get; private set; }
 
-    public LlmConfig Config => inner.Config;
-    public int VocabularySize => inner.VocabularySize;
-    public int MaxSequenceLength => inner.MaxSequenceLength;
-    public SequenceId CreateSequence() => inner.CreateSequence();
-    public SequenceId ForkSequence(SequenceId source) => inner.ForkSequence(source);
-    public void FreeSequence(SequenceId sequence) => inner.FreeSequence(sequence);
-    public int SequenceLength(SequenceId sequence) => inner.SequenceLength(sequence);
-    public void Forward(IReadOnlyList<ForwardRequest> requests) => inner.Forward(requests);
-    public void Dispose() => inner.Dispose();
-
     public int DecodeGreedy(SequenceId sequence, int token, ImmutableArray<bool> allowed, int maxSteps, Func<int, bool> accept)
     {
-        int start = inner.SequenceLength(sequence);
-        int steps = Math.Min(Math.Min(maxSteps, window), inner.MaxSequenceLength - start);
+        int start = Inner.SequenceLength(sequence);
+        int steps = Math.Min(Math.Min(maxSteps, window), Inner.MaxSequenceLength - start);
         var ids = new List<int>();
         int input = token;
         for (int k = 0; k < Math.Max(steps, 1); k++)
@@ -39,7 +27,7 @@ internal sealed class FakeDeviceGreedyModel(FakeLanguageModel inner, int window)
             var request = new ForwardRequest { Sequence = sequence, Tokens = new[] { input } };
             try
             {
-                inner.Forward([request]); // the first step's failure is the caller's (nothing changed)
+                Inner.Forward([request]); // the first step's failure is the caller's (nothing changed)
             }
             catch (FakeCacheExhaustedException) when (k > 0)
             {
@@ -64,7 +52,7 @@ internal sealed class FakeDeviceGreedyModel(FakeLanguageModel inner, int window)
         }
         finally
         {
-            if (kept < ids.Count) inner.Truncate(sequence, start + kept);
+            if (kept < ids.Count) Inner.Truncate(sequence, start + kept);
         }
     }
 
