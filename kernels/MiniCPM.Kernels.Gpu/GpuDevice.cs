@@ -203,12 +203,92 @@ public sealed class GpuDevice : IDisposable
     }
 
     /// <summary>A device buffer of <paramref name="length"/> elements (contents undefined: on a GPU whatever the memory
-    /// last held; see <see cref="PoisonAllocations"/>).</summary>
+    /// last held; see <see cref="PoisonAllocations"/>), counted in <see cref="AllocatedBytes"/> until disposed.</summary>
+    /// <exception cref="GpuAllocationException">Past <see cref="MemoryLimitBytes"/>, or the driver refused it (out of
+    /// device memory); nothing was allocated.</exception>
     public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length) where T : unmanaged
     {
-        var buffer = Accelerator.Allocate1D<T>(Math.Max(1, length));
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        long elements = Math.Max(1, length);
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long bytes = elements > long.MaxValue / size ? long.MaxValue : elements * size;
+        if (!_memory.TryAdmit(bytes))
+            throw new GpuAllocationException(Name, bytes, AllocatedBytes, AvailableBytes,
+                $"the device's memory limit is {ByteSize.Format(_memory.Limit!.Value)}");
+        MemoryBuffer1D<T, Stride1D.Dense> buffer;
+        try
+        {
+            buffer = Accelerator.Allocate1D<T>(elements);
+        }
+        catch (Exception e) when (e is AcceleratorException or OutOfMemoryException or ArgumentException)
+        {
+            _memory.Withdraw(bytes);
+            throw new GpuAllocationException(Name, bytes, AllocatedBytes, AvailableBytes, $"the driver refused it ({e.Message.TrimEnd('.')})", e);
+        }
+        _memory.Track(buffer, bytes);
         if (PoisonAllocations) buffer.View.MemSet(0xFF);
         return buffer;
+    }
+
+    private readonly DeviceMemoryLedger _memory = new();
+
+    /// <summary>Bytes of the live buffers made through <see cref="Allocate{T}"/> (the engine's weights, caches and
+    /// scratch on this device).</summary>
+    public long AllocatedBytes => _memory.LiveBytes;
+
+    /// <summary>
+    /// At most this many bytes of live buffers (null: no limit but the device's): an allocation past it fails with
+    /// <see cref="GpuAllocationException"/> before the driver is asked, e.g. to leave room for another process.
+    /// </summary>
+    public long? MemoryLimitBytes
+    {
+        get => _memory.Limit;
+        set => _memory.Limit = value;
+    }
+
+    /// <summary>Free device memory as the driver reports it (CUDA); null where the driver does not say.</summary>
+    public long? FreeBytes
+    {
+        get
+        {
+            if (Accelerator is not CudaAccelerator cuda) return null;
+            try
+            {
+                return cuda.GetFreeMemory();
+            }
+            catch (CudaException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>What new buffers can still take: the driver's free memory and the room under
+    /// <see cref="MemoryLimitBytes"/>, whichever is smaller; null when neither is known.</summary>
+    public long? AvailableBytes
+    {
+        get
+        {
+            long? free = FreeBytes;
+            if (MemoryLimitBytes is not { } limit) return free;
+            long room = Math.Max(0, limit - AllocatedBytes);
+            return free is { } f ? Math.Min(f, room) : room;
+        }
+    }
+
+    /// <summary>Records this thread's allocations until disposed, freeing them unless completed (see
+    /// <see cref="GpuAllocationScope"/>): a failed load leaves the device as it found it.</summary>
+    public GpuAllocationScope BeginAllocationScope() => _memory.Begin();
+
+    /// <summary>Runs <paramref name="build"/> in an allocation scope: if it throws, every buffer it made on this
+    /// device is freed before the exception propagates.</summary>
+    public T AllOrNothing<T>(Func<T> build)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        using var scope = BeginAllocationScope();
+        var result = build();
+        scope.Complete();
+        return result;
     }
 
     /// <summary>
@@ -295,5 +375,6 @@ public sealed class GpuDevice : IDisposable
             // before that kernel stays with the process.
         }
         _context.Dispose();
+        _memory.Dispose();
     }
 }

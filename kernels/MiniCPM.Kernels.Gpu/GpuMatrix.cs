@@ -54,8 +54,26 @@ public sealed class GpuMatrix : IDisposable
     {
         if (!IsSupported(type)) throw new NotSupportedException($"the GPU kernels do not read {type} weights");
         if (ShapeProblem(type, cols) is { } problem) throw new ArgumentException(problem, nameof(cols));
+        var (words, scales) = Layout(type, rows, cols);
+        var wordBuffer = device.Allocate<UInt4>(words);
+        var scaleBuffer = scales > 0 ? device.Allocate<ushort>(scales) : null;
+        return new GpuMatrix(type, rows, cols, wordBuffer, scaleBuffer);
+    }
+
+    /// <summary>Device bytes a rows × cols matrix of <paramref name="type"/> takes (what <see cref="Upload"/> will
+    /// allocate), or null for a type or shape the kernels do not read.</summary>
+    public static long? DeviceBytes(TensorType type, int rows, int cols)
+    {
+        if (!IsSupported(type) || ShapeProblem(type, cols) is not null) return null;
+        var (words, scales) = Layout(type, rows, cols);
+        return words * 16 + scales * 2;
+    }
+
+    /// <summary>16-byte words of quants (or float values) and 16-bit header fields per matrix.</summary>
+    private static (long Words, long Scales) Layout(TensorType type, int rows, int cols)
+    {
         long units = (long)rows * (cols / 32);
-        var (words, scales) = type switch
+        return type switch
         {
             TensorType.F32 => (units * 8, 0L),
             TensorType.F16 or TensorType.BF16 => (units * 4, 0L),
@@ -70,9 +88,6 @@ public sealed class GpuMatrix : IDisposable
             TensorType.Q3_K => (units / 8 * 7, 0L),
             _ => (units / 8 * 13, units / 8), // Q6_K
         };
-        var wordBuffer = device.Allocate<UInt4>(words);
-        var scaleBuffer = scales > 0 ? device.Allocate<ushort>(scales) : null;
-        return new GpuMatrix(type, rows, cols, wordBuffer, scaleBuffer);
     }
 
     /// <summary>Uploads rows × cols values stored as <paramref name="type"/> (rows contiguous, ggml block layout).</summary>
