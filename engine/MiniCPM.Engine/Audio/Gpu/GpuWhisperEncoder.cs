@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Models;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Engine.Configuration;
@@ -38,7 +39,7 @@ public sealed class GpuWhisperEncoder : IDisposable
         GpuEncoderLayer.RequireShape(device, "audio d_model", config.DModel, config.Heads);
         _device = device;
         Config = config;
-        _weights = weights();
+        _weights = DeviceAllocation.Run(device, "the audio encoder", DeviceAllocation.EncoderAdvice, weights);
     }
 
     /// <summary>Uploads the audio encoder and projection of an opened MiniCPM-o checkpoint to an open device (neither is
@@ -135,8 +136,9 @@ public sealed class GpuWhisperEncoder : IDisposable
     {
         if (_scratch is not null && _scratch.MelFrames >= melFrames) return _scratch;
         _scratch?.Dispose();
-        _scratch = new Scratch(_device, melFrames, Config, _weights);
-        return _scratch;
+        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next piece tries again
+        return _scratch = DeviceAllocation.Run(_device, $"the audio encoder's working buffers for {melFrames} mel frames",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, melFrames, Config, _weights));
     }
 
     public void Dispose()

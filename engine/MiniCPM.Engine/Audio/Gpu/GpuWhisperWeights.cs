@@ -42,8 +42,8 @@ internal sealed class GpuWhisperWeights : IDisposable
     private IEnumerable<FusedLinear> AllLinears =>
         Layers.SelectMany(l => l.Linears).Concat([Conv1, Conv2, Projection1, Projection2]);
 
-    /// <summary>Uploads the encoder and projection; device memory made before a failure (a tensor of the wrong shape or
-    /// dtype, the device out of memory) is freed before the error propagates.</summary>
+    /// <summary>Uploads the encoder and projection. Called inside the encoder's <see cref="Models.DeviceAllocation"/>, which
+    /// frees what was made before a failure (a tensor of the wrong shape or dtype, the device out of memory).</summary>
     public static GpuWhisperWeights Upload(GpuDevice device, Checkpoint checkpoint)
     {
         var host = WhisperWeights.Load(checkpoint);
@@ -51,53 +51,39 @@ internal sealed class GpuWhisperWeights : IDisposable
         var file = new TowerWeights(checkpoint);
         var uploader = new GpuWeightUploader(device, checkpoint.SourcePath);
         int d = config.DModel, intermediate = GpuSiglipWeights.RoundUp32(config.FfnDim);
-        var made = new List<IDisposable>();
-        T Keep<T>(T resource) where T : IDisposable
-        {
-            made.Add(resource);
-            return resource;
-        }
-        Buffer Vector(float[] values) => Keep(device.Upload<float>(values));
+        Buffer Vector(float[] values) => device.Upload<float>(values);
         FusedLinear Linear(string weight, Linear cpu, int paddedRows = 0, int paddedCols = 0) =>
-            Keep(uploader.Linear([file.HostRows(weight, cpu.Outputs, cpu.Inputs)], [cpu.Bias ?? new float[cpu.Outputs]], paddedRows, paddedCols));
+            uploader.Linear([file.HostRows(weight, cpu.Outputs, cpu.Inputs)], [cpu.Bias ?? new float[cpu.Outputs]], paddedRows, paddedCols);
 
-        try
+        var layers = new GpuEncoderLayer[config.Layers];
+        for (int i = 0; i < layers.Length; i++)
         {
-            var layers = new GpuEncoderLayer[config.Layers];
-            for (int i = 0; i < layers.Length; i++)
-            {
-                string N(string part) => WeightNames.Audio(i, part);
-                var l = host.Layers[i];
-                var qkv = new[] { ("attn_q", l.Query), ("attn_k", l.Key), ("attn_v", l.Value) };
-                layers[i] = new GpuEncoderLayer(
-                    Vector(l.AttentionNormWeight), Vector(l.AttentionNormBias),
-                    Keep(uploader.Linear(qkv.Select(p => file.HostRows(N(p.Item1 + ".weight"), d, d)).ToArray(),
-                        qkv.Select(p => p.Item2.Bias ?? new float[d]).ToArray())),
-                    Linear(N("attn_out.weight"), l.Output),
-                    Vector(l.FfnNormWeight), Vector(l.FfnNormBias),
-                    Linear(N("ffn_up.weight"), l.Up, paddedRows: intermediate),
-                    Linear(N("ffn_down.weight"), l.Down, paddedCols: intermediate));
-            }
-            int conv1Columns = GpuSiglipWeights.RoundUp32(3 * config.MelBins);
-            return new GpuWhisperWeights
-            {
-                Conv1 = Keep(uploader.Linear([file.HostKernelRows("audio.conv1.weight", [d, config.MelBins, 3])], [host.Conv1Bias], paddedCols: conv1Columns)),
-                Conv2 = Keep(uploader.Linear([file.HostKernelRows("audio.conv2.weight", [d, d, 3])], [host.Conv2Bias])),
-                Positions = Vector(host.Positions),
-                PositionRows = host.Positions.Length / d,
-                Layers = layers,
-                FinalNormWeight = Vector(host.FinalNormWeight),
-                FinalNormBias = Vector(host.FinalNormBias),
-                Projection1 = Linear("audio_proj.linear1.weight", host.Projection1),
-                Projection2 = Linear("audio_proj.linear2.weight", host.Projection2),
-                Conv1Columns = conv1Columns,
-            };
+            string N(string part) => WeightNames.Audio(i, part);
+            var l = host.Layers[i];
+            var qkv = new[] { ("attn_q", l.Query), ("attn_k", l.Key), ("attn_v", l.Value) };
+            layers[i] = new GpuEncoderLayer(
+                Vector(l.AttentionNormWeight), Vector(l.AttentionNormBias),
+                uploader.Linear(qkv.Select(p => file.HostRows(N(p.Item1 + ".weight"), d, d)).ToArray(),
+                    qkv.Select(p => p.Item2.Bias ?? new float[d]).ToArray()),
+                Linear(N("attn_out.weight"), l.Output),
+                Vector(l.FfnNormWeight), Vector(l.FfnNormBias),
+                Linear(N("ffn_up.weight"), l.Up, paddedRows: intermediate),
+                Linear(N("ffn_down.weight"), l.Down, paddedCols: intermediate));
         }
-        catch
+        int conv1Columns = GpuSiglipWeights.RoundUp32(3 * config.MelBins);
+        return new GpuWhisperWeights
         {
-            foreach (var resource in made) resource.Dispose();
-            throw;
-        }
+            Conv1 = uploader.Linear([file.HostKernelRows("audio.conv1.weight", [d, config.MelBins, 3])], [host.Conv1Bias], paddedCols: conv1Columns),
+            Conv2 = uploader.Linear([file.HostKernelRows("audio.conv2.weight", [d, d, 3])], [host.Conv2Bias]),
+            Positions = Vector(host.Positions),
+            PositionRows = host.Positions.Length / d,
+            Layers = layers,
+            FinalNormWeight = Vector(host.FinalNormWeight),
+            FinalNormBias = Vector(host.FinalNormBias),
+            Projection1 = Linear("audio_proj.linear1.weight", host.Projection1),
+            Projection2 = Linear("audio_proj.linear2.weight", host.Projection2),
+            Conv1Columns = conv1Columns,
+        };
     }
 
     /// <summary>Random weights of the <paramref name="random"/> generator's float type, projecting to

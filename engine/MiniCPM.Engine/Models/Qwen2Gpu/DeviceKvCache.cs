@@ -30,7 +30,10 @@ internal sealed class DeviceKvCache : IDisposable
         _device = device;
         BlockSize = blockSize;
         TokenWidth = tokenWidth;
-        TotalBlocks = Math.Max(1, (tokens + blockSize - 1) / blockSize);
+        long blocks = Blocks(tokens, blockSize);
+        if (blocks * blockSize > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"a KV cache holds at most {int.MaxValue / blockSize * blockSize} tokens");
+        TotalBlocks = (int)blocks;
         long floats = (long)TotalBlocks * blockSize * tokenWidth;
         _keys = new MemoryBuffer1D<float, Stride1D.Dense>[layers];
         _values = new MemoryBuffer1D<float, Stride1D.Dense>[layers];
@@ -41,6 +44,14 @@ internal sealed class DeviceKvCache : IDisposable
         }
         _references = new int[TotalBlocks];
         for (int b = TotalBlocks - 1; b >= 0; b--) _free.Push(b);
+    }
+
+    /// <summary>Blocks of <paramref name="blockSize"/> tokens that hold <paramref name="tokens"/> (at least one).</summary>
+    public static long Blocks(int tokens, int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        return ((long)tokens + blockSize - 1) / blockSize;
     }
 
     public int BlockSize { get; }

@@ -29,9 +29,18 @@ public sealed partial class Qwen2GpuModel : ILogitCandidateSource
         if (query.K < 1 || query.K > LogitCandidateBuffers.MaxK)
             throw new ArgumentOutOfRangeException(nameof(query), query.K, $"the top-k rank must be 1 … {LogitCandidateBuffers.MaxK}");
         // The masks go up before the pass is queued: an upload waits for the stream, and the pass need not finish first.
-        var c = _candidates ??= new LogitCandidateBuffers(_device, VocabularySize);
-        c.SetMasks(query.Allowed, query.Penalized);
-        var s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
+        LogitCandidateBuffers c;
+        Scratch s;
+        try
+        {
+            c = _candidates ??= _device.AllOrNothing(() => new LogitCandidateBuffers(_device, VocabularySize));
+            c.SetMasks(query.Allowed, query.Penalized);
+            s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
+        }
+        catch (GpuAllocationException e)
+        {
+            throw PassOutOfMemory(e, 1);
+        }
         _device.Kernels.LogitCandidates(new LogitCandidatesArgs
         {
             Logits = s.Logits!.View, Vocabulary = VocabularySize, Allowed = c.Allowed, Eligible = c.Eligible,

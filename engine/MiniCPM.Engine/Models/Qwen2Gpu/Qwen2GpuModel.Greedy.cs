@@ -41,10 +41,19 @@ public sealed partial class Qwen2GpuModel : IDeviceGreedyDecoder
         // cache has free: feeding one by one would get that far before failing, so the window does too.
         int steps = Math.Min(Math.Min(maxSteps, _greedyWindow), MaxSequenceLength - start);
         while (steps > 1 && _cache.BlocksNeeded([(id, steps)]) > _cache.FreeBlocks) steps--;
+        Scratch s;
+        GreedyDecodeBuffers g;
+        try
+        {
+            s = EnsureScratch(1);
+            s.EnsureLogits(_device, 1, VocabularySize); // never inside a capture
+            g = _greedy ??= _device.AllOrNothing(() => new GreedyDecodeBuffers(_device, VocabularySize, _greedyWindow));
+        }
+        catch (GpuAllocationException e)
+        {
+            throw PassOutOfMemory(e, 1);
+        }
         _cache.Reserve([(id, steps)]); // throws before changing anything when not even one more token fits
-        var s = _scratch = Scratch.Ensure(_scratch, _device, Config, _qkvWidth, VocabularySize, rows: 1);
-        s.EnsureLogits(_device, 1, VocabularySize); // never inside a capture
-        var g = _greedy ??= new GreedyDecodeBuffers(_device, VocabularySize, _greedyWindow);
         g.SetMask(allowed);
 
         var table = _cache.BlockTable(id);

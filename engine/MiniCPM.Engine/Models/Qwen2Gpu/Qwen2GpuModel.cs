@@ -148,8 +148,9 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             var config = checkpoint.Config.Llm ?? throw new ModelFormatException(checkpoint.SourcePath, "the checkpoint has no language model");
             var problems = checkpoint.Config.Problems();
             if (problems.Count > 0) throw new ModelFormatException(checkpoint.SourcePath, "unusable configuration: " + string.Join("; ", problems));
-            var weights = Qwen2GpuWeights.Upload(device, checkpoint, config);
-            return new Qwen2GpuModel(device, ownsDevice, config, weights, options, checkpoint);
+            var opened = checkpoint;
+            return Build(device, Qwen2GpuMemoryPlan.For(checkpoint, config, options),
+                () => new Qwen2GpuModel(device, ownsDevice, config, Qwen2GpuWeights.Upload(device, opened, config), options, opened));
         }
         catch
         {
@@ -159,8 +160,23 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     }
 
     /// <summary>A random-weight model of <paramref name="config"/>'s shape built on the device (benchmarks).</summary>
-    public static Qwen2GpuModel Random(GpuDevice device, LlmConfig config, TensorType type, Qwen2GpuOptions? options = null, uint seed = 1) =>
-        new(device, ownsDevice: false, config, Qwen2GpuWeights.Random(device, config, type, seed), options ?? new Qwen2GpuOptions(), null);
+    public static Qwen2GpuModel Random(GpuDevice device, LlmConfig config, TensorType type, Qwen2GpuOptions? options = null, uint seed = 1)
+    {
+        options ??= new Qwen2GpuOptions();
+        return Build(device, Qwen2GpuMemoryPlan.For(config, options, config.VocabSize, _ => type),
+            () => new Qwen2GpuModel(device, ownsDevice: false, config, Qwen2GpuWeights.Random(device, config, type, seed), options, null));
+    }
+
+    /// <summary>
+    /// Checks <paramref name="plan"/> against the device's free memory, then builds the model in an allocation scope:
+    /// whatever fails (the device out of memory, a malformed tensor halfway through the file) frees what was uploaded
+    /// before the error propagates, so a device shared with other models is left as it was.
+    /// </summary>
+    private static Qwen2GpuModel Build(GpuDevice device, Qwen2GpuMemoryPlan plan, Func<Qwen2GpuModel> build)
+    {
+        plan.Check(device);
+        return DeviceAllocation.Run(device, $"this language model ({plan})", Qwen2GpuMemoryPlan.Advice, build);
+    }
 
     /// <summary>Opens a device, turning every failure into a <see cref="GpuUnavailableException"/> that says to use the CPU.</summary>
     public static GpuDevice OpenDevice(string device)
@@ -200,7 +216,41 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         var batch = new ForwardRequest[requests.Count];
         for (int i = 0; i < batch.Length; i++)
             batch[i] = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"request {i} is null");
-        CopyLogits(batch, Pass(batch));
+        try
+        {
+            CopyLogits(batch, Pass(batch));
+        }
+        catch (GpuAllocationException e)
+        {
+            throw PassOutOfMemory(e, batch.Sum(r => r.Tokens.Length));
+        }
+    }
+
+    /// <summary>A buffer the device refused during a pass, as the engine's typed error. No sequence advanced; the
+    /// model is usable for smaller passes.</summary>
+    private static GpuOutOfMemoryException PassOutOfMemory(GpuAllocationException e, int rows) =>
+        GpuOutOfMemoryException.From(e, $"the working buffers of a {rows}-token pass",
+            "Feed a long prompt in shorter pieces (successive passes on the same sequence), free finished sequences, or use a smaller model file.");
+
+    /// <summary>
+    /// The working buffers for a pass of <paramref name="rows"/> rows. Growing doubles the rows (fewer regrowths while a
+    /// batch builds up), falling back to exactly <paramref name="rows"/> when the device refuses the double; if that is
+    /// refused too, the model keeps no scratch (the old one is freed first, to make room) and the next pass makes one.
+    /// </summary>
+    private Scratch EnsureScratch(int rows)
+    {
+        if (_scratch is { } current && current.Rows >= rows) return current;
+        int grown = Math.Max(rows, _scratch is null ? 1 : _scratch.Rows * 2);
+        _scratch?.Dispose();
+        _scratch = null;
+        try
+        {
+            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, grown));
+        }
+        catch (GpuAllocationException) when (grown > rows)
+        {
+            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, rows));
+        }
     }
 
     /// <summary>Validates the batch, reserves its cache slots, queues the whole pass and advances the sequences; the
@@ -208,9 +258,9 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     private Scratch Pass(ForwardRequest[] batch)
     {
         int rows = Validate(batch);
+        var s = EnsureScratch(rows); // before the cache changes: a refused buffer leaves every sequence as it was
         var appends = batch.Select(r => (r.Sequence.Value, r.Tokens.Length)).ToArray();
         _cache.Reserve(appends);
-        var s = _scratch = Scratch.Ensure(_scratch, _device, Config, _qkvWidth, VocabularySize, rows);
 
         // Batch layout: ids, positions, cache slots, where each row's block table starts, and the prefill attention's
         // query tiles (each request's rows are consecutive).
@@ -708,11 +758,8 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         /// <summary>Bumped whenever a buffer is reallocated (captured CUDA graphs hold the old addresses).</summary>
         public int Generation { get; private set; }
 
-        public static Scratch Ensure(Scratch? current, GpuDevice device, LlmConfig c, int qkvWidth, int vocab, int rows)
+        public static Scratch Create(GpuDevice device, LlmConfig c, int qkvWidth, int rows)
         {
-            if (current is not null && current.Rows >= rows) return current;
-            current?.Dispose();
-            rows = Math.Max(rows, current is null ? 1 : current.Rows * 2);
             MemoryBuffer1D<T, Stride1D.Dense> A<T>(long n) where T : unmanaged => device.Allocate<T>(n);
             var s = new Scratch
             {
@@ -764,12 +811,25 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         public void EnsureLogits(GpuDevice device, int rows, int vocab)
         {
             if (Logits is not null && _logitRows >= rows) return;
+            // Freed before the larger pair is made (room on a full device); until both exist, no rows are held, so
+            // a refused allocation leaves nothing freed in use and the next pass tries again.
             Logits?.Dispose();
             HostLogits?.Dispose();
-            _logitRows = Math.Max(rows, 2 * _logitRows);
-            Logits = device.Allocate<float>((long)_logitRows * vocab);
-            HostLogits = device.Accelerator.AllocatePageLocked1D<float>((long)_logitRows * vocab);
+            (Logits, HostLogits) = (null, null);
             Generation++;
+            int grown = Math.Max(rows, 2 * _logitRows);
+            _logitRows = 0;
+            try
+            {
+                Logits = device.Allocate<float>((long)grown * vocab);
+            }
+            catch (GpuAllocationException) when (grown > rows)
+            {
+                grown = rows;
+                Logits = device.Allocate<float>((long)grown * vocab);
+            }
+            HostLogits = device.Accelerator.AllocatePageLocked1D<float>((long)grown * vocab);
+            _logitRows = grown;
         }
 
         /// <summary>Page-locked host memory the logits are copied into (as many rows as <see cref="Logits"/>).</summary>

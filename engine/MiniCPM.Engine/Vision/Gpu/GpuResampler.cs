@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Models;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Engine.Configuration;
@@ -122,7 +123,9 @@ public sealed class GpuResampler : IDisposable
             cell.AsSpan(0, half).CopyTo(table.AsSpan(q * half));
         }
         _axis?.Dispose();
-        _axis = _device.Upload<float>(table);
+        (_axis, _axisPositions) = (null, 0);
+        _axis = DeviceAllocation.Run(_device, $"the resampler's position table for {positions} positions", DeviceAllocation.EncoderAdvice,
+            () => _device.Upload<float>(table));
         _axisPositions = positions;
         return _axis;
     }
@@ -131,8 +134,9 @@ public sealed class GpuResampler : IDisposable
     {
         if (_scratch is not null && _scratch.Patches >= patches) return _scratch;
         _scratch?.Dispose();
-        _scratch = new Scratch(_device, patches, Config);
-        return _scratch;
+        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
+        return _scratch = DeviceAllocation.Run(_device, $"the resampler's working buffers for {patches} patches",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config));
     }
 
     public void Dispose()

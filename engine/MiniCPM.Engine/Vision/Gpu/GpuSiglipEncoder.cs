@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Models;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Engine.Configuration;
@@ -111,8 +112,9 @@ public sealed class GpuSiglipEncoder : IDisposable
     {
         if (_scratch is not null && _scratch.Patches >= patches) return _scratch;
         _scratch?.Dispose();
-        _scratch = new Scratch(_device, patches, Config, _weights);
-        return _scratch;
+        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
+        return _scratch = DeviceAllocation.Run(_device, $"the vision encoder's working buffers for {patches} patches",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config, _weights));
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using MiniCPM.Engine.Models;
 using ILGPU;
 using ILGPU.Runtime;
 using MiniCPM.Engine.Configuration;
@@ -34,16 +35,7 @@ public sealed class GpuVisionTower : IVisionEncoder
     {
         _device = device;
         _ownsDevice = ownsDevice;
-        _encoder = encoder();
-        try
-        {
-            _resampler = resampler();
-        }
-        catch
-        {
-            _encoder.Dispose();
-            throw;
-        }
+        (_encoder, _resampler) = DeviceAllocation.Run(device, "the vision tower", DeviceAllocation.EncoderAdvice, () => (encoder(), resampler()));
         _ownedCheckpoint = ownedCheckpoint;
     }
 

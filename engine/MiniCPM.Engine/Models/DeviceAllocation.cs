@@ -1,0 +1,28 @@
+using MiniCPM.Engine.Errors;
+using MiniCPM.Kernels.Gpu;
+
+namespace MiniCPM.Engine.Models;
+
+/// <summary>
+/// What a model puts on a GPU when it loads is made all or nothing: if any step fails (the device out of memory, a
+/// malformed tensor halfway through the file), every buffer uploaded so far is freed before the error propagates, so a
+/// device shared with other models is left as it was. A refused allocation becomes a
+/// <see cref="GpuOutOfMemoryException"/> naming what was loading.
+/// </summary>
+internal static class DeviceAllocation
+{
+    /// <summary>Advice for the parts loaded beside a language model (vision tower, audio encoder).</summary>
+    public const string EncoderAdvice = "Leave it room (a smaller quantization of the language model, or a smaller KV cache), or use --device cpu.";
+
+    public static T Run<T>(GpuDevice device, string what, string advice, Func<T> build)
+    {
+        try
+        {
+            return device.AllOrNothing(build);
+        }
+        catch (GpuAllocationException e)
+        {
+            throw GpuOutOfMemoryException.From(e, what, advice);
+        }
+    }
+}
