@@ -64,6 +64,7 @@ public sealed class MiniCpm : IDisposable
         // One device (one context, each kernel compiled once) for the language model, the vision tower and the audio encoder.
         GpuDevice? device = options.Device is "cpu" ? null : Qwen2GpuModel.OpenDevice(options.Device);
         ILanguageModel? model = null;
+        if (device is not null) device.MemoryLimitBytes = options.GpuMemoryLimitBytes;
         IVisionEncoder? vision = null;
         AudioEmbedder? audio = null;
         try

@@ -42,4 +42,11 @@ public sealed record MiniCpmOptions
     /// <see cref="Errors.GpuUnavailableException"/>, whose message says to use "cpu".
     /// </summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>
+    /// On a GPU device, the most bytes the engine's buffers may take (null: what the device has), e.g. to leave room
+    /// for another process on a shared GPU. A model that does not fit raises <see cref="Errors.GpuOutOfMemoryException"/>
+    /// before anything is uploaded. Ignored on the CPU backend.
+    /// </summary>
+    public long? GpuMemoryLimitBytes { get; init; }
 }

@@ -8,7 +8,7 @@ namespace MiniCPM.Cli;
 internal sealed class GenerationArguments
 {
     public const string Help =
-        "  --model <path> [--tokenizer <path>] [--device cpu|cuda[:N]|opencl[:N]] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
+        "  --model <path> [--tokenizer <path>] [--device cpu|cuda[:N]|opencl[:N]] [--gpu-memory 20G] [--threads N] [--kv-tokens N] [--weights-in-memory]\n" +
         "  [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]\n" +
         "  [--greedy | --beams N] [--stop TEXT]…\n" +
         "  [--image FILE]… [--audio FILE]… [--mmproj FILE] [--max-slices N]   (images/audio: MiniCPM-V / MiniCPM-o)";
@@ -37,6 +37,7 @@ internal sealed class GenerationArguments
                 case "--tokenizer": parsed.LoadOptions = parsed.LoadOptions with { TokenizerPath = Next() }; break;
                 case "--device": parsed.LoadOptions = parsed.LoadOptions with { Device = Next() }; break;
                 case "--threads": parsed.LoadOptions = parsed.LoadOptions with { Threads = PositiveInt("--threads", Next()) }; break;
+                case "--gpu-memory": parsed.LoadOptions = parsed.LoadOptions with { GpuMemoryLimitBytes = ByteCount("--gpu-memory", Next()) }; break;
                 case "--kv-tokens": parsed.LoadOptions = parsed.LoadOptions with { KvCacheTokens = PositiveInt("--kv-tokens", Next()) }; break;
                 case "--weights-in-memory": parsed.LoadOptions = parsed.LoadOptions with { WeightResidency = Loaders.FileResidency.InMemory }; break;
                 case "--max-tokens": parsed.Generation = parsed.Generation with { MaxNewTokens = PositiveInt("--max-tokens", Next()) }; break;
@@ -86,6 +87,24 @@ internal sealed class GenerationArguments
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && (v > 0 || (allowZero && v == 0))
             ? v
             : throw new FormatException($"{name} must be a {(allowZero ? "non-negative" : "positive")} integer, not '{text}'");
+
+    /// <summary>A size in bytes, or with a binary suffix: 512M, 20G, 1.5G (K, M, G, T; an optional "iB" or "B").</summary>
+    internal static long ByteCount(string name, string text)
+    {
+        string t = text.Trim();
+        foreach (string unit in new[] { "iB", "B" })
+            if (t.EndsWith(unit, StringComparison.OrdinalIgnoreCase) && t.Length > unit.Length && char.IsLetter(t[^(unit.Length + 1)]))
+            {
+                t = t[..^unit.Length];
+                break;
+            }
+        int shift = t.Length > 0 ? char.ToUpperInvariant(t[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 } : 0;
+        if (shift > 0) t = t[..^1];
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value)
+            || value <= 0 || value * Math.Pow(2, shift) >= long.MaxValue)
+            throw new FormatException($"{name} must be a positive size such as 20G, 512M or a byte count, not '{text}'");
+        return (long)(value * Math.Pow(2, shift));
+    }
 
     private static float Float(string name, string text) =>
         float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v)

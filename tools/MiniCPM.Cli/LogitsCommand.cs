@@ -69,7 +69,7 @@ internal static class LogitsCommand
             }
             return 0;
         }
-        catch (Exception e) when (e is ModelFormatException or GpuUnavailableException or TokenOutOfRangeException or ContextOverflowException
+        catch (Exception e) when (e is ModelFormatException or GpuUnavailableException or GpuOutOfMemoryException or TokenOutOfRangeException or ContextOverflowException
                                       or KvCacheExhaustedException or UnsupportedWeightTypeException or TokenizerNotFoundException or FormatException or IOException)
         {
             error.WriteLine($"minicpm logits: {e.Message}");

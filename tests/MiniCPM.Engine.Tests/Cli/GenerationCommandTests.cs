@@ -41,6 +41,40 @@ public sealed class GenerationCommandTests(TinyModelFixture tiny) : IClassFixtur
     }
 
     [Fact]
+    public void AGpuTooSmallForTheModelIsAClearErrorBeforeAnyUpload()
+    {
+        // --gpu-memory caps the device (here the simulator) below the tiny model's weights and cache.
+        var (code, output, error) = Run(["generate", "--model", tiny.Path, "--prompt", "hi", "--device", "simulator", "--gpu-memory", "64K"]);
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Contains("has too little memory for this language model (weights", error);
+        Assert.Contains("64.0 KiB is available", error);
+        Assert.Contains("--device cpu", error);
+    }
+
+    [Theory]
+    [InlineData("20G", 20L << 30)]
+    [InlineData("1.5g", 3L << 29)]
+    [InlineData("512MiB", 512L << 20)]
+    [InlineData("64KB", 64L << 10)]
+    [InlineData("4096", 4096L)]
+    public void GpuMemorySizesTakeBinarySuffixes(string text, long bytes) =>
+        Assert.Equal(bytes, GenerationArguments.ByteCount("--gpu-memory", text));
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-2G")]
+    [InlineData("G")]
+    [InlineData("twenty")]
+    [InlineData("9999999T")]
+    [InlineData("NaN")]
+    public void GpuMemorySizesThatAreNotSizesAreRefused(string text)
+    {
+        var e = Assert.Throws<FormatException>(() => GenerationArguments.ByteCount("--gpu-memory", text));
+        Assert.Contains("--gpu-memory must be a positive size", e.Message);
+    }
+
+    [Fact]
     public void DemoRunsEndToEndWithoutDownloads()
     {
         var (code, output, error) = Run(["demo", "--max-tokens", "8"]);
