@@ -64,11 +64,11 @@ public sealed class MiniCpm : IDisposable
         // One device (one context, each kernel compiled once) for the language model, the vision tower and the audio encoder.
         GpuDevice? device = options.Device is "cpu" ? null : Qwen2GpuModel.OpenDevice(options.Device);
         ILanguageModel? model = null;
-        if (device is not null) device.MemoryLimitBytes = options.GpuMemoryLimitBytes;
         IVisionEncoder? vision = null;
         AudioEmbedder? audio = null;
         try
         {
+            if (device is not null) device.MemoryLimitBytes = options.GpuMemoryLimitBytes;
             model = device is null
                 ? Qwen2Model.Load(path, new Qwen2Options { Threads = options.Threads, KvCacheTokens = options.KvCacheTokens, WeightResidency = options.WeightResidency })
                 : Qwen2GpuModel.Load(path, device, new Qwen2GpuOptions { KvCacheTokens = options.KvCacheTokens });

@@ -10,7 +10,7 @@ public static class ByteSize
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
         double value = bytes;
         int unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < units.Length - 1)
+        while (Math.Abs(value) >= 1023.95 && unit < units.Length - 1) // never "1024.0 KiB"
         {
             value /= 1024;
             unit++;

@@ -65,15 +65,24 @@ internal sealed class DeviceMemoryLedger : IDisposable
         _scopes.Value?.Add(buffer);
     }
 
-    public GpuAllocationScope Begin()
+    public GpuAllocationScope Begin(bool detached = false)
     {
-        var scope = new GpuAllocationScope(this, _scopes.Value);
+        var scope = new GpuAllocationScope(this, _scopes.Value, detached);
         _scopes.Value = scope;
         return scope;
     }
 
-    /// <summary>Called by a scope's Dispose: its outer scope becomes this thread's open one again.</summary>
-    internal void End(GpuAllocationScope scope) => _scopes.Value = scope.Outer;
+    /// <summary>Called by a scope's Dispose: if the scope is open on this thread, its outer scope becomes the open one
+    /// (scopes inside it, left undisposed, close with it). A scope disposed on another thread changes nothing here.</summary>
+    internal void End(GpuAllocationScope scope)
+    {
+        for (var open = _scopes.Value; open is not null; open = open.Outer)
+            if (ReferenceEquals(open, scope))
+            {
+                _scopes.Value = scope.Outer;
+                return;
+            }
+    }
 
     /// <summary>Drops disposed and collected buffers from the count (ILGPU frees a collected buffer's memory).</summary>
     private void Prune()

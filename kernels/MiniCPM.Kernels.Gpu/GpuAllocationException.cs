@@ -13,6 +13,7 @@ public sealed class GpuAllocationException : Exception
                (availableBytes is { } free ? $", {ByteSize.Format(free)} available)" : ")"), inner)
     {
         Device = device;
+        Reason = reason;
         RequestedBytes = requestedBytes;
         AllocatedBytes = allocatedBytes;
         AvailableBytes = availableBytes;
@@ -20,6 +21,9 @@ public sealed class GpuAllocationException : Exception
 
     /// <summary>The device's name ("cuda:0").</summary>
     public string Device { get; }
+
+    /// <summary>Why: the memory limit, or the driver's words.</summary>
+    public string Reason { get; }
 
     /// <summary>The size of the buffer that was refused.</summary>
     public long RequestedBytes { get; }

@@ -220,10 +220,16 @@ public sealed class GpuDevice : IDisposable
         {
             buffer = Accelerator.Allocate1D<T>(elements);
         }
-        catch (Exception e) when (e is AcceleratorException or OutOfMemoryException or ArgumentException)
+        catch (Exception e) when (IsRefusal(e))
         {
             _memory.Withdraw(bytes);
-            throw new GpuAllocationException(Name, bytes, AllocatedBytes, AvailableBytes, $"the driver refused it ({e.Message.TrimEnd('.')})", e);
+            throw new GpuAllocationException(Name, bytes, AllocatedBytes, AvailableBytes,
+                $"the {(IsSimulator ? "host" : "device")} has no room for it ({e.Message.TrimEnd('.')})", e);
+        }
+        catch
+        {
+            _memory.Withdraw(bytes);
+            throw;
         }
         _memory.Track(buffer, bytes);
         if (PoisonAllocations) buffer.View.MemSet(0xFF);
@@ -231,6 +237,17 @@ public sealed class GpuDevice : IDisposable
     }
 
     private readonly DeviceMemoryLedger _memory = new();
+
+    /// <summary>Whether an allocation failed for want of memory (or for an impossible size). Any other driver error (a
+    /// context an earlier kernel broke) propagates as it is: it is not a matter of room.</summary>
+    private static bool IsRefusal(Exception e) => e switch
+    {
+        CudaException cuda => cuda.Error == nameof(CudaError.CUDA_ERROR_OUT_OF_MEMORY) || cuda.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase),
+        CLException cl => cl.Error is CLError.CL_MEM_OBJECT_ALLOCATION_FAILURE or CLError.CL_OUT_OF_RESOURCES
+            or CLError.CL_OUT_OF_HOST_MEMORY or CLError.CL_INVALID_BUFFER_SIZE,
+        OutOfMemoryException or ArgumentOutOfRangeException => true, // the simulator's host memory; a size ILGPU cannot take
+        _ => false,
+    };
 
     /// <summary>Bytes of the live buffers made through <see cref="Allocate{T}"/> (the engine's weights, caches and
     /// scratch on this device).</summary>
@@ -269,7 +286,8 @@ public sealed class GpuDevice : IDisposable
     {
         get
         {
-            long? free = FreeBytes;
+            // OpenCL does not report free memory: its global memory less what the engine holds is the best bound.
+            long? free = FreeBytes ?? (Accelerator.AcceleratorType == AcceleratorType.OpenCL ? Math.Max(0, MemoryBytes - AllocatedBytes) : null);
             if (MemoryLimitBytes is not { } limit) return free;
             long room = Math.Max(0, limit - AllocatedBytes);
             return free is { } f ? Math.Min(f, room) : room;
@@ -281,11 +299,13 @@ public sealed class GpuDevice : IDisposable
     public GpuAllocationScope BeginAllocationScope() => _memory.Begin();
 
     /// <summary>Runs <paramref name="build"/> in an allocation scope: if it throws, every buffer it made on this
-    /// device is freed before the exception propagates.</summary>
-    public T AllOrNothing<T>(Func<T> build)
+    /// device is freed before the exception propagates. <paramref name="outlivesOuterScopes"/>: what it made belongs to
+    /// a long-lived object (a model's working buffers grown during a pass), which an enclosing scope that fails later
+    /// must not free; otherwise a completed build stays answerable to the enclosing scope, as a load's parts do.</summary>
+    public T AllOrNothing<T>(Func<T> build, bool outlivesOuterScopes = false)
     {
         ArgumentNullException.ThrowIfNull(build);
-        using var scope = BeginAllocationScope();
+        using var scope = _memory.Begin(detached: outlivesOuterScopes);
         var result = build();
         scope.Complete();
         return result;

@@ -88,20 +88,17 @@ internal sealed class GenerationArguments
             ? v
             : throw new FormatException($"{name} must be a {(allowZero ? "non-negative" : "positive")} integer, not '{text}'");
 
-    /// <summary>A size in bytes, or with a binary suffix: 512M, 20G, 1.5G (K, M, G, T; an optional "iB" or "B").</summary>
+    /// <summary>A size in bytes, or with a binary suffix: 512M, 20G, 1.5G (K, M, G, T are powers of 1024, so 20G and 20GB
+    /// both mean 20 GiB; an optional "iB" or "B").</summary>
     internal static long ByteCount(string name, string text)
     {
         string t = text.Trim();
-        foreach (string unit in new[] { "iB", "B" })
-            if (t.EndsWith(unit, StringComparison.OrdinalIgnoreCase) && t.Length > unit.Length && char.IsLetter(t[^(unit.Length + 1)]))
-            {
-                t = t[..^unit.Length];
-                break;
-            }
+        if (t.EndsWith("iB", StringComparison.OrdinalIgnoreCase) && t.Length > 2 && char.IsLetter(t[^3])) t = t[..^2];
+        else if (t.EndsWith('B') || t.EndsWith('b')) t = t[..^1];
         int shift = t.Length > 0 ? char.ToUpperInvariant(t[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 } : 0;
         if (shift > 0) t = t[..^1];
         if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value)
-            || value <= 0 || value * Math.Pow(2, shift) >= long.MaxValue)
+            || value * Math.Pow(2, shift) < 1 || value * Math.Pow(2, shift) >= long.MaxValue)
             throw new FormatException($"{name} must be a positive size such as 20G, 512M or a byte count, not '{text}'");
         return (long)(value * Math.Pow(2, shift));
     }

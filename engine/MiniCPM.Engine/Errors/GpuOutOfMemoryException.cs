@@ -12,9 +12,13 @@ namespace MiniCPM.Engine.Errors;
 public sealed class GpuOutOfMemoryException : MiniCpmException
 {
     public GpuOutOfMemoryException(string device, string what, long neededBytes, long? availableBytes, string advice, Exception? inner = null)
-        : base($"{device} has too little memory for {what}: it needs {ByteSize.Format(neededBytes)}, " +
-               (availableBytes is { } free ? $"{ByteSize.Format(free)} is available" : "more than the device could give") +
-               $". {advice}", inner)
+        : this(device, neededBytes, availableBytes, inner, $"{device} has too little memory for {what}: it needs {ByteSize.Format(neededBytes)}, " +
+               (availableBytes is { } free ? $"{ByteSize.Format(free)} is available" : "more than the device could give") + $". {advice}")
+    {
+    }
+
+    private GpuOutOfMemoryException(string device, long neededBytes, long? availableBytes, Exception? inner, string message)
+        : base(message, inner)
     {
         Device = device;
         NeededBytes = neededBytes;
@@ -24,7 +28,8 @@ public sealed class GpuOutOfMemoryException : MiniCpmException
     /// <summary>The device's name ("cuda:0").</summary>
     public string Device { get; }
 
-    /// <summary>What the refused step needed (a whole model's plan, or the one buffer the driver refused).</summary>
+    /// <summary>What the refused step needed: a whole model's plan, or (refused while it was being made) the one
+    /// buffer that did not fit.</summary>
     public long NeededBytes { get; }
 
     /// <summary>Free device memory at the time (within <see cref="GpuDevice.MemoryLimitBytes"/>), where known.</summary>
@@ -32,5 +37,7 @@ public sealed class GpuOutOfMemoryException : MiniCpmException
 
     /// <summary>Wraps a refused allocation with what it was for.</summary>
     internal static GpuOutOfMemoryException From(GpuAllocationException e, string what, string advice) =>
-        new(e.Device, what, e.RequestedBytes, e.AvailableBytes, advice, e);
+        new(e.Device, e.RequestedBytes, e.AvailableBytes, e,
+            $"{e.Device} has too little memory for {what}: a buffer of {ByteSize.Format(e.RequestedBytes)} was refused ({e.Reason}; " +
+            $"{ByteSize.Format(e.AllocatedBytes)} held by the engine" + (e.AvailableBytes is { } free ? $", {ByteSize.Format(free)} available). " : "). ") + advice);
 }

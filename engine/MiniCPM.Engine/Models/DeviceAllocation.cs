@@ -14,11 +14,13 @@ internal static class DeviceAllocation
     /// <summary>Advice for the parts loaded beside a language model (vision tower, audio encoder).</summary>
     public const string EncoderAdvice = "Leave it room (a smaller quantization of the language model, or a smaller KV cache), or use --device cpu.";
 
-    public static T Run<T>(GpuDevice device, string what, string advice, Func<T> build)
+    /// <param name="outlivesOuterScopes">What <paramref name="build"/> makes belongs to a long-lived object (working
+    /// buffers grown during a pass): see <see cref="GpuDevice.AllOrNothing{T}"/>.</param>
+    public static T Run<T>(GpuDevice device, string what, string advice, Func<T> build, bool outlivesOuterScopes = false)
     {
         try
         {
-            return device.AllOrNothing(build);
+            return device.AllOrNothing(build, outlivesOuterScopes);
         }
         catch (GpuAllocationException e)
         {

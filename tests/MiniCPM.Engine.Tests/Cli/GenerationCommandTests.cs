@@ -58,6 +58,8 @@ public sealed class GenerationCommandTests(TinyModelFixture tiny) : IClassFixtur
     [InlineData("512MiB", 512L << 20)]
     [InlineData("64KB", 64L << 10)]
     [InlineData("4096", 4096L)]
+    [InlineData("4096B", 4096L)]
+    [InlineData("20GB", 20L << 30)]
     public void GpuMemorySizesTakeBinarySuffixes(string text, long bytes) =>
         Assert.Equal(bytes, GenerationArguments.ByteCount("--gpu-memory", text));
 
@@ -68,6 +70,8 @@ public sealed class GenerationCommandTests(TinyModelFixture tiny) : IClassFixtur
     [InlineData("twenty")]
     [InlineData("9999999T")]
     [InlineData("NaN")]
+    [InlineData("0.5")]
+    [InlineData("B")]
     public void GpuMemorySizesThatAreNotSizesAreRefused(string text)
     {
         var e = Assert.Throws<FormatException>(() => GenerationArguments.ByteCount("--gpu-memory", text));

@@ -1,3 +1,4 @@
+using MiniCPM.Gpu.Tests.Models;
 using MiniCPM.Kernels.Gpu;
 
 namespace MiniCPM.Gpu.Tests.Kernels;
@@ -112,10 +113,44 @@ public sealed class DeviceMemoryTests
         Assert.True(outer!.IsDisposed);
         Assert.Equal(0, device.AllocatedBytes);
 
+        // Made for a long-lived object during someone else's failing work (a model's working buffers grown in a pass):
+        // an outer failure must not free it.
+        ILGPU.Runtime.MemoryBuffer? lasting = null;
+        Assert.Throws<InvalidOperationException>(() => device.AllOrNothing<int>(() =>
+        {
+            lasting = device.AllOrNothing(() => device.Allocate<float>(4), outlivesOuterScopes: true);
+            throw new InvalidOperationException();
+        }));
+        Assert.False(lasting!.IsDisposed);
+        lasting.Dispose();
+
         // Completed all the way out: kept.
         var kept = device.AllOrNothing(() => device.AllOrNothing(() => device.Allocate<float>(16)));
         Assert.False(kept.IsDisposed);
         Assert.Equal(64, device.AllocatedBytes);
         kept.Dispose();
+    }
+
+    [CudaFact]
+    public void OnCudaTheDriversFreeMemoryIsReportedAndItsRefusalIsTyped()
+    {
+        using var device = GpuDevice.Open("cuda");
+        long free = device.FreeBytes!.Value;
+        Assert.InRange(free, 1, device.MemoryBytes);
+        using (var buffer = device.Allocate<byte>(256L << 20))
+        {
+            Assert.Equal(256L << 20, device.AllocatedBytes);
+            Assert.InRange(free - device.FreeBytes!.Value, 192L << 20, 512L << 20); // the driver's granularity; nothing else runs
+            device.MemoryLimitBytes = 300L << 20;
+            Assert.Equal(44L << 20, device.AvailableBytes);
+            device.MemoryLimitBytes = null;
+        }
+
+        // Past the whole device: the driver refuses (no limit set), and that is the typed error with the driver's words.
+        var e = Assert.Throws<GpuAllocationException>(() => device.Allocate<byte>(2 * device.MemoryBytes));
+        Assert.NotNull(e.InnerException); // ILGPU's CudaException, whose message the error carries
+        Assert.Contains("the driver refused it", e.Message);
+        Assert.Equal(0, device.AllocatedBytes);
+        using var after = device.Allocate<float>(1024); // the device still works
     }
 }

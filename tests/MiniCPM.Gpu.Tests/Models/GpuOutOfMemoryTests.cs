@@ -60,7 +60,8 @@ public sealed class GpuOutOfMemoryTests
     {
         using var device = GpuDevice.Open("cpu");
         using (var checkpoint = Checkpoint.Open(Model))
-            // Exactly the plan: the weights, cache and tables fit, the attention scratch after them does not.
+            // Exactly the plan: the weights, cache and RoPE tables fit; the decoder's other buffers (the split-K attention's
+            // scratch first) do not.
             device.MemoryLimitBytes = Qwen2GpuMemoryPlan.For(checkpoint, checkpoint.Config.Llm!, new Qwen2GpuOptions()).TotalBytes;
         var e = Assert.Throws<GpuOutOfMemoryException>(() => Qwen2GpuModel.Load(Model, device));
         Assert.IsType<GpuAllocationException>(e.InnerException);
@@ -107,31 +108,73 @@ public sealed class GpuOutOfMemoryTests
     [Fact]
     public void ARefusedPassLeavesTheModelAndItsSequencesAsTheyWere()
     {
-        // A tiny random model (the simulator's launches cost by the group): ~1.9 KB of working buffers per row.
-        var config = SyntheticModelSpec.Create("oom", hidden: 64, layers: 1, heads: 2, kvHeads: 1, intermediate: 32, vocab: 260,
-            tieEmbeddings: false).Llm with { VocabSize = 16 };
         using var device = GpuDevice.Open("cpu");
-        using var model = Qwen2GpuModel.Random(device, config, TensorType.Q8_0, new Qwen2GpuOptions { KvCacheTokens = 256 });
-        float[] Logits(SequenceId sequence, int[] tokens)
-        {
-            var request = new ForwardRequest { Sequence = sequence, Tokens = tokens };
-            model.Forward([request]);
-            return request.Logits!;
-        }
-        var expected = Logits(model.CreateSequence(), [1, 2, 3]);
+        using var model = TinyModel(device, kvCacheTokens: 256);
+        var expected = Logits(model, model.CreateSequence(), [1, 2, 3]);
 
         // Room for a few rows' working buffers, not for a 64-token prompt's.
         device.MemoryLimitBytes = device.AllocatedBytes + 20_000;
         int freeBlocks = model.KvCache.FreeBlocks;
         var big = model.CreateSequence();
-        var e = Assert.Throws<GpuOutOfMemoryException>(() => Logits(big, [.. Enumerable.Range(0, 64).Select(i => i % 16)]));
+        var e = Assert.Throws<GpuOutOfMemoryException>(() => Logits(model, big, Tokens(64)));
         Assert.Contains("the working buffers of a 64-token pass", e.Message);
         Assert.Equal(0, model.SequenceLength(big));
         Assert.Equal(freeBlocks, model.KvCache.FreeBlocks);
 
         // The refused pass freed the old working buffers to make room; the next pass makes new ones and computes the same.
         var again = model.CreateSequence();
-        Assert.Equal(expected, Logits(again, [1, 2, 3]));
+        Assert.Equal(expected, Logits(model, again, [1, 2, 3]));
         Assert.Equal(3, model.SequenceLength(again));
+    }
+
+    /// <summary>A tiny random model (the simulator's launches cost by the group): ~1.9 KB of working buffers per row.</summary>
+    private static Qwen2GpuModel TinyModel(GpuDevice device, int kvCacheTokens, int kvBlockSize = 16) =>
+        Qwen2GpuModel.Random(device, SyntheticModelSpec.Create("oom", hidden: 64, layers: 1, heads: 2, kvHeads: 1, intermediate: 32,
+            vocab: 260, tieEmbeddings: false).Llm with { VocabSize = 16 }, TensorType.Q8_0,
+            new Qwen2GpuOptions { KvCacheTokens = kvCacheTokens, KvBlockSize = kvBlockSize });
+
+    private static float[] Logits(Qwen2GpuModel model, SequenceId sequence, int[] tokens)
+    {
+        var request = new ForwardRequest { Sequence = sequence, Tokens = tokens };
+        model.Forward([request]);
+        return request.Logits!;
+    }
+
+    private static int[] Tokens(int count, int offset = 0) => [.. Enumerable.Range(offset, count).Select(i => i % 16)];
+
+    [Fact]
+    public void APassRefusedForCacheRoomOrForItsBlockTablesChangesNothing()
+    {
+        // One-token blocks; the pass's first block-table buffer has room for 64 entries.
+        using var device = GpuDevice.Open("cpu");
+        using var model = TinyModel(device, kvCacheTokens: 64, kvBlockSize: 1);
+        var prompt = model.CreateSequence();
+        Logits(model, prompt, Tokens(20));
+
+        // The cache is checked first: a pass it cannot hold makes no working buffers for its 60 rows.
+        long held = device.AllocatedBytes;
+        Assert.Throws<KvCacheExhaustedException>(() => Logits(model, model.CreateSequence(), Tokens(60)));
+        Assert.Equal(held, device.AllocatedBytes);
+
+        // Four forks of the prompt stepping together: 4 rows (the buffers fit), 84 table entries (a larger table does not).
+        float[][] Step(SequenceId[] sequences)
+        {
+            var requests = sequences.Select((q, i) => new ForwardRequest { Sequence = q, Tokens = new[] { i + 1 } }).ToArray();
+            model.Forward(requests);
+            return [.. requests.Select(r => r.Logits!)];
+        }
+        var refused = Enumerable.Range(0, 4).Select(_ => model.ForkSequence(prompt)).ToArray();
+        device.MemoryLimitBytes = device.AllocatedBytes + 300; // the 4 logits rows' 256 bytes fit; the larger table does not
+        int freeBlocks = model.KvCache.FreeBlocks;
+        var e = Assert.Throws<GpuOutOfMemoryException>(() => Step(refused));
+        Assert.Contains("the working buffers of a 4-token pass: a buffer of", e.Message);
+        Assert.InRange(e.NeededBytes, 4 * 84, 4096); // the batch layout with its 84 table entries, not the logits
+        Assert.All(refused, q => Assert.Equal(20, model.SequenceLength(q)));
+        Assert.Equal(freeBlocks, model.KvCache.FreeBlocks);
+
+        device.MemoryLimitBytes = null;
+        var continued = Step(refused);
+        var plain = Enumerable.Range(0, 4).Select(_ => model.ForkSequence(prompt)).ToArray(); // never refused
+        Assert.Equal(Step(plain), continued);
     }
 }

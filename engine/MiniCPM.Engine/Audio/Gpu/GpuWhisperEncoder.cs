@@ -138,7 +138,7 @@ public sealed class GpuWhisperEncoder : IDisposable
         _scratch?.Dispose();
         _scratch = null; // freed first to make room; a refused allocation leaves none, and the next piece tries again
         return _scratch = DeviceAllocation.Run(_device, $"the audio encoder's working buffers for {melFrames} mel frames",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, melFrames, Config, _weights));
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, melFrames, Config, _weights), outlivesOuterScopes: true);
     }
 
     public void Dispose()

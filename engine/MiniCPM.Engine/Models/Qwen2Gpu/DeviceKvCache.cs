@@ -117,11 +117,21 @@ internal sealed class DeviceKvCache : IDisposable
         return needed;
     }
 
-    /// <summary>Adds the blocks every append needs; throws before changing anything when the cache is full.</summary>
-    public void Reserve(IReadOnlyList<(int Sequence, int Tokens)> appends)
+    /// <summary>Throws <see cref="KvCacheExhaustedException"/> when the appends need more blocks than are free; changes nothing.</summary>
+    public void RequireRoom(IReadOnlyList<(int Sequence, int Tokens)> appends)
     {
         int needed = BlocksNeeded(appends);
         if (needed > _free.Count) throw new KvCacheExhaustedException(needed, _free.Count, TotalBlocks, BlockSize);
+    }
+
+    /// <summary>Block-table entries the sequences of <paramref name="appends"/> have once they are reserved.</summary>
+    public int TableEntriesAfter(IReadOnlyList<(int Sequence, int Tokens)> appends) =>
+        appends.Sum(a => Get(a.Sequence).Blocks.Count) + BlocksNeeded(appends);
+
+    /// <summary>Adds the blocks every append needs; throws before changing anything when the cache is full.</summary>
+    public void Reserve(IReadOnlyList<(int Sequence, int Tokens)> appends)
+    {
+        RequireRoom(appends);
         foreach (var (sequence, tokens) in appends)
         {
             var s = Get(sequence);

@@ -10,9 +10,11 @@ namespace MiniCPM.Engine.Models.Qwen2Gpu;
 /// <summary>
 /// What a <see cref="Qwen2GpuModel"/> will hold on its device, known before anything is uploaded: the weights as the
 /// GPU stores them, the KV cache and the RoPE tables. <see cref="Check"/> compares it with the device's free memory,
-/// so a model too large for the device fails at once with its parts named, not gigabytes into the upload. Working
-/// buffers (a few MB for a decode step; a prompt of n tokens about n × 0.3 MB at the 7B shape) are made when a pass
-/// needs them; a refusal there is a <see cref="GpuOutOfMemoryException"/> as well.
+/// so a model too large for the device fails at once with its parts named, not gigabytes into the upload. Not planned
+/// (under 0.1% at the 7B shape): the decoder's fixed buffers (split-K attention scratch, int8 activation blocks:
+/// ~8 MB at 7B) and the working buffers a pass makes when it needs them (a few MB for a decode step, about n × 0.3 MB
+/// for a prompt of n tokens at 7B). A refusal there is a <see cref="GpuOutOfMemoryException"/> too, and the load rolls
+/// back; a plan that passes within that margin of the limit costs an upload, not a wrong answer.
 /// </summary>
 internal sealed record Qwen2GpuMemoryPlan(long WeightBytes, long KvCacheBytes, long KvCacheTokens, long RopeTableBytes)
 {

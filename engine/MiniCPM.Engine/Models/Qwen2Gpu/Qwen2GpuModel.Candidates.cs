@@ -33,7 +33,7 @@ public sealed partial class Qwen2GpuModel : ILogitCandidateSource
         Scratch s;
         try
         {
-            c = _candidates ??= _device.AllOrNothing(() => new LogitCandidateBuffers(_device, VocabularySize));
+            c = _candidates ??= _device.AllOrNothing(() => new LogitCandidateBuffers(_device, VocabularySize), outlivesOuterScopes: true);
             c.SetMasks(query.Allowed, query.Penalized);
             s = Pass([new ForwardRequest { Sequence = sequence, Tokens = new[] { token } }]);
         }

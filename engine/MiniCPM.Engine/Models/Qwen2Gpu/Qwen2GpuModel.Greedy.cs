@@ -47,7 +47,8 @@ public sealed partial class Qwen2GpuModel : IDeviceGreedyDecoder
         {
             s = EnsureScratch(1);
             s.EnsureLogits(_device, 1, VocabularySize); // never inside a capture
-            g = _greedy ??= _device.AllOrNothing(() => new GreedyDecodeBuffers(_device, VocabularySize, _greedyWindow));
+            g = _greedy ??= _device.AllOrNothing(() => new GreedyDecodeBuffers(_device, VocabularySize, _greedyWindow), outlivesOuterScopes: true);
+            s.EnsureTableCapacity(_cache.TableEntriesAfter([(id, steps)]));
         }
         catch (GpuAllocationException e)
         {

@@ -232,6 +232,14 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         GpuOutOfMemoryException.From(e, $"the working buffers of a {rows}-token pass",
             "Feed a long prompt in shorter pieces (successive passes on the same sequence), free finished sequences, or use a smaller model file.");
 
+    /// <summary>Logits rows the pass writes (<see cref="LogitKernels"/>): each request's last row or all its rows, or
+    /// every row when the last down projection's tail makes the final norm.</summary>
+    private int LogitRows(ForwardRequest[] batch, int rows)
+    {
+        int wanted = batch.Sum(r => r.AllLogits ? r.Tokens.Length : 1);
+        return TailNorms(rows) ? Math.Max(rows, wanted) : wanted;
+    }
+
     /// <summary>
     /// The working buffers for a pass of <paramref name="rows"/> rows. Growing doubles the rows (fewer regrowths while a
     /// batch builds up), falling back to exactly <paramref name="rows"/> when the device refuses the double; if that is
@@ -245,11 +253,11 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         _scratch = null;
         try
         {
-            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, grown));
+            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, grown), outlivesOuterScopes: true);
         }
         catch (GpuAllocationException) when (grown > rows)
         {
-            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, rows));
+            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, rows), outlivesOuterScopes: true);
         }
     }
 
@@ -258,8 +266,14 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
     private Scratch Pass(ForwardRequest[] batch)
     {
         int rows = Validate(batch);
-        var s = EnsureScratch(rows); // before the cache changes: a refused buffer leaves every sequence as it was
         var appends = batch.Select(r => (r.Sequence.Value, r.Tokens.Length)).ToArray();
+        // What can be refused comes before the cache changes, so a refusal leaves every sequence as it was: the cache's
+        // room first (a refused request grows no buffer), then every buffer the pass needs (none is made inside it,
+        // nor inside a graph capture).
+        _cache.RequireRoom(appends);
+        var s = EnsureScratch(rows);
+        s.EnsureLogits(_device, LogitRows(batch, rows), VocabularySize);
+        s.EnsureTableCapacity(_cache.TableEntriesAfter(appends));
         _cache.Reserve(appends);
 
         // Batch layout: ids, positions, cache slots, where each row's block table starts, and the prefill attention's
@@ -775,10 +789,26 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             return s;
         }
 
+        /// <summary>Room for <paramref name="entries"/> block-table entries (grown to at least twice the old room).</summary>
+        public void EnsureTableCapacity(int entries)
+        {
+            if (Tables.Length >= entries) return;
+            try
+            {
+                AllocateLayout((int)Math.Max(entries, 2 * Tables.Length));
+            }
+            catch (GpuAllocationException) when (2 * Tables.Length > entries)
+            {
+                AllocateLayout(entries);
+            }
+        }
+
+        /// <summary>The new layout buffer is made before the old one goes: a refusal leaves the old one in place.</summary>
         private void AllocateLayout(int tableCapacity)
         {
+            var layout = _device.AllOrNothing(() => _device.Allocate<int>(TablesAt + tableCapacity), outlivesOuterScopes: true); // poisoned with the rest under MINICPM_GPU_POISON
             _layout?.Dispose();
-            _layout = _device.Allocate<int>(TablesAt + tableCapacity); // poisoned with the rest under MINICPM_GPU_POISON
+            _layout = layout;
             _staging = new int[_layout.Length];
             ArrayView<int> all = _layout.View;
             Ids = all.SubView(0, Rows);
@@ -794,7 +824,7 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
 
         public void Upload(int[] ids, int[] positions, int[] slots, int[] tableStarts, int[] tiles, int tileCount, int[] tables)
         {
-            if (Tables.Length < tables.Length) AllocateLayout((int)Math.Max(tables.Length, 2 * Tables.Length));
+            EnsureTableCapacity(tables.Length);
             // What this step does not set (rows past the batch, tiles past the count) goes up as −1, never as an
             // earlier step's plausible ids and slots: a kernel that read past the batch would fail loudly.
             Array.Fill(_staging, -1, 0, TablesAt + tables.Length);
@@ -821,12 +851,12 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             _logitRows = 0;
             try
             {
-                Logits = device.Allocate<float>((long)grown * vocab);
+                Logits = device.AllOrNothing(() => device.Allocate<float>((long)grown * vocab), outlivesOuterScopes: true);
             }
             catch (GpuAllocationException) when (grown > rows)
             {
                 grown = rows;
-                Logits = device.Allocate<float>((long)grown * vocab);
+                Logits = device.AllOrNothing(() => device.Allocate<float>((long)grown * vocab), outlivesOuterScopes: true);
             }
             HostLogits = device.Accelerator.AllocatePageLocked1D<float>((long)grown * vocab);
             _logitRows = grown;

@@ -74,7 +74,10 @@ public sealed class GpuResampler : IDisposable
         if (_input is null || _input.Length < features.Length)
         {
             _input?.Dispose();
-            _input = _device.Allocate<float>(features.Length);
+            _input = null; // a refused allocation must not leave the freed buffer in place
+            int length = features.Length;
+            _input = DeviceAllocation.Run(_device, "the resampler's input", DeviceAllocation.EncoderAdvice,
+                () => _device.Allocate<float>(length), outlivesOuterScopes: true);
         }
         ((ArrayView<float>)_input.View).SubView(0, features.Length).CopyFromCPU(features);
         var output = ApplyOnDevice(_input.View, rows, columns);
@@ -125,7 +128,7 @@ public sealed class GpuResampler : IDisposable
         _axis?.Dispose();
         (_axis, _axisPositions) = (null, 0);
         _axis = DeviceAllocation.Run(_device, $"the resampler's position table for {positions} positions", DeviceAllocation.EncoderAdvice,
-            () => _device.Upload<float>(table));
+            () => _device.Upload<float>(table), outlivesOuterScopes: true);
         _axisPositions = positions;
         return _axis;
     }
@@ -136,7 +139,7 @@ public sealed class GpuResampler : IDisposable
         _scratch?.Dispose();
         _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
         return _scratch = DeviceAllocation.Run(_device, $"the resampler's working buffers for {patches} patches",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config));
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config), outlivesOuterScopes: true);
     }
 
     public void Dispose()

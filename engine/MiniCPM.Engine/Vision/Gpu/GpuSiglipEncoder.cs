@@ -114,7 +114,7 @@ public sealed class GpuSiglipEncoder : IDisposable
         _scratch?.Dispose();
         _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
         return _scratch = DeviceAllocation.Run(_device, $"the vision encoder's working buffers for {patches} patches",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config, _weights));
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config, _weights), outlivesOuterScopes: true);
     }
 
     public void Dispose()
