@@ -120,6 +120,7 @@ public sealed class GpuOutOfMemoryTests
         Assert.Contains("the working buffers of a 64-token pass", e.Message);
         Assert.Equal(0, model.SequenceLength(big));
         Assert.Equal(freeBlocks, model.KvCache.FreeBlocks);
+        Assert.Contains("the last one was refused", Assert.Throws<InvalidOperationException>(() => model.LastLogits()).Message);
 
         // The refused pass freed the old working buffers to make room; the next pass makes new ones and computes the same.
         var again = model.CreateSequence();

@@ -55,7 +55,8 @@ public sealed partial class Qwen2GpuModel : ILogitCandidateSource
     public float[] LastLogits()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var s = _scratch ?? throw new InvalidOperationException("no pass has run yet");
+        var s = _scratch is { Logits: not null } scratch ? scratch
+            : throw new InvalidOperationException("no logits to read: no pass has run, or the last one was refused");
         var request = new ForwardRequest { Sequence = default, Tokens = new[] { 0 } }; // stands for the pass's one row
         CopyLogits([request], s);
         return request.Logits!;
