@@ -14,6 +14,18 @@ internal static class DeviceAllocation
     /// <summary>Advice for the parts loaded beside a language model (vision tower, audio encoder).</summary>
     public const string EncoderAdvice = "Leave it room (a smaller quantization of the language model, or a smaller KV cache), or use --device cpu.";
 
+    /// <summary>
+    /// Replaces a long-lived object's growable buffer(s) in <paramref name="field"/> with what <paramref name="build"/>
+    /// makes. The old one is freed first (room on a full device) and the field stays null until the new one exists, so
+    /// a refusal never leaves a freed buffer in use: the next call tries again. Detached from any enclosing scope.
+    /// </summary>
+    public static T Replace<T>(ref T? field, GpuDevice device, string what, string advice, Func<T> build) where T : class, IDisposable
+    {
+        field?.Dispose();
+        field = null;
+        return field = Run(device, what, advice, build, outlivesOuterScopes: true);
+    }
+
     /// <param name="outlivesOuterScopes">What <paramref name="build"/> makes belongs to a long-lived object (working
     /// buffers grown during a pass): see <see cref="GpuDevice.AllOrNothing{T}"/>.</param>
     public static T Run<T>(GpuDevice device, string what, string advice, Func<T> build, bool outlivesOuterScopes = false)

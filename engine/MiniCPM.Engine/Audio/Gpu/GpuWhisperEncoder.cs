@@ -135,10 +135,8 @@ public sealed class GpuWhisperEncoder : IDisposable
     private Scratch EnsureScratch(int melFrames)
     {
         if (_scratch is not null && _scratch.MelFrames >= melFrames) return _scratch;
-        _scratch?.Dispose();
-        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next piece tries again
-        return _scratch = DeviceAllocation.Run(_device, $"the audio encoder's working buffers for {melFrames} mel frames",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, melFrames, Config, _weights), outlivesOuterScopes: true);
+        return DeviceAllocation.Replace(ref _scratch, _device, $"the audio encoder's working buffers for {melFrames} mel frames",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, melFrames, Config, _weights));
     }
 
     public void Dispose()

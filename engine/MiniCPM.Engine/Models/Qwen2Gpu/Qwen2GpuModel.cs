@@ -251,13 +251,23 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
         int grown = Math.Max(rows, _scratch is null ? 1 : _scratch.Rows * 2);
         _scratch?.Dispose();
         _scratch = null;
+        return _scratch = GrowTo(_device, rows, grown, n => Scratch.Create(_device, Config, _qkvWidth, n));
+    }
+
+    /// <summary>
+    /// What <paramref name="make"/> builds for <paramref name="grown"/> rows (a doubling, so a batch building up rarely
+    /// regrows), or for exactly <paramref name="needed"/> when the device refuses the larger one. Detached from any
+    /// enclosing allocation scope: it belongs to this model.
+    /// </summary>
+    private static T GrowTo<T>(GpuDevice device, int needed, int grown, Func<int, T> make)
+    {
         try
         {
-            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, grown), outlivesOuterScopes: true);
+            return device.AllOrNothing(() => make(grown), outlivesOuterScopes: true);
         }
-        catch (GpuAllocationException) when (grown > rows)
+        catch (GpuAllocationException) when (grown > needed)
         {
-            return _scratch = _device.AllOrNothing(() => Scratch.Create(_device, Config, _qkvWidth, rows), outlivesOuterScopes: true);
+            return device.AllOrNothing(() => make(needed), outlivesOuterScopes: true);
         }
     }
 
@@ -785,28 +795,22 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             };
             s._buffers.AddRange([s.Hidden, s.Normed, s.Qkv, s.Attention, s.GateUp, s.Activated, s.LogitInput]);
             s._device = device;
-            s.AllocateLayout(tableCapacity: 64);
+            s.AllocateLayout(tableCapacity: 64, grownCapacity: 64);
             return s;
         }
 
         /// <summary>Room for <paramref name="entries"/> block-table entries (grown to at least twice the old room).</summary>
         public void EnsureTableCapacity(int entries)
         {
-            if (Tables.Length >= entries) return;
-            try
-            {
-                AllocateLayout((int)Math.Max(entries, 2 * Tables.Length));
-            }
-            catch (GpuAllocationException) when (2 * Tables.Length > entries)
-            {
-                AllocateLayout(entries);
-            }
+            if (Tables.Length < entries) AllocateLayout(entries, (int)Math.Max(entries, 2 * Tables.Length));
         }
 
         /// <summary>The new layout buffer is made before the old one goes: a refusal leaves the old one in place.</summary>
-        private void AllocateLayout(int tableCapacity)
+        private void AllocateLayout(int tableCapacity, int grownCapacity)
         {
-            var layout = _device.AllOrNothing(() => _device.Allocate<int>(TablesAt + tableCapacity), outlivesOuterScopes: true); // poisoned with the rest under MINICPM_GPU_POISON
+            // Poisoned with the rest under MINICPM_GPU_POISON.
+            var layout = GrowTo(_device, tableCapacity, grownCapacity, n => _device.Allocate<int>(TablesAt + n));
+            tableCapacity = (int)(layout.Length - TablesAt);
             _layout?.Dispose();
             _layout = layout;
             _staging = new int[_layout.Length];
@@ -849,15 +853,8 @@ public sealed partial class Qwen2GpuModel : ILanguageModel
             Generation++;
             int grown = Math.Max(rows, 2 * _logitRows);
             _logitRows = 0;
-            try
-            {
-                Logits = device.AllOrNothing(() => device.Allocate<float>((long)grown * vocab), outlivesOuterScopes: true);
-            }
-            catch (GpuAllocationException) when (grown > rows)
-            {
-                grown = rows;
-                Logits = device.AllOrNothing(() => device.Allocate<float>((long)grown * vocab), outlivesOuterScopes: true);
-            }
+            Logits = GrowTo(device, rows, grown, n => device.Allocate<float>((long)n * vocab));
+            grown = (int)(Logits.Length / vocab);
             HostLogits = device.Accelerator.AllocatePageLocked1D<float>((long)grown * vocab);
             _logitRows = grown;
         }

@@ -71,16 +71,15 @@ public sealed class GpuResampler : IDisposable
         long patches = (long)rows * columns;
         if (features.Length != patches * Config.KvDim)
             throw new VisionInputException($"resampler input has {features.Length} values; a {rows}×{columns} grid of width {Config.KvDim} needs {patches * Config.KvDim}");
-        if (_input is null || _input.Length < features.Length)
+        var input = _input;
+        if (input is null || input.Length < features.Length)
         {
-            _input?.Dispose();
-            _input = null; // a refused allocation must not leave the freed buffer in place
             int length = features.Length;
-            _input = DeviceAllocation.Run(_device, "the resampler's input", DeviceAllocation.EncoderAdvice,
-                () => _device.Allocate<float>(length), outlivesOuterScopes: true);
+            input = DeviceAllocation.Replace(ref _input, _device, "the resampler's input", DeviceAllocation.EncoderAdvice,
+                () => _device.Allocate<float>(length));
         }
-        ((ArrayView<float>)_input.View).SubView(0, features.Length).CopyFromCPU(features);
-        var output = ApplyOnDevice(_input.View, rows, columns);
+        ((ArrayView<float>)input.View).SubView(0, features.Length).CopyFromCPU(features);
+        var output = ApplyOnDevice(input.View, rows, columns);
         var result = new float[Config.Queries * Config.EmbedDim];
         output.SubView(0, result.Length).CopyToCPU(result.AsSpan());
         return result;
@@ -125,21 +124,17 @@ public sealed class GpuResampler : IDisposable
             SinCosPositionTable.Cell(0, q, cell);
             cell.AsSpan(0, half).CopyTo(table.AsSpan(q * half));
         }
-        _axis?.Dispose();
-        (_axis, _axisPositions) = (null, 0);
-        _axis = DeviceAllocation.Run(_device, $"the resampler's position table for {positions} positions", DeviceAllocation.EncoderAdvice,
-            () => _device.Upload<float>(table), outlivesOuterScopes: true);
+        var axis = DeviceAllocation.Replace(ref _axis, _device, $"the resampler's position table for {positions} positions",
+            DeviceAllocation.EncoderAdvice, () => _device.Upload<float>(table));
         _axisPositions = positions;
-        return _axis;
+        return axis;
     }
 
     private Scratch EnsureScratch(int patches)
     {
         if (_scratch is not null && _scratch.Patches >= patches) return _scratch;
-        _scratch?.Dispose();
-        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
-        return _scratch = DeviceAllocation.Run(_device, $"the resampler's working buffers for {patches} patches",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config), outlivesOuterScopes: true);
+        return DeviceAllocation.Replace(ref _scratch, _device, $"the resampler's working buffers for {patches} patches",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config));
     }
 
     public void Dispose()

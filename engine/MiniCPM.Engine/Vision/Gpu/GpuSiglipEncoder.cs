@@ -111,10 +111,8 @@ public sealed class GpuSiglipEncoder : IDisposable
     private Scratch EnsureScratch(int patches)
     {
         if (_scratch is not null && _scratch.Patches >= patches) return _scratch;
-        _scratch?.Dispose();
-        _scratch = null; // freed first to make room; a refused allocation leaves none, and the next slice tries again
-        return _scratch = DeviceAllocation.Run(_device, $"the vision encoder's working buffers for {patches} patches",
-            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config, _weights), outlivesOuterScopes: true);
+        return DeviceAllocation.Replace(ref _scratch, _device, $"the vision encoder's working buffers for {patches} patches",
+            DeviceAllocation.EncoderAdvice, () => new Scratch(_device, patches, Config, _weights));
     }
 
     public void Dispose()
