@@ -117,11 +117,7 @@ public sealed unsafe class TensorCoreMatMulKernelTests(SimulatorDevice simulator
                 bound[t * rows + r] = magnitude;
             }
 
-        using var matrix = GpuMatrix.Upload(device, TensorType.F32, MemoryMarshalBytes(w), rows, cols);
-        using var xs = device.Upload<float>(x);
-        using var ys = device.Allocate<float>(tokens * rows);
-        TensorCoreSwitch.With(device, tensorCores: true, () => device.Kernels.MatMul(matrix, xs.View, tokens, ys.View));
-        var actual = Check.Download(device, ys.View, tokens * rows);
+        var actual = OnTensorCores(device, w, x, rows, cols, tokens);
         for (int i = 0; i < actual.Length; i++)
             Assert.True(Math.Abs(actual[i] - expected[i]) <= 2e-6 * bound[i],
                 $"output {i}: {actual[i]:G9} against {expected[i]:G9} (Σ|w·x| {bound[i]:G3}): more than float32 rounding");
@@ -136,11 +132,7 @@ public sealed unsafe class TensorCoreMatMulKernelTests(SimulatorDevice simulator
         float[] w = Check.Random(rows * cols, seed: 13);
         float[] x = Check.Random(tokens * cols, seed: 14);
         x[5 * cols + 7] = float.PositiveInfinity;
-        using var matrix = GpuMatrix.Upload(_device, TensorType.F32, MemoryMarshalBytes(w), rows, cols);
-        using var xs = _device.Upload<float>(x);
-        using var ys = _device.Allocate<float>(tokens * rows);
-        TensorCoreSwitch.With(_device, tensorCores: true, () => _device.Kernels.MatMul(matrix, xs.View, tokens, ys.View));
-        var actual = Check.Download(_device, ys.View, tokens * rows);
+        var actual = OnTensorCores(_device, w, x, rows, cols, tokens);
         for (int i = 0; i < actual.Length; i++)
         {
             int t = i / rows, r = i % rows;
@@ -149,6 +141,16 @@ public sealed unsafe class TensorCoreMatMulKernelTests(SimulatorDevice simulator
             for (int k = 0; k < cols; k++) sum += (double)w[r * cols + k] * x[t * cols + k];
             Assert.True(Math.Abs(actual[i] - sum) <= 1e-5, $"token {t}, row {r}: {actual[i]} against {sum}");
         }
+    }
+
+    /// <summary>y = W·x of F32 weights [rows, cols] over <paramref name="tokens"/> tokens, with the tensor cores on.</summary>
+    private static float[] OnTensorCores(GpuDevice device, float[] w, float[] x, int rows, int cols, int tokens)
+    {
+        using var matrix = GpuMatrix.Upload(device, TensorType.F32, MemoryMarshalBytes(w), rows, cols);
+        using var xs = device.Upload<float>(x);
+        using var ys = device.Allocate<float>(tokens * rows);
+        TensorCoreSwitch.With(device, tensorCores: true, () => device.Kernels.MatMul(matrix, xs.View, tokens, ys.View));
+        return Check.Download(device, ys.View, tokens * rows);
     }
 
     private static byte[] MemoryMarshalBytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
